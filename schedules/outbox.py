@@ -117,6 +117,7 @@ from bot.domain.tasks import TaskStatus
 from schedules.ratelimit import Pacer
 from storage import queries
 from storage.models import (
+    Checkin,
     Delegate,
     Delivery,
     OutboundMessage,
@@ -129,6 +130,8 @@ from storage.uow import read_only, unit_of_work
 log = logging.getLogger(__name__)
 
 OFFICE_RECIPIENT = "chat:"
+# A check-in's kind when a substitute came in the invitee's place (ArrivalKind.SUBSTITUTE).
+SUBSTITUTE_ARRIVAL = "substitute"
 DELIVERY_TABLE: Table = Delivery.__table__  # type: ignore[assignment]
 # The error a delivery is skipped with when its content for that recipient came out empty.
 NOTHING_TO_SEND = "nothing to send"
@@ -1208,14 +1211,26 @@ async def _recipients(
     invitation of since (read with them: a claim costs no statement more)."""
     if not delegate_ids:
         return {}, set()
+    # Her substitute's name when a substitute is checked in for her (bot.services.checkin's
+    # ArrivalKind.SUBSTITUTE, not undone): a notice to those present is for that one to read.
+    stood_in = (
+        select(Checkin.full_name)
+        .where(
+            Checkin.delegate_id == Delegate.id,
+            Checkin.undone_at.is_(None),
+            Checkin.kind == SUBSTITUTE_ARRIVAL,
+        )
+        .limit(1)
+        .scalar_subquery()
+    )
     rows = (
         await session.execute(
-            select(Delegate, Rsvp)
+            select(Delegate, Rsvp, stood_in)
             .join(Rsvp, Rsvp.delegate_id == Delegate.id)
             .where(Delegate.id.in_(delegate_ids))
         )
     ).all()
-    withdrawn = {delegate.id for delegate, _ in rows if delegate.withdrawn_at is not None}
+    withdrawn = {delegate.id for delegate, _, _ in rows if delegate.withdrawn_at is not None}
     return {
         delegate.id: Recipient(
             delegate_id=delegate.id,
@@ -1226,8 +1241,9 @@ async def _recipients(
             group_key=delegate.group_key,
             rsvp=RsvpStatus(rsvp.status),
             substitute_name=rsvp.substitute_name,
+            stood_in_by=stood_in_by,
         )
-        for delegate, rsvp in rows
+        for delegate, rsvp, stood_in_by in rows
     }, withdrawn
 
 
@@ -1383,9 +1399,13 @@ async def _problems(
             Delegate.code,
             Delegate.full_name,
             Delegate.phone,
+            Rsvp.status,
+            Rsvp.substitute_name,
+            Rsvp.substitute_phone,
         )
         .join(Delegate, Delegate.id == Delivery.delegate_id)
         .join(OutboundMessage, OutboundMessage.id == Delivery.message_id)
+        .outerjoin(Rsvp, Rsvp.delegate_id == Delegate.id)
         .where(
             Delivery.message_id.in_(message_ids),
             or_(
@@ -1400,9 +1420,21 @@ async def _problems(
         )
         .order_by(Delivery.id)
     )
-    for message_id, status, error, interrupted_at, maybe_sent_at, code, full_name, phone in rows:
+    for (
+        message_id,
+        status,
+        error,
+        interrupted_at,
+        maybe_sent_at,
+        code,
+        full_name,
+        phone,
+        *answer,
+    ) in rows:
         skipped = status == DeliveryStatus.SKIPPED
         key = ANSWERED if skipped and error == NOTHING_TO_SEND else DeliveryStatus(status)
+        answered, substitute, substitute_phone = answer
+        sends_one = answered == RsvpStatus.SUBSTITUTE and bool(substitute)
         found[message_id, key].append(
             Problem(
                 code=code,
@@ -1411,6 +1443,8 @@ async def _problems(
                 interrupted_at=interrupted_at,
                 maybe_sent_at=maybe_sent_at,
                 phone=phone,
+                substitute_name=substitute if sends_one else None,
+                substitute_phone=substitute_phone if sends_one else None,
             )
         )
     return found

@@ -42,7 +42,7 @@ async def compose(harness: BotHarness, text: str, audience_button: str) -> None:
     await harness.send(admin.tap(audience_button))
 
 
-# The audiences /thongbao offers before the meeting's first day, then the two it adds from it.
+# The audiences /thongbao offers before the meeting's first day, then the three it adds from it.
 BEFORE_THE_DAY = (
     "Tất cả đại biểu đã liên kết",
     "Đại biểu đã xác nhận tham dự (kể cả cử người dự thay)",
@@ -51,7 +51,12 @@ BEFORE_THE_DAY = (
     "Theo nhóm thành phần…",
     "Hủy",
 )
-ON_THE_DAY = ("Đại biểu có mặt tại hội nghị (đã điểm danh)", "Đại biểu vắng mặt (chưa điểm danh)")
+ON_THE_DAY = (
+    "Đại biểu có mặt tại hội nghị (đã điểm danh)",
+    "Đại biểu vắng mặt (chưa điểm danh, kể cả người đã báo không tham dự)",
+    # Last: the numbers the chat's menu gave the others before it came are kept.
+    "Đại biểu dự kiến chưa đến (đã xác nhận tham dự hoặc cử người dự thay, chưa điểm danh)",
+)
 
 
 async def test_who_came_and_who_did_not_are_offered_from_the_meeting_s_first_day_on(
@@ -73,6 +78,101 @@ async def test_who_came_and_who_did_not_are_offered_from_the_meeting_s_first_day
     await harness.send(admin.command("/thongbao"))
     await harness.send(admin.text("Cảm ơn đồng chí đã dự hội nghị."))
     assert buttons(admin.last_message) == [*BEFORE_THE_DAY[:-2], *ON_THE_DAY, *BEFORE_THE_DAY[-2:]]
+
+
+async def test_on_the_meeting_day_expected_and_not_in_yet_is_the_attendance_page_s_missing_list(
+    harness: BotHarness,
+) -> None:
+    """«Dự kiến chưa đến» names exactly those the «Có mặt» page lists as «Chưa đến»: not the
+    decliners (a room change is no news to them), not those checked in (s32 re-test M6)."""
+    await linked_answers(harness)  # DB001, DB002 attend, DB003 sends a substitute, DB004 declines
+    services = harness.services
+    harness.clock.set(local(2024, 5, 28, 7, 30))
+    office = services.access.local_operator()
+    desk = services.access.office_desk(office, "Bàn 1")
+    await services.checkin.check_in(desk, "DB001")
+    await services.checkin.check_in(desk, "DB004")  # declined, came after all
+    missing = await services.checkin.attendance(office, limit=1000)
+    async with services.ctx.sessions() as session:
+        awaited = await services.audiences.people(session, "awaited", {"telegram"})
+        absent = await services.audiences.people(session, "absent", {"telegram"})
+    codes = await _codes(harness, [person.delegate_id for person in awaited])
+    assert codes == [line.code for line in missing.missing]
+    assert codes == ["DB002", "DB003"]  # not DB001 (in), DB004 (declined), DB005 (silent)
+    assert missing.missing_total == 2
+    # «Vắng mặt» stays every invitee not in, the silent and those who declined too.
+    assert len(absent) == 80 - 2
+
+
+async def _codes(harness: BotHarness, ids: list[int]) -> list[str]:
+    from storage.models import Delegate
+
+    async with harness.services.ctx.sessions() as session:
+        found = dict((await session.execute(select(Delegate.id, Delegate.code))).all())
+    return [found[i] for i in ids]
+
+
+async def test_a_room_change_to_those_present_reaches_one_who_sent_a_substitute_as_for_her(
+    harness: BotHarness,
+) -> None:
+    """She stayed home and her substitute is in the hall: the notice to those present says at
+    its top that it is for the substitute, and the preview counts such copies (s32 M6)."""
+    await linked_answers(harness)
+    harness.clock.set(local(2024, 5, 28, 9, 0))
+    services = harness.services
+    desk = services.access.office_desk(services.access.local_operator(), "Bàn 1")
+    await services.checkin.check_in(desk, "DB001")
+    await services.checkin.check_in(desk, "DB003", substitute_name="Lê Thị Hoa")
+    await compose(harness, "Phòng họp đổi sang tầng 3.", ON_THE_DAY[0])
+    preview = harness.admin().last_text()
+    assert "Sẽ gửi tới: 2 người." in preview
+    assert (
+        "Trong đó 1 tin nhắn gửi tới đại biểu đã cử người dự thay (người dự thay có mặt hoặc đang"
+        " được chờ): tin nhắn mở đầu bằng dòng «Kính chuyển đồng chí … (dự thay đồng chí tại hội"
+        " nghị)» để đại biểu chuyển tới người dự thay." in preview
+    )
+    await harness.send(harness.admin().tap("📤 Gửi ngay"))
+    await harness.tick()
+    office_name = "Văn phòng Hội LHPN thành phố Hà Nội"
+    assert texts(harness, harness.user_for("DB003").id)[-1] == (
+        "Kính chuyển đồng chí Lê Thị Hoa (dự thay đồng chí tại hội nghị):\n\n"
+        f"📢 Thông báo của {office_name}\n\nPhòng họp đổi sang tầng 3."
+    )
+    assert texts(harness, harness.user_for("DB001").id)[-1] == (
+        f"📢 Thông báo của {office_name}\n\nPhòng họp đổi sang tầng 3."
+    )
+
+
+async def test_a_notice_to_those_awaited_is_passed_on_to_substitutes_and_gives_their_phones(
+    harness: BotHarness,
+) -> None:
+    """To those awaited: DB003 sent a substitute not in yet, her copy is for the substitute to
+    read; DB010, on no chat, sends one too: the report's list to phone gives the substitute's
+    number beside DB010's (s32 re-test M6)."""
+    from bot.domain.rsvp import RsvpAnswer, RsvpStatus
+    from tests.test_outbox import by_phone
+
+    await linked_answers(harness)
+    sends = RsvpAnswer(
+        RsvpStatus.SUBSTITUTE, substitute_name="Nguyễn Thị Hà", substitute_position="Phó Chủ tịch",
+        substitute_phone="+84912777888",
+    )  # fmt: skip
+    await by_phone(harness, "DB010", sends)
+    harness.clock.set(local(2024, 5, 28, 9, 0))
+    await compose(harness, "Phòng họp đổi sang tầng 3.", ON_THE_DAY[2])
+    preview = harness.admin().last_text()
+    assert "Sẽ gửi tới: 3 người." in preview  # DB001, DB002 attend; DB003 for her substitute
+    assert "Trong đó 1 tin nhắn gửi tới đại biểu đã cử người dự thay" in preview
+    await harness.send(harness.admin().tap("📤 Gửi ngay"))
+    await harness.tick()
+    assert texts(harness, harness.user_for("DB003").id)[-1].startswith(
+        "Kính chuyển đồng chí Lê Thị Hoa (dự thay đồng chí tại hội nghị):\n\n📢 Thông báo của"
+    )
+    assert texts(harness, harness.user_for("DB002").id)[-1].startswith("📢 Thông báo của")
+    report = harness.admin().last_text()
+    assert "• DB010 — " in report
+    line = next(line for line in report.split("\n") if line.startswith("• DB010 — "))
+    assert line.endswith("; người dự thay Nguyễn Thị Hà: 0912 777 888")
 
 
 async def test_preview_shows_the_exact_count_and_who_will_not_get_it(harness: BotHarness) -> None:

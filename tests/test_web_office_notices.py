@@ -659,6 +659,36 @@ async def test_the_day_after_a_notice_goes_to_those_who_came_or_to_those_who_did
     assert reached == {"DB001", "DB003", "DB004"}
 
 
+async def test_on_the_day_the_form_previews_those_awaited_and_the_substitutes_reached_for(
+    desk: Desk, harness: BotHarness, clock: ManualClock
+) -> None:
+    # A room change on the morning (s32 re-test M6): «dự kiến chưa đến» is DB002 on a chat and
+    # DB010 to phone (not DB004 who declined), its list to phone leads to the «Có mặt» page, where the
+    # substitutes' numbers are; «có mặt» counts the copy going to DB003 for her substitute.
+    await linked_answers(harness)  # DB001, DB002 attend, DB003 sends a substitute, DB004 declines
+    clock.set(local(2024, 5, 28, 9, 0))
+    await desk.sign_in()
+    access, checkin = harness.services.access, harness.services.checkin
+    at_the_desk = access.office_desk(access.local_operator(), "Bàn 1")
+    await checkin.check_in(at_the_desk, "DB001")
+    await checkin.check_in(at_the_desk, "DB003", substitute_name="Lê Thị Hoa")
+    await desk.post("delegates/DB010/phone", "form-phone", {"choice": "attending"},
+                    page="delegates/DB010")  # fmt: skip
+    awaited = await preview(desk, "Phòng họp đổi sang tầng 3.", "awaited")
+    assert text_of(awaited, "notice-count") == (
+        "Đối tượng: Đại biểu dự kiến chưa đến (đã xác nhận tham dự hoặc cử người dự thay,"
+        " chưa điểm danh)\nSẽ gửi tới: 1 người."
+    )
+    assert text_of(awaited, "to-call-title").endswith("(1)")  # DB010, on no chat; no one silent
+    link = re.search(r'<a href="([^"]+)" id="to-call-awaited">', awaited)
+    assert link is not None and link.group(1) == "/office/attendance#missing"
+    await drop(desk, awaited)
+    came = await preview(desk, "Phòng họp đổi sang tầng 3.", "came")
+    assert text_of(came, "notice-for-substitute").startswith(
+        "Trong đó 1 tin nhắn gửi tới đại biểu đã cử người dự thay"
+    )
+
+
 async def test_the_first_notice_is_no_1_on_the_page_the_log_and_the_report_whatever_its_row(
     desk: Desk, harness: BotHarness
 ) -> None:
@@ -1027,7 +1057,7 @@ async def test_a_notice_whose_last_copies_ran_out_is_listed_sent_with_how_many_r
     ]
 
 
-async def test_the_form_offers_who_came_and_who_did_not_from_the_meeting_s_first_day_on(
+async def test_the_form_offers_who_came_who_did_not_and_who_is_awaited_from_the_first_day_on(
     desk: Desk, clock: ManualClock
 ) -> None:
     # Weeks before, «vắng mặt» was every invitee (nobody checked in yet), «có mặt» nobody.
@@ -1035,7 +1065,7 @@ async def test_the_form_offers_who_came_and_who_did_not_from_the_meeting_s_first
     groups = [f"group:{group.key}" for group in desk.services.config.groups_in_order]
     for moment, day in (
         (local(2024, 5, 27, 23, 59), []),
-        (local(2024, 5, 28, 0, 0), ["came", "absent"]),
+        (local(2024, 5, 28, 0, 0), ["came", "absent", "awaited"]),
     ):
         clock.set(moment)
         await desk.sign_in()

@@ -577,6 +577,26 @@ async def test_a_notice_reaches_the_linked_and_the_one_who_blocked_the_bot_is_re
     assert statuses == ["blocked", "sent", "sent", "sent"]
 
 
+async def test_on_the_meeting_day_zalo_s_notice_menu_keeps_its_numbers_and_adds_the_awaited_last(
+    world: ZaloWorld,
+) -> None:
+    """«Dự kiến chưa đến» (those expected, not in yet) comes after «vắng mặt»: 1–7 mean what
+    they meant, the groups and «Hủy» follow it (s32 re-test M6)."""
+    office = await world.linked("NV02", "Chị Duyên (Văn phòng)")
+    world.clock.set(local(2024, 5, 28, 9, 0))
+    await world.type(office, "/thongbao")
+    said = await world.type(office, "Phòng họp đổi sang tầng 3.")
+    menu = said[-1]
+    assert "6 – Đại biểu vắng mặt (chưa điểm danh, kể cả người đã báo không tham dự)" in menu
+    assert (
+        "7 – Đại biểu dự kiến chưa đến (đã xác nhận tham dự hoặc cử người dự thay, chưa điểm danh)"
+        in menu
+    )
+    assert "8 – Theo nhóm thành phần…" in menu
+    said = await world.type(office, "7")
+    assert "Đối tượng: Đại biểu dự kiến chưa đến" in said[-1]
+
+
 async def test_thongbao_on_zalo_asks_by_number_before_replacing_an_unfinished_notice(
     world: ZaloWorld,
 ) -> None:

@@ -337,6 +337,8 @@ def _preview(turn: Turn, result: BroadcastResult) -> Answer:
             reachable=reach.reachable,
         ),
     ]
+    if reach.for_substitute:
+        lines.append(catalog.html("broadcast.preview_for_substitute", count=reach.for_substitute))
     if result.step is BroadcastStep.NO_LIST:  # nobody on any list: said, and no way to send
         lines.append(catalog.html("broadcast.no_list"))
         return Answer.say(Html("\n\n".join(lines)), (_cancel_row(turn),))

@@ -135,6 +135,9 @@ class Audience(StrEnum):
     # substitute they sent), and those who were not — the thank-you, the materials.
     CAME = "came"
     ABSENT = "absent"
+    # On the meeting day: those expected (who answered they come or send a substitute) and not
+    # checked in yet — the «Có mặt» page's «Chưa đến» (a room changed, a late start).
+    AWAITED = "awaited"
     GROUP = "group"
     OFFICE = "office"
     TASK = "task"  # followed by ":<task key>": assignees who have not reported it done
@@ -153,10 +156,11 @@ NOTICE_AUDIENCES = (
     Audience.DECLINED,
     Audience.CAME,
     Audience.ABSENT,
+    Audience.AWAITED,  # last: the numbers the chat's menu gave the others are kept
 )
 # Who came and who did not: before the meeting's first day nobody is checked in, so «có mặt»
 # would be nobody and «vắng mặt» every invitee. They are offered from that day on.
-DAY_AUDIENCES = frozenset({Audience.CAME, Audience.ABSENT})
+DAY_AUDIENCES = frozenset({Audience.CAME, Audience.ABSENT, Audience.AWAITED})
 
 
 def notice_audiences(day_begun: bool) -> tuple[Audience, ...]:

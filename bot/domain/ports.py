@@ -68,6 +68,8 @@ class Recipient:
     group_key: str
     rsvp: RsvpStatus
     substitute_name: str | None
+    # The substitute checked in at the desk in her place, when one is (not undone).
+    stood_in_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,10 @@ class Problem:
     maybe_sent_at: datetime | None = None
     # Her phone number as stored (E.164), for the lists the office is asked to phone.
     phone: str | None = None
+    # The substitute she named and the substitute's phone (as stored), when she sends one: on
+    # the meeting day, the one in the hall or on the way is the substitute.
+    substitute_name: str | None = None
+    substitute_phone: str | None = None
 
 
 @dataclass(frozen=True)

@@ -105,6 +105,10 @@ class Reach:
     blocked: int
     not_linked: int
     first_not_linked: list[tuple[str, str]] = field(default_factory=list)  # (code, full name)
+    # Of those reached, how many get it for the substitute they sent (on the meeting day, to
+    # those present or awaited: :func:`bot.services.roster.passed_on`): theirs opens asking
+    # them to pass it on.
+    for_substitute: int = 0
 
 
 @dataclass(frozen=True)
@@ -604,6 +608,7 @@ class BroadcastService:
                 Audience.DECLINED,
                 Audience.CAME,
                 Audience.ABSENT,
+                Audience.AWAITED,
             )
             and not group
         )
@@ -689,11 +694,23 @@ class BroadcastService:
                 .limit(NAMED_NOT_LINKED)
             )
             first = [(code, name) for code, name in rows.all()]
+        for_substitute = 0
+        if (substitutes := roster.passed_on(audience)) is not None and counts["reachable"]:
+            for_substitute = (
+                await session.scalar(
+                    select(func.count())
+                    .select_from(Delegate)
+                    .join(Rsvp, Rsvp.delegate_id == Delegate.id)
+                    .where(members, roster.reachable(running), substitutes)
+                )
+                or 0
+            )
         return Reach(
             reachable=counts["reachable"],
             blocked=counts["blocked"],
             not_linked=counts["not_linked"],
             first_not_linked=first,
+            for_substitute=for_substitute,
         )
 
 

@@ -821,11 +821,8 @@ class CheckinService:
     ) -> Attendance:
         meeting_id = self._ctx.meeting_id
         order = self._order()
-        waiting = [
-            roster.delegates_of(meeting_id),
-            Rsvp.status.in_(roster.PRESENT_STATUSES),
-            Checkin.id.is_(None),
-        ]
+        # «Chưa đến»: the rule the notice audience «dự kiến chưa đến» reads too.
+        waiting = [roster.delegates_of(meeting_id), roster.awaited()]
         if group:
             waiting.append(Delegate.group_key == group)
         async with read_only(self._ctx.sessions) as session:

@@ -13,6 +13,7 @@ from bot.domain.clock import Clock
 from bot.domain.drafts import DraftAction, DraftLine, DraftStatus, draft_action
 from bot.domain.ics import ics_filename
 from bot.domain.outbound import (
+    Audience,
     Button,
     DeliveryStatus,
     FilePart,
@@ -64,6 +65,22 @@ _TO_OFFICE = frozenset(
         MessageKind.DRAFT_MISSING,
     }
 )
+# Notices on the meeting day whose report gives, for one who sends a substitute, the
+# substitute's phone number beside hers: the substitute is the one in the hall or on the way.
+_DAY_OF_SUBSTITUTES = frozenset({Audience.CAME, Audience.AWAITED})
+
+
+def _passed_on_to(message: MessageView, recipient: Recipient) -> str | None:
+    """The substitute a notice on the meeting day is for, when its recipient is counted
+    present through her (to those present: the one checked in) or expected through her (to
+    those awaited: the one she named); None when the notice is for the recipient herself."""
+    if message.audience == Audience.CAME:
+        return recipient.stood_in_by
+    if message.audience == Audience.AWAITED and recipient.rsvp is RsvpStatus.SUBSTITUTE:
+        return recipient.substitute_name
+    return None
+
+
 # Kinds the office hears about only when someone was not reached.
 # Of a reminder's copies skipped because what it asks for was done while it waited, the
 # heading the office reads above their names.
@@ -197,7 +214,8 @@ class MessageComposer:
                     pin=channel.capabilities.location_pins,
                 )
             case MessageKind.BROADCAST:
-                return Outbound((self.broadcast_text(message.body or ""),))
+                substitute = None if recipient is None else _passed_on_to(message, recipient)
+                return Outbound((self.broadcast_text(message.body or "", substitute),))
             case MessageKind.INVITATION_WITHDRAWN:
                 return Outbound((TextPart(withdrawn_notice(self._catalog, self._config)),))
             case MessageKind.ECHO:
@@ -537,9 +555,15 @@ class MessageComposer:
         """The meeting as an .ics file (the same file wherever the bot attaches it)."""
         return meeting_calendar(self._config, self._catalog, self._calendar)
 
-    def broadcast_text(self, body: str) -> TextPart:
-        """An office broadcast as delegates see it."""
-        return TextPart(broadcast_html(self._catalog, self._config.office.name, body))
+    def broadcast_text(self, body: str, substitute: str | None = None) -> TextPart:
+        """An office broadcast as delegates see it; to one who gets it for the ``substitute``
+        she sent (:func:`_passed_on_to`), with a line at the top asking her to pass it on: the
+        one in the hall, or on the way, is the substitute, not she."""
+        text = broadcast_html(self._catalog, self._config.office.name, body)
+        if substitute:
+            line = self._catalog.html("broadcast.for_substitute", name=substitute)
+            text = Html(f"{line}\n\n{text}")
+        return TextPart(text)
 
     # --- what the office gets ------------------------------------------------------------------
 
@@ -609,8 +633,11 @@ class MessageComposer:
             # those not sent it yet are to be sent it first, not phoned.
             lines += await self._to_phone_lines(self._dashboard)
         else:
-            lines += self._problem_lines("report.blocked", report.blocked, phone=True)
-            lines += self._problem_lines("report.not_linked", report.not_linked, phone=True)
+            # On the day, to those present or awaited: a substitute is who is in the hall or on
+            # the way, so her number is given beside the delegate's.
+            phone = "substitute" if report.message.audience in _DAY_OF_SUBSTITUTES else "own"
+            lines += self._problem_lines("report.blocked", report.blocked, phone=phone)
+            lines += self._problem_lines("report.not_linked", report.not_linked, phone=phone)
         lines += self._problem_lines("report.withdrawn", report.withdrawn)
         if kind in _ANSWERED:
             lines += self._problem_lines(_ANSWERED[kind], report.answered)
@@ -659,8 +686,10 @@ class MessageComposer:
         problems: list[Problem],
         *,
         with_error: bool = False,
-        phone: bool = False,
+        phone: str = "",
     ) -> list[Html]:
+        """One line per problem: with its error, or (``phone``: "own") with her number to
+        phone, or ("substitute") with her substitute's too where she sends one."""
         if not problems:
             return []
         catalog = self._catalog
@@ -702,14 +731,23 @@ class MessageComposer:
                     )
                 )
             elif phone:  # a list to phone: each with her number, as the overview lists them
+                no_number = catalog.plain("dash.overview.to_phone_no_number")
                 number = problem.phone and display_phone(problem.phone)
-                lines.append(
-                    catalog.html(
-                        "report.person_phone",
-                        code=problem.code,
-                        name=problem.full_name,
-                        phone=number or catalog.plain("dash.overview.to_phone_no_number"),
+                values = {"code": problem.code, "name": problem.full_name}
+                if phone == "substitute" and problem.substitute_name:
+                    theirs = problem.substitute_phone and display_phone(problem.substitute_phone)
+                    lines.append(
+                        catalog.html(
+                            "report.person_phone_substitute",
+                            **values,
+                            phone=number or no_number,
+                            substitute=problem.substitute_name,
+                            substitute_phone=theirs or no_number,
+                        )
                     )
+                    continue
+                lines.append(
+                    catalog.html("report.person_phone", **values, phone=number or no_number)
                 )
             else:
                 lines.append(

@@ -22,6 +22,9 @@ from storage import queries
 from storage.models import ChannelIdentity, Checkin, Delegate, Delivery, Invitation, Rsvp
 
 PRESENT_STATUSES = tuple(status.value for status in RsvpStatus if status.is_present)
+# A check-in's kind when a substitute came in the invitee's place
+# (bot.services.checkin.ArrivalKind.SUBSTITUTE: that module imports this one).
+SUBSTITUTE_ARRIVAL = "substitute"
 
 
 def linked(channels: Collection[str] | None = None) -> ColumnElement[bool]:
@@ -72,8 +75,49 @@ def _on(channels: Collection[str] | None) -> tuple[ColumnElement[bool], ...]:
 
 def came() -> ColumnElement[bool]:
     """The invitee was checked in at the desk, in person or by a substitute, or let in as a
-    guest from her card while her invitation was withdrawn (not undone)."""
-    return exists().where(Checkin.delegate_id == Delegate.id, Checkin.undone_at.is_(None))
+    guest from her card while her invitation was withdrawn (not undone). Correlated on the
+    invitee alone: it reads the same in a query that joins her check-in too."""
+    return (
+        exists()
+        .where(Checkin.delegate_id == Delegate.id, Checkin.undone_at.is_(None))
+        .correlate_except(Checkin)
+    )
+
+
+def stood_in() -> ColumnElement[bool]:
+    """A substitute she sent was checked in in her place (not undone): she is counted present,
+    and the one in the hall is the substitute."""
+    return (
+        exists()
+        .where(
+            Checkin.delegate_id == Delegate.id,
+            Checkin.undone_at.is_(None),
+            Checkin.kind == SUBSTITUTE_ARRIVAL,
+        )
+        .correlate_except(Checkin)
+    )
+
+
+def passed_on(audience: str) -> ColumnElement[bool] | None:
+    """Of a notice's audience, those who get it for the substitute they sent, None when it
+    has no such: to those present, one counted present through her substitute; to those
+    awaited, one awaited through the substitute she named (the notice composer's rule)."""
+    if audience == Audience.CAME:
+        return stood_in()
+    if audience == Audience.AWAITED:
+        return and_(Rsvp.status == RsvpStatus.SUBSTITUTE.value, Rsvp.substitute_name.is_not(None))
+    return None
+
+
+def expected() -> ColumnElement[bool]:
+    """The invitee answered she comes or sends a substitute: who the desk expects."""
+    return Rsvp.status.in_(PRESENT_STATUSES)
+
+
+def awaited() -> ColumnElement[bool]:
+    """Expected (:func:`expected`) and not checked in yet: the «Có mặt» page's «Chưa đến»
+    and the notice audience «Đại biểu dự kiến chưa đến» alike."""
+    return and_(expected(), ~came())
 
 
 def delegates_of(meeting_id: int) -> ColumnElement[bool]:
@@ -105,7 +149,7 @@ def in_audience(audience: str) -> ColumnElement[bool]:
         case Audience.ATTENDING:
             return Rsvp.status == RsvpStatus.ATTENDING.value
         case Audience.PRESENT:
-            return Rsvp.status.in_(PRESENT_STATUSES)
+            return expected()
         case Audience.NO_ANSWER:
             return Rsvp.status == RsvpStatus.NO_ANSWER.value
         case Audience.DECLINED:
@@ -114,6 +158,8 @@ def in_audience(audience: str) -> ColumnElement[bool]:
             return came()
         case Audience.ABSENT:
             return ~came()
+        case Audience.AWAITED:
+            return awaited()
         case Audience.GROUP:
             return Delegate.group_key == group
         case Audience.OFFICE | Audience.TASK | Audience.PERSON | Audience.DRAFT_MISSING:
