@@ -16,7 +16,7 @@ from bot.services.invitations import OfficeStep
 from bot.services.report_file import REPORT_DOWNLOAD, office_report_workbook
 from bot.texts.formatting import short_moment
 from bot.texts.plain import menu_text
-from bot.texts.presenters import channel_label
+from bot.texts.presenters import channel_label, sent_via
 
 # The dashboard's list of the unanswered (Đại biểu, filtered), under /office/.
 UNANSWERED_LIST = "delegates?answer=no_answer"
@@ -136,7 +136,7 @@ async def reissue(turn: Turn, command: Command, office: OfficeActor) -> Answer:
         lines.append(
             catalog.html(
                 "reissue.sent",
-                via=catalog.plain(f"sent_via_phrase.{card.sent.via}"),
+                via=sent_via(catalog, card.sent.via),
                 time=short_moment(catalog, config.meeting.local(card.sent.at)),
             )
         )

@@ -27,7 +27,7 @@ from bot.services.invitations import bulk_sent_lines
 from bot.services.signin import LINK_LIFETIME, LinkStep
 from bot.services.withdrawals import WithdrawalResult, WithdrawalStep, withdrawal_lines
 from bot.texts import Catalog
-from bot.texts.presenters import problem_line
+from bot.texts.presenters import problem_line, sent_via
 
 
 def cmd_delegates_import(args: argparse.Namespace) -> int:
@@ -135,7 +135,7 @@ def cmd_invites_mark_sent(args: argparse.Namespace) -> int:
         office = services.access.local_operator()
         result = await services.invitations.mark_sent_many(office, codes, via=args.how)
         out(meeting_line(catalog, config))
-        how = catalog.plain(f"sent_via_phrase.{args.how}")
+        how = sent_via(catalog, args.how)
         for line in bulk_sent_lines(catalog.plain, result, how):
             out(line)
         # A code on no one's list, or no one marked for a reason other than a mark already

@@ -16,7 +16,7 @@ from bot.domain.tokens import format_link_code
 from bot.services.invitations import InviteLink, SentMark
 from bot.texts import Catalog
 from bot.texts.formatting import short_moment
-from bot.texts.presenters import deadline_text, plain_when_where
+from bot.texts.presenters import deadline_text, plain_when_where, sent_via
 
 LinkMaker = Callable[[str], str]
 # The most SMS an invitation's short form may take (UCS-2: 3 × 67 characters).
@@ -90,7 +90,7 @@ def _sent(catalog: Catalog, config: Config, mark: SentMark | None) -> str | None
     if mark is None:
         return None
     time = short_moment(catalog, config.meeting.local(mark.at))
-    return catalog.plain("export.sent", time=time, via=catalog.plain(f"sent_via_phrase.{mark.via}"))
+    return catalog.plain("export.sent", time=time, via=sent_via(catalog, mark.via))
 
 
 def slips_document(

@@ -666,6 +666,12 @@ def channel_label(catalog: Catalog, channel: str) -> str:
     return catalog.plain(key) if catalog.has(key) else channel
 
 
+def sent_via(catalog: Catalog, via: str) -> str:
+    """How an invitation was handed over, as a sentence says it («qua Zalo», «trực tiếp»): one
+    key set for the chat, the dashboard, the files and the command line."""
+    return catalog.plain(f"sent_via_phrase.{via}")
+
+
 def chat_app_name(catalog: Catalog, config: Config, channel: str) -> str | None:
     """The app a personal page names for a chat linked on ``channel``: a Zalo bot by the name
     people find it under (``[zalo]`` or its ``[[zalo.bots]]``), else «Zalo»; Telegram by the

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode, urlsplit
@@ -49,6 +50,7 @@ from bot.texts.presenters import (
     actor_label,
     audience_label,
     deadline_text,
+    sent_via,
     signed_out_wording,
 )
 from handlers.web.flash import Flash, Flashes
@@ -732,6 +734,7 @@ class Office:
             t=t, safe=safe, form_fields=form_fields, moment=moment, status_name=status_name,
             channel_name=channel_name, action_name=action_name, who=who, phone=phone, size=size,
             is_meeting_day=is_meeting_day, chat_runs=self.services.ctx.chats.runs,
+            sent_via=partial(sent_via, catalog),
             # The variable of an idle chat's token, as start-up names it (overview, her card).
             token_envs=self.services.ctx.chats.token_envs,
             lang=catalog.locale,

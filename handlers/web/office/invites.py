@@ -26,6 +26,7 @@ from bot.services.invitation_files import Invitation
 from bot.services.invitations import SENT_VIA, SentStep, bulk_sent_lines
 from bot.services.signin import StaffVisit
 from bot.services.views import DelegateView
+from bot.texts.presenters import sent_via
 from handlers.web.flash import Flash
 from handlers.web.office.binding import session_binding
 from handlers.web.uploads import text_field
@@ -34,7 +35,6 @@ if TYPE_CHECKING:
     from handlers.web.office.app import Office
 
 LinkMaker = Callable[[str], str]
-_PHRASE = "sent_via_phrase."  # how it was sent, as a sentence says it
 
 # What the person's page says after each step, and whether anything was changed.
 _SAID = {
@@ -155,7 +155,7 @@ class Invites:
         result = await office.services.invitations.mark_sent_many(
             actor, codes, via=via, shown_at=shown
         )
-        said = " ".join(bulk_sent_lines(catalog.html, result, catalog.plain(_PHRASE + via)))
+        said = " ".join(bulk_sent_lines(catalog.html, result, sent_via(catalog, via)))
         return self._back(visit, back, said, ok=bool(result.marked))
 
     def _back(self, visit: StaffVisit, query: str, html: str, *, ok: bool) -> Response:
@@ -187,7 +187,7 @@ class Invites:
             return office._render("office/message.html", status=404, key="no_delegate")
         key, ok = _SAID[step]
         catalog = office.catalog
-        how = catalog.plain(f"sent_via_phrase.{via}") if via else ""
+        how = sent_via(catalog, via) if via else ""
         text = catalog.html(key, name=person.full_name, via=how)
         return office._done(visit, f"delegates/{person.code}", text, ok=ok)
 
