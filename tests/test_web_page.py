@@ -635,18 +635,43 @@ async def test_before_that_the_desk_pass_waits_folded_at_the_foot_of_the_page(we
     assert html.index('<details id="desk-pass"') > html.index('<section id="answer"')
 
 
-async def test_no_desk_pass_for_one_who_declined_was_withdrawn_or_once_the_meeting_is_over(
+async def test_no_desk_pass_for_one_who_declined_while_she_can_change_it_was_withdrawn_or_after(
     web: Web, imported: Services, clock: ManualClock
 ) -> None:
     await web.post("DB002", "rsvp", "form-decline", {"choice": "decline", "reason": ""})
     await imported.withdrawals.withdraw(imported.access.local_operator(), "DB004")
+    # Before the deadline a decliner can answer «Tham dự» herself: no pass until she does.
+    html = (await web.open("DB002")).text
+    assert 'id="desk-pass"' not in html and DESK_LINE not in html
     clock.set(local(2024, 5, 28, 7, 15))
-    for code in ("DB002", "DB004"):
-        html = (await web.open(code)).text
-        assert 'id="desk-pass"' not in html and DESK_LINE not in html
+    html = (await web.open("DB004")).text
+    assert 'id="desk-pass"' not in html and DESK_LINE not in html
     assert 'id="desk-pass"' in (await web.open("DB001")).text
     clock.set(local(2024, 5, 29, 0, 5))  # the day after: nothing left to show
     assert 'id="desk-pass"' not in (await web.open("DB001")).text
+    assert 'id="desk-pass"' not in (await web.open("DB002")).text
+
+
+async def test_after_the_deadline_one_who_declined_is_told_on_her_page_she_may_still_come_with_her_pass(
+    web: Web, imported: Services, clock: ManualClock
+) -> None:
+    # Her page hid the pass and said only «nội dung trên là chính thức…», while the desk lets
+    # a decliner in: past the deadline (she cannot change her answer herself) it says she
+    # may still come, and shows the code for the desk.
+    await web.post("DB002", "rsvp", "form-decline", {"choice": "decline", "reason": ""})
+    links = {link.code: link for link in await imported.invitations.links()}
+    code = format_link_code(links["DB002"].link_code)
+    contact = imported.config.office.contact
+    clock.set(local(2024, 5, 28, 7, 0))
+    html = (await web.open("DB002")).text
+    assert text_of(html, "answer-final") == (
+        "Thời hạn xác nhận đã kết thúc lúc 17:00, Thứ Ba, ngày 21/5/2024; đồng chí đã báo không "
+        "tham dự. Nếu thu xếp được để đến dự, kính đề nghị đồng chí xuất trình mã đón tiếp đại "
+        f"biểu {code} (hoặc giấy mời) tại bàn đón tiếp, và báo để Văn phòng được biết: {contact}."
+    )
+    assert html.index('<section id="desk-pass"') < html.index('<section id="invitation"')
+    assert f'<strong class="desk-code" id="desk-code">{code}</strong>' in html
+    assert desk_modules(html) == symbol_of(f"http://testserver/{links['DB002'].token}")
 
 
 async def test_one_who_sent_a_substitute_is_asked_to_pass_the_code_on_not_to_show_it_herself(

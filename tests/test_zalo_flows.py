@@ -692,6 +692,44 @@ async def test_an_unanswered_delegate_linking_on_the_meeting_day_is_told_she_may
     assert "vẫn có thể đến dự" not in later[-1]
 
 
+async def test_a_delegate_who_declined_asking_on_the_meeting_morning_is_told_she_may_still_come(
+    world: ZaloWorld,
+) -> None:
+    # «Tôi vẫn đến dự được không?» on the morning got only «Thời hạn … đã kết thúc; nội dung
+    # đồng chí đã xác nhận được giữ nguyên…» while the desk lets decliners in: she stayed away,
+    # or phoned the office at its busiest hour. Now: she may come, with the code to show.
+    user = await world.linked("DB002", "Chị Diệp")
+    await world.type(user, "2")
+    await world.type(user, "2")  # Không nêu lý do
+    assert (await rsvp_of(world.services, "DB002")).status == RsvpStatus.DECLINED
+    # Before the deadline nothing changes: she can change her answer herself.
+    early = await world.type(user, "Tôi vẫn đến dự được không?")
+    assert "vẫn có thể" not in early[-1] and "thu xếp được" not in early[-1]
+    contact = world.services.config.office.contact
+    welcome = (
+        "Thời hạn xác nhận đã kết thúc lúc 17:00, Thứ Ba, ngày 21/5/2024; đồng chí đã báo không "
+        "tham dự. Nếu thu xếp được để đến dự, kính đề nghị đồng chí xuất trình mã đón tiếp đại "
+        f"biểu {world.codes['DB002']} (hoặc giấy mời) tại bàn đón tiếp, và báo để Văn phòng được "
+        f"biết: {contact}."
+    )
+    world.clock.set(local(2024, 5, 28, 7, 0))
+    asked = await world.type(
+        user, "Tôi đã báo không tham dự nhưng nay thu xếp được, tôi vẫn đến dự được không?"
+    )
+    assert asked[-1] == f"{welcome}\nBot không chuyển tin nhắn tự do tới Văn phòng."
+    # Choosing «1 – Tham dự» after the deadline, and her card, say the same.
+    chose = await world.type(user, "1")
+    assert chose[-1] == welcome
+    card = await world.type(user, "/trangthai")
+    assert card[-1].endswith(welcome)
+    assert (await rsvp_of(world.services, "DB002")).status == RsvpStatus.DECLINED
+    # Once the meeting is over nobody is asked to come.
+    world.clock.set(world.services.config.meeting.ends_at + timedelta(minutes=1))
+    later = await world.type(user, "Tôi vẫn đến dự được không?")
+    assert "thu xếp được" not in later[-1]
+    assert later[-1].startswith("Thời hạn xác nhận tham dự đã kết thúc; nội dung đồng chí")
+
+
 async def test_a_long_notice_is_split_under_2000_characters_at_line_ends(
     world: ZaloWorld,
 ) -> None:

@@ -439,14 +439,18 @@ class DeskPass(StrEnum):
     FOLDED = "folded"
 
 
-def desk_pass(meeting: Meeting, view: PageView, now: datetime) -> DeskPass | None:
+def desk_pass(
+    meeting: Meeting, view: PageView, now: datetime, *, answers_open: bool
+) -> DeskPass | None:
     """Whether and how ``view``'s page shows the desk's QR and code at ``now``: for whom the
     desk expects (an invitee not withdrawn who has not declined; one who sent a substitute
     too, for the substitute comes in on the invitee's card, as with the slip), until the
-    meeting's last day is over."""
+    meeting's last day is over. One who declined has it once the answers are closed
+    (``answers_open`` false): she cannot change her answer any more, the desk lets her in
+    if she comes after all, and her page tells her to show this code."""
     if view.delegate.is_contact or view.delegate.withdrawn:
         return None
-    if view.rsvp.status is RsvpStatus.DECLINED:
+    if view.rsvp.status is RsvpStatus.DECLINED and answers_open:
         return None
     today = meeting.local(now).date()
     first_day = meeting.local(meeting.starts_at).date()

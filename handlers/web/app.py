@@ -489,13 +489,14 @@ class Site:
                 "qr": Markup(qr_svg(bot_link)),  # noqa: S704 (segno's own markup of our config's link)
             }
         is_open = self.services.rsvp.is_open()
-        # Never answered, the answers closed, the meeting not over: told she may still come
-        # and what to show at the desk, in the chat's words (bot.chat.replies.still_welcome).
+        # Never answered or declined, the answers closed, the meeting not over: told she may
+        # still come and what to show at the desk, in the chat's words
+        # (bot.chat.replies.still_welcome).
         now = self.services.ctx.clock.now()
         welcome = None
         if replies.may_still_come(self.config, view.rsvp, is_open=is_open, now=now):
             code = format_link_code(view.link_code) if view.link_code else None
-            welcome = Markup(replies.still_welcome(catalog, self.config, code))  # noqa: S704 (catalog HTML, escaped)
+            welcome = Markup(replies.still_welcome(catalog, self.config, code, view.rsvp.status))  # noqa: S704 (catalog HTML, escaped)
         return {
             "desk_pass": self._desk_pass(visit),
             "delegate": view.delegate,
@@ -539,7 +540,10 @@ class Site:
         personal link the slip's QR holds (the web page's own, the link that goes on paper
         when there is a web page) and the personal code printed under it."""
         view = visit.view
-        shown = desk_pass(self.config.meeting, view, self.services.ctx.clock.now())
+        shown = desk_pass(
+            self.config.meeting, view, self.services.ctx.clock.now(),
+            answers_open=self.services.rsvp.is_open(),
+        )  # fmt: skip
         if shown is None:
             return None
         link = self.setup.settings.link(visit.token)
