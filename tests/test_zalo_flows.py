@@ -28,6 +28,7 @@ from storage import queries
 from storage.models import Delegate, Delivery, DraftComment, LinkFailure, Rsvp
 from tests.conftest import local, morning_programme_due
 from tests.fakes.zalo_api import FakeZaloUser
+from tests.test_web_page import desk_of
 from tests.zalo_support import ZaloWorld, zalo_world
 
 
@@ -661,6 +662,41 @@ async def test_the_morning_programme_carries_the_code_to_show_at_the_desk_and_to
         f"Mã đón tiếp đại biểu của đồng chí: {world.codes['DB001']}. Khi đến, kính đề nghị đồng "
         "chí xuất trình mã này (hoặc giấy mời) tại bàn đón tiếp."
     ) in own
+
+
+async def test_a_morning_pack_gone_late_says_who_is_checked_in_in_place_of_the_desk_code(
+    world: ZaloWorld,
+) -> None:
+    # A pack sent once she (or her substitute) is in the hall asked her to show her code, or to
+    # pass it on to a substitute already checked in: it says the check-in instead.
+    coming = await world.linked("DB001", "Chị Mai")
+    await world.type(coming, "1")
+    sending = await world.linked("DB002", "Chị Diệp")
+    for typed in ("3", "Lê Thị Mai", "Phó Ban", "1", "1"):  # «1 – Bỏ qua»: no phone
+        await world.type(sending, typed)
+    declined = await world.linked("DB004", "Chị Hà")
+    await world.type(declined, "2")
+    await world.type(declined, "2")  # Không nêu lý do
+    await morning_programme_due(world.services, world.clock)
+    checkin = world.services.checkin
+    desk = await desk_of(world.services, "DB080", "Bàn 1")
+    assert (await checkin.check_in(desk, "DB001")).checkin is not None
+    assert (await checkin.check_in(desk, "DB002", substitute_name="Lê Thị Mai")).checkin
+    assert (await checkin.check_in(desk, "DB004")).checkin is not None
+    before = {user.id: len(user.texts) for user in (coming, sending)}
+    await world.tick()
+    own = "\n".join(coming.texts[before[coming.id] :])
+    assert "Đồng chí đã điểm danh lúc 06:30 (Bàn 1)." in own
+    assert "xuất trình mã này" not in own and world.codes["DB001"] not in own
+    passed_on = "\n".join(sending.texts[before[sending.id] :])
+    assert "Đồng chí Lê Thị Mai đã điểm danh dự thay lúc 06:30." in passed_on
+    assert "chuyển mã này" not in passed_on and world.codes["DB002"] not in passed_on
+    # A decliner who came after all is not told she may still come.
+    world.clock.set(local(2024, 5, 28, 7, 0))
+    card = await world.type(declined, "/trangthai")
+    assert "thu xếp được" not in card[-1]
+    asked = await world.type(declined, "Tôi đến rồi")
+    assert "thu xếp được" not in asked[-1]
 
 
 async def test_an_unanswered_delegate_linking_on_the_meeting_day_is_told_she_may_still_come(

@@ -62,13 +62,15 @@ async def hint(turn: Turn, *, linked: bool | None = None) -> Answer:
 async def welcome_closing(turn: Turn, person_id: int, rsvp: RsvpView) -> Html | None:
     """What one who :func:`~bot.chat.replies.may_still_come` is told in chat past the
     deadline — she may still come, and the code to show at the desk
-    (:func:`~bot.chat.replies.still_welcome`); None for anyone else, or once the meeting is
-    over."""
+    (:func:`~bot.chat.replies.still_welcome`); None for anyone else, once she is checked in,
+    or once the meeting is over."""
     now = turn.services.ctx.clock.now()
     if not may_still_come(turn.config, rsvp, is_open=turn.services.rsvp.is_open(), now=now):
         return None
-    code = await turn.services.invitations.desk_code(person_id)
-    return still_welcome(turn.catalog, turn.config, code, rsvp.status)
+    desk = await turn.services.invitations.desk_pass(person_id)
+    if desk.checked_in is not None:  # she came after all: in the hall, nothing to ask
+        return None
+    return still_welcome(turn.catalog, turn.config, desk.code, rsvp.status)
 
 
 async def unreadable(turn: Turn) -> Answer:
