@@ -558,7 +558,7 @@ def build_composer(services: Services, catalog: Catalog) -> MessageComposer:
         services.ctx.calendar,
         calendar_link=services.invitations.calendar_link,
         page_link=services.invitations.page_link,
-        desk_code=services.invitations.desk_code,
+        desk_pass=services.invitations.desk_pass,
         dashboard=services.dashboard,
     )
 

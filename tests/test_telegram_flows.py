@@ -592,8 +592,31 @@ async def test_stray_text_is_answered_for_who_writes_it_contact_office_or_past_t
         f" thay đổi, xin liên hệ {contact}."
     )
     await harness.send(silent.text("Tôi xin phép vắng"))
+    # Past the deadline one who never answered may still come (the desk lets her in), and one
+    # who declined too: each is told so, with the code to show, as the card says it.
     assert silent.last_text().startswith(
-        "Thời hạn xác nhận tham dự đã kết thúc mà đồng chí chưa trả lời giấy mời."
+        "Thời hạn xác nhận đã kết thúc lúc 17:00, Thứ Ba, ngày 21/5/2024; đồng chí chưa trả lời "
+        "giấy mời. Đồng chí vẫn có thể đến dự hội nghị: khi đến, kính đề nghị đồng chí xuất trình"
+    )
+    assert silent.last_text().endswith("\nBot không chuyển tin nhắn tự do tới Văn phòng.")
+
+
+async def test_on_telegram_one_who_declined_writing_past_the_deadline_is_told_she_may_still_come(
+    harness: BotHarness,
+) -> None:
+    contact = harness.services.config.office.contact
+    declined = await harness.open_invitation("DB010")
+    await harness.send(declined.tap("❌ Không tham dự"))
+    await harness.send(declined.tap("Không nêu lý do"))
+    harness.clock.set(harness.services.config.meeting.rsvp_deadline_at + timedelta(minutes=1))
+    found = {link.code: link for link in await harness.services.invitations.links()}
+    code = format_link_code(found["DB010"].link_code)
+    await harness.send(declined.text("Tôi thu xếp được rồi, vẫn đến dự được không ạ?"))
+    assert declined.last_text() == (
+        "Thời hạn xác nhận đã kết thúc lúc 17:00, Thứ Ba, ngày 21/5/2024; đồng chí đã báo không "
+        "tham dự. Nếu thu xếp được để đến dự, kính đề nghị đồng chí xuất trình mã đón tiếp đại "
+        f"biểu {code} (hoặc giấy mời) tại bàn đón tiếp, và báo để Văn phòng được biết: {contact}."
+        "\nBot không chuyển tin nhắn tự do tới Văn phòng."
     )
 
 

@@ -22,6 +22,7 @@ from bot.domain.clock import ManualClock
 from bot.domain.outbound import MessageKind
 from bot.domain.tokens import format_link_code
 from bot.services import Services, build_services
+from bot.services.access import DeskActor, Role
 from bot.services.invitation_files import slips_document
 from bot.services.invitations import LinkOutcome
 from bot.texts import load_catalog
@@ -661,18 +662,43 @@ async def test_before_that_the_desk_pass_waits_folded_at_the_foot_of_the_page(we
     assert html.index('<details id="desk-pass"') > html.index('<section id="answer"')
 
 
-async def test_no_desk_pass_for_one_who_declined_was_withdrawn_or_once_the_meeting_is_over(
+async def test_no_desk_pass_for_one_who_declined_while_she_can_change_it_was_withdrawn_or_after(
     web: Web, imported: Services, clock: ManualClock
 ) -> None:
     await web.post("DB002", "rsvp", "form-decline", {"choice": "decline", "reason": ""})
     await imported.withdrawals.withdraw(imported.access.local_operator(), "DB004")
+    # Before the deadline a decliner can answer «Tham dự» herself: no pass until she does.
+    html = (await web.open("DB002")).text
+    assert 'id="desk-pass"' not in html and DESK_LINE not in html
     clock.set(local(2024, 5, 28, 7, 15))
-    for code in ("DB002", "DB004"):
-        html = (await web.open(code)).text
-        assert 'id="desk-pass"' not in html and DESK_LINE not in html
+    html = (await web.open("DB004")).text
+    assert 'id="desk-pass"' not in html and DESK_LINE not in html
     assert 'id="desk-pass"' in (await web.open("DB001")).text
     clock.set(local(2024, 5, 29, 0, 5))  # the day after: nothing left to show
     assert 'id="desk-pass"' not in (await web.open("DB001")).text
+    assert 'id="desk-pass"' not in (await web.open("DB002")).text
+
+
+async def test_after_the_deadline_one_who_declined_is_told_on_her_page_she_may_still_come_with_her_pass(
+    web: Web, imported: Services, clock: ManualClock
+) -> None:
+    # Her page hid the pass and said only «nội dung trên là chính thức…», while the desk lets
+    # a decliner in: past the deadline (she cannot change her answer herself) it says she
+    # may still come, and shows the code for the desk.
+    await web.post("DB002", "rsvp", "form-decline", {"choice": "decline", "reason": ""})
+    links = {link.code: link for link in await imported.invitations.links()}
+    code = format_link_code(links["DB002"].link_code)
+    contact = imported.config.office.contact
+    clock.set(local(2024, 5, 28, 7, 0))
+    html = (await web.open("DB002")).text
+    assert text_of(html, "answer-final") == (
+        "Thời hạn xác nhận đã kết thúc lúc 17:00, Thứ Ba, ngày 21/5/2024; đồng chí đã báo không "
+        "tham dự. Nếu thu xếp được để đến dự, kính đề nghị đồng chí xuất trình mã đón tiếp đại "
+        f"biểu {code} (hoặc giấy mời) tại bàn đón tiếp, và báo để Văn phòng được biết: {contact}."
+    )
+    assert html.index('<section id="desk-pass"') < html.index('<section id="invitation"')
+    assert f'<strong class="desk-code" id="desk-code">{code}</strong>' in html
+    assert desk_modules(html) == symbol_of(f"http://testserver/{links['DB002'].token}")
 
 
 async def test_one_who_sent_a_substitute_is_asked_to_pass_the_code_on_not_to_show_it_herself(
@@ -693,6 +719,57 @@ async def test_one_who_sent_a_substitute_is_asked_to_pass_the_code_on_not_to_sho
         "Hoa dự thay: đề nghị chuyển mã này (hoặc phiếu kèm giấy mời) để đồng chí Lê Thị Hoa xuất "
         'trình tại bàn đón tiếp.</span><br>Mã cá nhân: <strong class="desk-code"'
     ) in html
+
+
+async def desk_of(services: Services, code: str, label: str) -> DeskActor:
+    """``code`` linked on Telegram, granted the desk's role and signed in at desk ``label``."""
+    links = {link.code: link for link in await services.invitations.links()}
+    account = ChatAccount("telegram", "7001", "7001")
+    await services.invitations.link_by_token(account, links[code].token)
+    access = services.access
+    await access.grant(access.local_operator(), code, Role.CHECKIN)
+    desk = access.desk(await access.caller(account), label)
+    assert desk is not None
+    return desk
+
+
+async def test_once_checked_in_her_page_says_when_and_where_in_place_of_show_this_code(
+    web: Web, imported: Services, clock: ManualClock
+) -> None:
+    # After her check-in the page still said «Xuất trình mã này tại bàn đón tiếp»; the one who
+    # sent a substitute still read «đề nghị chuyển mã này…» with the substitute in the hall.
+    await web.post(
+        "DB003", "rsvp", "form-substitute",
+        {"choice": "substitute", "name": "Lê Thị Hoa", "position": "Phó Chủ tịch", "unit": ""},
+    )  # fmt: skip
+    await web.post("DB002", "rsvp", "form-decline", {"choice": "decline", "reason": ""})
+    clock.set(local(2024, 5, 28, 7, 15))
+    desk = await desk_of(imported, "DB080", "Bàn 1")
+    came = await imported.checkin.check_in(desk, "DB001")
+    assert came.checkin is not None
+    await imported.checkin.check_in(desk, "DB003", substitute_name="Lê Thị Hoa")
+    clock.set(local(2024, 5, 28, 7, 16))
+    links = {link.code: link for link in await imported.invitations.links()}
+    for code, said in (
+        ("DB001", "Đồng chí đã điểm danh lúc 07:15 (Bàn 1)."),
+        ("DB003", "Đồng chí Lê Thị Hoa đã điểm danh dự thay lúc 07:15."),
+    ):
+        html = (await web.open(code)).text
+        top = html.split('<section id="desk-pass"', 1)[1].split("</section>", 1)[0]
+        assert text_of(html, "desk-checked-in") == said
+        assert DESK_LINE not in html and 'id="desk-substitute"' not in html
+        assert "<svg" not in top  # no QR left to scan a second time
+        assert text_of(html, "desk-code") == format_link_code(links[code].link_code)
+    # A decliner who came after all is not told on her page that she may still come.
+    await imported.checkin.check_in(desk, "DB002")
+    html = (await web.open("DB002")).text
+    assert text_of(html, "desk-checked-in") == "Đồng chí đã điểm danh lúc 07:16 (Bàn 1)."
+    assert "thu xếp được" not in html
+    # The desk undoes it (the wrong card): the pass to show comes back.
+    await imported.checkin.undo(desk, came.checkin.id)
+    html = (await web.open("DB001")).text
+    assert f'<span class="desk-show">{DESK_LINE}</span>' in html
+    assert 'id="desk-checked-in"' not in html
 
 
 async def test_a_page_opened_again_on_the_meeting_morning_draws_its_qr_once(

@@ -25,6 +25,7 @@ from bot.services.invitations import page_account
 from storage.engine import create_engine, create_sessionmaker
 from tests.conftest import EXAMPLE_DELEGATES, local
 from tests.samples import docx
+from tests.test_web_page import desk_of
 from tests.web_support import Web, flash, web_for
 
 SPEAKER = "DB031"  # theme 1.1, and a district chair: task VI.2 is theirs too
@@ -71,6 +72,19 @@ async def test_an_opened_page_is_read_in_one_statement_and_a_speakers_in_two(web
     assert 'id="tasks"' in page.text and 'id="drafts"' in page.text
     assert [sql.split()[0] for sql in delegate] == ["SELECT"]
     assert [sql.split()[0] for sql in speaker] == ["SELECT", "SELECT"]
+
+
+async def test_a_checked_in_page_is_read_in_one_statement_too(
+    web: Web, imported: Services, clock: ManualClock
+) -> None:
+    # Her check-in (what her pass says once she is in the hall) is joined into the page's read.
+    await web.open("DB001")
+    clock.set(local(2024, 5, 28, 7, 15))
+    await imported.checkin.check_in(await desk_of(imported, "DB080", "Bàn 1"), "DB001")
+    with statements(_engine(web.services)) as read:
+        page = await web.open("DB001")
+    assert 'id="desk-checked-in"' in page.text
+    assert [sql.split()[0] for sql in read] == ["SELECT"]
 
 
 async def test_the_office_s_documents_are_read_in_the_page_s_own_transaction(

@@ -28,6 +28,7 @@ from storage import queries
 from storage.models import Delegate, Delivery, DraftComment, LinkFailure, Rsvp
 from tests.conftest import local, morning_programme_due
 from tests.fakes.zalo_api import FakeZaloUser
+from tests.test_web_page import desk_of
 from tests.zalo_support import ZaloWorld, zalo_world
 
 
@@ -683,6 +684,41 @@ async def test_the_morning_programme_carries_the_code_to_show_at_the_desk_and_to
     ) in own
 
 
+async def test_a_morning_pack_gone_late_says_who_is_checked_in_in_place_of_the_desk_code(
+    world: ZaloWorld,
+) -> None:
+    # A pack sent once she (or her substitute) is in the hall asked her to show her code, or to
+    # pass it on to a substitute already checked in: it says the check-in instead.
+    coming = await world.linked("DB001", "Chị Mai")
+    await world.type(coming, "1")
+    sending = await world.linked("DB002", "Chị Diệp")
+    for typed in ("3", "Lê Thị Mai", "Phó Ban", "1", "1"):  # «1 – Bỏ qua»: no phone
+        await world.type(sending, typed)
+    declined = await world.linked("DB004", "Chị Hà")
+    await world.type(declined, "2")
+    await world.type(declined, "2")  # Không nêu lý do
+    await morning_programme_due(world.services, world.clock)
+    checkin = world.services.checkin
+    desk = await desk_of(world.services, "DB080", "Bàn 1")
+    assert (await checkin.check_in(desk, "DB001")).checkin is not None
+    assert (await checkin.check_in(desk, "DB002", substitute_name="Lê Thị Mai")).checkin
+    assert (await checkin.check_in(desk, "DB004")).checkin is not None
+    before = {user.id: len(user.texts) for user in (coming, sending)}
+    await world.tick()
+    own = "\n".join(coming.texts[before[coming.id] :])
+    assert "Đồng chí đã điểm danh lúc 06:30 (Bàn 1)." in own
+    assert "xuất trình mã này" not in own and world.codes["DB001"] not in own
+    passed_on = "\n".join(sending.texts[before[sending.id] :])
+    assert "Đồng chí Lê Thị Mai đã điểm danh dự thay lúc 06:30." in passed_on
+    assert "chuyển mã này" not in passed_on and world.codes["DB002"] not in passed_on
+    # A decliner who came after all is not told she may still come.
+    world.clock.set(local(2024, 5, 28, 7, 0))
+    card = await world.type(declined, "/trangthai")
+    assert "thu xếp được" not in card[-1]
+    asked = await world.type(declined, "Tôi đến rồi")
+    assert "thu xếp được" not in asked[-1]
+
+
 async def test_an_unanswered_delegate_linking_on_the_meeting_day_is_told_she_may_still_come(
     world: ZaloWorld,
 ) -> None:
@@ -710,6 +746,44 @@ async def test_an_unanswered_delegate_linking_on_the_meeting_day_is_told_she_may
     world.clock.set(world.services.config.meeting.ends_at + timedelta(minutes=1))
     later = await world.type(user, "/trangthai")
     assert "vẫn có thể đến dự" not in later[-1]
+
+
+async def test_a_delegate_who_declined_asking_on_the_meeting_morning_is_told_she_may_still_come(
+    world: ZaloWorld,
+) -> None:
+    # «Tôi vẫn đến dự được không?» on the morning got only «Thời hạn … đã kết thúc; nội dung
+    # đồng chí đã xác nhận được giữ nguyên…» while the desk lets decliners in: she stayed away,
+    # or phoned the office at its busiest hour. Now: she may come, with the code to show.
+    user = await world.linked("DB002", "Chị Diệp")
+    await world.type(user, "2")
+    await world.type(user, "2")  # Không nêu lý do
+    assert (await rsvp_of(world.services, "DB002")).status == RsvpStatus.DECLINED
+    # Before the deadline nothing changes: she can change her answer herself.
+    early = await world.type(user, "Tôi vẫn đến dự được không?")
+    assert "vẫn có thể" not in early[-1] and "thu xếp được" not in early[-1]
+    contact = world.services.config.office.contact
+    welcome = (
+        "Thời hạn xác nhận đã kết thúc lúc 17:00, Thứ Ba, ngày 21/5/2024; đồng chí đã báo không "
+        "tham dự. Nếu thu xếp được để đến dự, kính đề nghị đồng chí xuất trình mã đón tiếp đại "
+        f"biểu {world.codes['DB002']} (hoặc giấy mời) tại bàn đón tiếp, và báo để Văn phòng được "
+        f"biết: {contact}."
+    )
+    world.clock.set(local(2024, 5, 28, 7, 0))
+    asked = await world.type(
+        user, "Tôi đã báo không tham dự nhưng nay thu xếp được, tôi vẫn đến dự được không?"
+    )
+    assert asked[-1] == f"{welcome}\nBot không chuyển tin nhắn tự do tới Văn phòng."
+    # Choosing «1 – Tham dự» after the deadline, and her card, say the same.
+    chose = await world.type(user, "1")
+    assert chose[-1] == welcome
+    card = await world.type(user, "/trangthai")
+    assert card[-1].endswith(welcome)
+    assert (await rsvp_of(world.services, "DB002")).status == RsvpStatus.DECLINED
+    # Once the meeting is over nobody is asked to come.
+    world.clock.set(world.services.config.meeting.ends_at + timedelta(minutes=1))
+    later = await world.type(user, "Tôi vẫn đến dự được không?")
+    assert "thu xếp được" not in later[-1]
+    assert later[-1].startswith("Thời hạn xác nhận tham dự đã kết thúc; nội dung đồng chí")
 
 
 async def test_a_long_notice_is_split_under_2000_characters_at_line_ends(

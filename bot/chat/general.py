@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from bot.chat.replies import may_still_come, still_welcome
 from bot.chat.turn import Turn
 from bot.domain.drafts import DraftStatus
 from bot.domain.ics import ics_filename
 from bot.domain.outbound import Answer, FilePart, Outbound
 from bot.domain.rsvp import RsvpStatus
 from bot.services.meetings import meeting_calendar
+from bot.services.views import RsvpView
 from bot.texts import Html
 from bot.texts.formatting import file_size
 from bot.texts.presenters import compose_buttons, withdrawn_notice
@@ -27,7 +29,9 @@ async def hint(turn: Turn, *, linked: bool | None = None) -> Answer:
     """A short hint for stickers, photos or stray text in private, for who is writing: never
     silence. The bot passes no free text on, so each is told where to write instead: a delegate
     to answer the invitation's choices (past the deadline, that the answer stands), a task's
-    contact to report on /nhiemvu, the office to its commands."""
+    contact to report on /nhiemvu, the office to its commands. Past the deadline one who
+    declined or never answered is told she may still come, with her code for the desk
+    (:func:`welcome_closing`), as her card and her page say it."""
     caller = await turn.caller()
     if linked is None:
         linked = caller.linked
@@ -42,6 +46,10 @@ async def hint(turn: Turn, *, linked: bool | None = None) -> Answer:
     elif not turn.services.rsvp.is_open():
         mine = await turn.services.invitations.whoami(turn.account)
         rsvp = mine.rsvp if mine is not None else None
+        if caller.person is not None and rsvp is not None:
+            welcome = await welcome_closing(turn, caller.person.id, rsvp)
+            if welcome is not None:
+                return turn.say("hint.closed_may_come", welcome=welcome)
         answered = rsvp is not None and rsvp.status is not RsvpStatus.NO_ANSWER
         key = "hint.closed" if answered else "hint.closed_no_answer"
     elif await turn.services.tasks.board_for(turn.account):  # a district chair: both
@@ -49,6 +57,20 @@ async def hint(turn: Turn, *, linked: bool | None = None) -> Answer:
     else:
         key = "hint.use_buttons"
     return turn.say(key, contact=turn.config.office.contact, title=turn.config.meeting.title)
+
+
+async def welcome_closing(turn: Turn, person_id: int, rsvp: RsvpView) -> Html | None:
+    """What one who :func:`~bot.chat.replies.may_still_come` is told in chat past the
+    deadline — she may still come, and the code to show at the desk
+    (:func:`~bot.chat.replies.still_welcome`); None for anyone else, once she is checked in,
+    or once the meeting is over."""
+    now = turn.services.ctx.clock.now()
+    if not may_still_come(turn.config, rsvp, is_open=turn.services.rsvp.is_open(), now=now):
+        return None
+    desk = await turn.services.invitations.desk_pass(person_id)
+    if desk.checked_in is not None:  # she came after all: in the hall, nothing to ask
+        return None
+    return still_welcome(turn.catalog, turn.config, desk.code, rsvp.status)
 
 
 async def unreadable(turn: Turn) -> Answer:

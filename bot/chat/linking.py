@@ -201,11 +201,15 @@ async def card(turn: Turn, result: LinkResult) -> Answer:
     if result.delegate.withdrawn:
         return Answer.say(withdrawn_notice(turn.catalog, turn.config))
     is_open = turn.services.rsvp.is_open()
-    # Never answered, the answers closed, the meeting not over: she may still come (the desk
-    # lets her in), and is told what to show there.
+    # Never answered or declined, the answers closed, the meeting not over: she may still come
+    # (the desk lets her in), and is told what to show there.
     now = turn.services.ctx.clock.now()
     may_come = may_still_come(turn.config, result.rsvp, is_open=is_open, now=now)
-    code = await turn.services.invitations.desk_code(result.delegate.id) if may_come else None
+    code = None
+    if may_come:
+        desk = await turn.services.invitations.desk_pass(result.delegate.id)
+        # Checked in (a decliner who came after all): in the hall, not asked to come.
+        may_come, code = desk.checked_in is None, desk.code
     text = invitation_card(
         turn.catalog, turn.config, result.delegate, result.rsvp, is_open=is_open,
         may_still_come=may_come, desk_code=code,

@@ -65,23 +65,34 @@ def answer(
 
 
 def may_still_come(config: Config, rsvp: RsvpView, *, is_open: bool, now: datetime) -> bool:
-    """Whether one is told she may still come: she never answered, the answers are closed and
-    the meeting is not over — the desk lets her in (counted as come unexpected). The chat's
-    invitation card and her personal page ask this alike."""
-    return not is_open and rsvp.status is RsvpStatus.NO_ANSWER and now < config.meeting.ends_at
+    """Whether one is told she may still come: she never answered or declined, the answers
+    are closed (she cannot change hers herself any more) and the meeting is not over — the
+    desk lets her in (counted as come unexpected, a decliner as come after all). The chat's
+    invitation card, its replies past the deadline and her personal page ask this alike."""
+    coming_not_expected = rsvp.status in (RsvpStatus.NO_ANSWER, RsvpStatus.DECLINED)
+    return not is_open and coming_not_expected and now < config.meeting.ends_at
 
 
-def still_welcome(catalog: Catalog, config: Config, desk_code: str | None) -> Html:
+def still_welcome(
+    catalog: Catalog,
+    config: Config,
+    desk_code: str | None,
+    status: RsvpStatus,
+) -> Html:
     """The closing said, in chat and on her page, to one who :func:`may_still_come`: the
-    deadline is over, she may still come, what to show at the desk (``desk_code``, the code
-    printed under the slip's QR, or the slip when she has none) and whom to tell."""
+    deadline is over, she may still come (one who declined: if she can arrange it), what to
+    show at the desk (``desk_code``, the code printed under the slip's QR, or the slip when
+    she has none) and whom to tell."""
     deadline = deadline_text(catalog, config)
     contact = config.office.contact
+    key = (
+        "card.answers_closed_declined_may_come"
+        if status is RsvpStatus.DECLINED
+        else "card.answers_closed_may_come"
+    )
     if desk_code:
-        return catalog.html(
-            "card.answers_closed_may_come", deadline=deadline, contact=contact, code=desk_code
-        )
-    return catalog.html("card.answers_closed_may_come_slip", deadline=deadline, contact=contact)
+        return catalog.html(key, deadline=deadline, contact=contact, code=desk_code)
+    return catalog.html(f"{key}_slip", deadline=deadline, contact=contact)
 
 
 def invitation_card(
@@ -95,13 +106,13 @@ def invitation_card(
     desk_code: str | None = None,
 ) -> Html:
     """The invitation: who is invited, to what, when, where, the programme, the answer.
-    ``may_still_come``: the answers are closed, she never answered and the meeting is not
-    over — the desk lets her in (counted as come unexpected), so she is told she may still
-    come and what to show at the desk (``desk_code``, the code printed under the slip's QR,
-    when she has one), as her page shows it."""
+    ``may_still_come``: the answers are closed, she never answered or declined and the
+    meeting is not over — the desk lets her in, so she is told she may still come and what to
+    show at the desk (``desk_code``, the code printed under the slip's QR, when she has one),
+    as her page shows it."""
     meeting = config.meeting
-    if not is_open and may_still_come and rsvp.status is RsvpStatus.NO_ANSWER:
-        closing = still_welcome(catalog, config, desk_code)
+    if not is_open and may_still_come:
+        closing = still_welcome(catalog, config, desk_code, rsvp.status)
     else:
         closing = catalog.html(
             "card.answer_until" if is_open else "card.answers_closed",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.chat import replies
+from bot.chat.general import welcome_closing
 from bot.chat.turn import Turn
 from bot.domain.inbound import Action, Text
 from bot.domain.outbound import Answer, Button
@@ -33,7 +34,7 @@ async def on_action(turn: Turn, action: Action) -> Answer:
         # A second tap or a redelivered update: nothing changed, and a toast says so.
         return Answer(toast=turn.toast("rsvp.unchanged"))
     toast = turn.toast("rsvp.toast_recorded") if result.step is RsvpStep.RECORDED else None
-    return Answer(reply(turn, result).privately().replies, toast)
+    return Answer((await _reply(turn, result)).privately().replies, toast)
 
 
 async def on_text(turn: Turn, text: Text) -> Answer | None:
@@ -46,7 +47,19 @@ async def on_text(turn: Turn, text: Text) -> Answer | None:
         return Answer()  # a redelivered message: it was answered the first time
     if result.step in (RsvpStep.NOTHING_PENDING, RsvpStep.NOT_LINKED):
         return None
-    return reply(turn, result).privately()
+    return (await _reply(turn, result)).privately()
+
+
+async def _reply(turn: Turn, result: RsvpResult) -> Answer:
+    """:func:`reply`, but past the deadline one who declined or never answered and chooses
+    again (a decliner who can come after all, most likely) is told she may still come, with
+    her code for the desk, rather than only that her answer stands."""
+    if result.step is RsvpStep.CLOSED and result.rsvp is not None:
+        person = (await turn.caller()).person
+        welcome = None if person is None else await welcome_closing(turn, person.id, result.rsvp)
+        if welcome is not None:
+            return Answer.say(welcome)
+    return reply(turn, result)
 
 
 def reply(turn: Turn, result: RsvpResult) -> Answer:

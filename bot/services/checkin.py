@@ -30,6 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Meeting
+from bot.domain.checkin import SUBSTITUTE_CHECKIN
 from bot.domain.order import LAST
 from bot.domain.phones import display_phone, phone_matches, phone_query
 from bot.domain.rsvp import RsvpStatus
@@ -57,7 +58,7 @@ class ArrivalKind(StrEnum):
     """As whom someone came."""
 
     DELEGATE = "delegate"  # the invitee in person
-    SUBSTITUTE = "substitute"  # someone in the invitee's place, named at the desk
+    SUBSTITUTE = SUBSTITUTE_CHECKIN  # someone in the invitee's place, named at the desk
     GUEST = "guest"  # not on the list
 
 

@@ -4,11 +4,13 @@ and the reports the office gets when a message has gone out."""
 from __future__ import annotations
 
 import asyncio
+import html
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from bot.config import Config
 from bot.domain.channels import ChannelInfo
+from bot.domain.checkin import CheckedIn
 from bot.domain.clock import Clock
 from bot.domain.drafts import DraftAction, DraftLine, DraftStatus, draft_action
 from bot.domain.ics import ics_filename
@@ -33,6 +35,7 @@ from bot.domain.rsvp import RsvpStatus
 from bot.services.broadcasts import NAMED_NOT_LINKED
 from bot.services.dashboard import DashboardService
 from bot.services.drafts import DraftService
+from bot.services.invitations import DeskPassOf
 from bot.services.meetings import CalendarRevision, meeting_calendar
 from bot.services.reports import ReportService
 from bot.services.tasks import TaskService
@@ -40,6 +43,7 @@ from bot.texts import Catalog, Html
 from bot.texts.formatting import delay, file_size, moment, short_moment
 from bot.texts.presenters import (
     broadcast_html,
+    checked_in_text,
     compose_buttons,
     deadline_text,
     draft_away,
@@ -119,7 +123,7 @@ class MessageComposer:
         *,
         calendar_link: Callable[[int], Awaitable[str | None]] | None = None,
         page_link: Callable[[int], Awaitable[str | None]] | None = None,
-        desk_code: Callable[[int], Awaitable[str | None]] | None = None,
+        desk_pass: Callable[[int], Awaitable[DeskPassOf]] | None = None,
         dashboard: DashboardService | None = None,
     ) -> None:
         self._config = config
@@ -129,8 +133,9 @@ class MessageComposer:
         self._calendar_link = calendar_link
         # Their personal page, where a channel that takes no files sends them to upload one.
         self._page_link = page_link
-        # The personal code printed under the slip's QR, to show at the reception desk.
-        self._desk_code = desk_code
+        # The personal code printed under the slip's QR, to show at the reception desk, and
+        # her check-in once she is in (said in its place).
+        self._desk_pass = desk_pass
         self._catalog = catalog
         self._reports = reports
         self._tasks = tasks
@@ -203,14 +208,15 @@ class MessageComposer:
                 link = None
                 if not channel.capabilities.files_out and self._calendar_link is not None:
                     link = await self._calendar_link(recipient.delegate_id)
-                code = None
-                if self._desk_code is not None:
-                    code = await self._desk_code(recipient.delegate_id)
+                desk = None
+                if self._desk_pass is not None:
+                    desk = await self._desk_pass(recipient.delegate_id)
                 return self._meeting_pack(
                     message.kind,
                     recipient,
                     download_url=link,
-                    desk_code=code,
+                    desk_code=desk.code if desk is not None else None,
+                    checked_in=desk.checked_in if desk is not None else None,
                     pin=channel.capabilities.location_pins,
                 )
             case MessageKind.BROADCAST:
@@ -512,11 +518,13 @@ class MessageComposer:
         *,
         download_url: str | None = None,
         desk_code: str | None = None,
+        checked_in: CheckedIn | None = None,
         pin: bool = True,
     ) -> Outbound:
         """The day-before reminder or the morning programme; ``pin``: the place goes as a map
         pin too (a channel without pins would send it as a second text repeating the hall,
-        the address and the map link the programme already gives)."""
+        the address and the map link the programme already gives). Sent once she (or her
+        substitute) is in — a pack gone late —, it says so in place of the desk's code."""
         catalog, config = self._catalog, self._config
         venue = config.meeting.venue
         sent_substitute = recipient.rsvp is RsvpStatus.SUBSTITUTE and recipient.substitute_name
@@ -528,7 +536,10 @@ class MessageComposer:
         # What to show at the desk, as the personal page shows it from the day before: a chat
         # carries no QR (on Zalo not even a file), so the code printed under it — passed on,
         # for a substitute, who has no slip of her own.
-        if desk_code and sent_substitute:
+        if checked_in is not None:
+            now = self._clock.now()
+            parts.append(Html(html.escape(checked_in_text(catalog, config, checked_in, now))))
+        elif desk_code and sent_substitute:
             parts.append(catalog.html(
                 "meeting_pack.desk_code_substitute", code=desk_code, name=recipient.substitute_name
             ))  # fmt: skip

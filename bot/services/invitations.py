@@ -9,10 +9,11 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TypeVar
 
-from sqlalchemy import Select, distinct, func, select
+from sqlalchemy import Select, and_, distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.channels import ChatAccount
+from bot.domain.checkin import SUBSTITUTE_CHECKIN, CheckedIn
 from bot.domain.order import protocol_key
 from bot.domain.phones import normalize_phone
 from bot.domain.tokens import (
@@ -27,7 +28,14 @@ from bot.services.access import OfficeActor
 from bot.services.context import ServiceContext
 from bot.services.views import DelegateView, RsvpView
 from storage import queries
-from storage.models import AuditEntry, ChannelIdentity, Delegate, Invitation, LinkFailure
+from storage.models import (
+    AuditEntry,
+    ChannelIdentity,
+    Checkin,
+    Delegate,
+    Invitation,
+    LinkFailure,
+)
 from storage.uow import read_only, unit_of_work
 
 # Wrong tokens (and personal codes: they count together) tolerated from one account within the
@@ -181,6 +189,16 @@ class InviteLink:
     phone: str | None = None  # E.164, for the office to send the link by SMS or Zalo
     link_code: str = ""  # the personal code (canonical) typed where no link can carry the token
     sent: SentMark | None = None  # the office's mark that this link was sent
+
+
+@dataclass(frozen=True)
+class DeskPassOf:
+    """What a person shows at the reception desk (:meth:`InvitationService.desk_pass`): the
+    personal code printed under the slip's QR (None without a live invitation), and her
+    check-in once she (or her substitute) is in."""
+
+    code: str | None
+    checked_in: CheckedIn | None
 
 
 class InvitationService:
@@ -435,6 +453,35 @@ class InvitationService:
                 )
             )
         return format_link_code(code) if code else None
+
+    async def desk_pass(self, person_id: int) -> DeskPassOf:
+        """Her :meth:`desk_code` and her check-in at the desk (she or her substitute, not
+        undone), read together: a message or a reply says the check-in in place of «show
+        this code» once she is in the hall."""
+        live = and_(Invitation.delegate_id == Delegate.id, Invitation.revoked_at.is_(None))
+        present = and_(Checkin.delegate_id == Delegate.id, Checkin.undone_at.is_(None))
+        query = (
+            select(
+                Invitation.link_code,
+                Checkin.checked_in_at,
+                Checkin.desk,
+                Checkin.kind,
+                Checkin.full_name,
+            )
+            .select_from(Delegate)
+            .outerjoin(Invitation, live)
+            .outerjoin(Checkin, present)
+            .where(Delegate.id == person_id)
+        )
+        async with self._ctx.sessions() as session:
+            row = (await session.execute(query)).first()
+        if row is None:
+            return DeskPassOf(None, None)
+        code = format_link_code(row.link_code) if row.link_code else None
+        if row.checked_in_at is None:
+            return DeskPassOf(code, None)
+        substitute = row.full_name if row.kind == SUBSTITUTE_CHECKIN else None
+        return DeskPassOf(code, CheckedIn(row.checked_in_at, row.desk, substitute))
 
     async def _live_token(self, person_id: int) -> str | None:
         """The token of a person's invitation that is not revoked, if any."""

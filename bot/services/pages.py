@@ -48,6 +48,7 @@ from sqlalchemy.types import TypeEngine
 from bot.config import Meeting
 from bot.delegate_file import ROLE_CONTACT
 from bot.domain.channels import ChatAccount, LinkedChat
+from bot.domain.checkin import SUBSTITUTE_CHECKIN, CheckedIn
 from bot.domain.drafts import CommentLine, DraftStatus, VersionLine
 from bot.domain.outbound import DeliveryStatus, MessageKind, MessageStatus, SkipReason
 from bot.domain.rsvp import RsvpStatus
@@ -61,6 +62,7 @@ from bot.services.views import DelegateView, RsvpView
 from storage.base import UTCDateTime
 from storage.models import (
     ChannelIdentity,
+    Checkin,
     Delegate,
     Delivery,
     DraftComment,
@@ -156,6 +158,8 @@ class PageView:
     # The chat accounts she linked, first linked first: her page says she is linked there
     # rather than inviting her to link again.
     chats: tuple[LinkedChat, ...] = ()
+    # Let in at the desk (she or her substitute): her pass says so in place of «show this».
+    checkin: CheckedIn | None = None
 
 
 def _table(model: Any) -> Table:
@@ -177,6 +181,7 @@ DELIVERIES = _table(Delivery)
 MESSAGES = _table(OutboundMessage)
 VERSIONS = _table(DraftVersion)
 COMMENTS = _table(DraftComment)
+CHECKINS = _table(Checkin)
 
 
 def _shown_speech(s: Any) -> ColumnElement[bool]:
@@ -228,9 +233,10 @@ def _notices_statement() -> Select[Any]:
 
 
 def _person_statement() -> Select[Any]:
-    """The person of a token with their answer; whether the page was opened before with this
-    link; whether there is more to read."""
-    d, i, r, ci = DELEGATES, INVITATIONS, RSVPS, IDENTITIES
+    """The person of a token with their answer and her check-in at the desk (if any, not
+    undone: at most one, by the partial unique index); whether the page was opened before
+    with this link; whether there is more to read."""
+    d, i, r, ci, ch = DELEGATES, INVITATIONS, RSVPS, IDENTITIES, CHECKINS
     channel = bindparam("channel", type_=String)
     return (
         select(
@@ -252,6 +258,10 @@ def _person_statement() -> Select[Any]:
             r.c.answered_at,
             r.c.substitute_unit,
             r.c.substitute_phone,
+            ch.c.kind.label("checkin_kind"),
+            ch.c.full_name.label("checkin_name"),
+            ch.c.desk.label("checkin_desk"),
+            ch.c.checked_in_at.label("checkin_at"),
             # Opened with this link: a page first opened with a link re-issued since is opened
             # again through open_page, which records that this link reached her.
             exists()
@@ -287,7 +297,11 @@ def _person_statement() -> Select[Any]:
             )
             .label("has_documents"),
         )
-        .select_from(i.join(d, d.c.id == i.c.delegate_id).join(r, r.c.delegate_id == d.c.id))
+        .select_from(
+            i.join(d, d.c.id == i.c.delegate_id)
+            .join(r, r.c.delegate_id == d.c.id)
+            .outerjoin(ch, and_(ch.c.delegate_id == d.c.id, ch.c.undone_at.is_(None)))
+        )
         .where(i.c.token == bindparam("token", type_=String), i.c.revoked_at.is_(None))
     )
 
@@ -439,18 +453,25 @@ class DeskPass(StrEnum):
     FOLDED = "folded"
 
 
-def desk_pass(meeting: Meeting, view: PageView, now: datetime) -> DeskPass | None:
+def desk_pass(
+    meeting: Meeting, view: PageView, now: datetime, *, answers_open: bool
+) -> DeskPass | None:
     """Whether and how ``view``'s page shows the desk's QR and code at ``now``: for whom the
     desk expects (an invitee not withdrawn who has not declined; one who sent a substitute
     too, for the substitute comes in on the invitee's card, as with the slip), until the
-    meeting's last day is over."""
+    meeting's last day is over; once she (or her substitute) is checked in, it says so at
+    the top in place of the QR. One who declined has it once the answers are closed
+    (``answers_open`` false): she cannot change her answer any more, the desk lets her in
+    if she comes after all, and her page tells her to show this code."""
     if view.delegate.is_contact or view.delegate.withdrawn:
-        return None
-    if view.rsvp.status is RsvpStatus.DECLINED:
         return None
     today = meeting.local(now).date()
     first_day = meeting.local(meeting.starts_at).date()
     if today > meeting.local(meeting.ends_at).date():
+        return None
+    if view.checkin is not None:  # in the hall (a decliner who came too): said at the top
+        return DeskPass.PROMINENT
+    if view.rsvp.status is RsvpStatus.DECLINED and answers_open:
         return None
     return DeskPass.PROMINENT if today >= first_day - timedelta(days=1) else DeskPass.FOLDED
 
@@ -527,6 +548,10 @@ class PageService:
             substitute_unit=row.substitute_unit,
             substitute_phone=row.substitute_phone,
         )
+        checkin = None
+        if row.checkin_at is not None:
+            substitute = row.checkin_name if row.checkin_kind == SUBSTITUTE_CHECKIN else None
+            checkin = CheckedIn(row.checkin_at, row.checkin_desk, substitute)
         account = page_account(channel, row.id, row.full_name)
         tasks, drafts = self._details(rows, now) if rows else ((), ())
         return PageView(
@@ -534,6 +559,7 @@ class PageService:
             notices=tuple(PageNotice(n.number, n.sent_at, n.body or "") for n in notices),
             documents=tuple(document_line(d) for d in documents),
             chats=tuple(LinkedChat(*chat) for chat in chats),
+            checkin=checkin,
         )  # fmt: skip
 
     def _details(

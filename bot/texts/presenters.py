@@ -11,6 +11,7 @@ from datetime import datetime
 from bot.config import Config
 from bot.delegate_file import RowProblem
 from bot.domain.channels import ChannelInfo, LinkedChat
+from bot.domain.checkin import CheckedIn
 from bot.domain.drafts import DraftAction, DraftLine, DraftStatus, draft_action
 from bot.domain.outbound import Button, SkipReason
 from bot.domain.rsvp import RsvpChoice, RsvpStatus, rsvp_action
@@ -92,6 +93,18 @@ def moved_notice(catalog: Catalog, config: Config) -> str:
         venue=meeting.venue.name,
         address=meeting.venue.address,
     )
+
+
+def checked_in_text(catalog: Catalog, config: Config, came: CheckedIn, now: datetime) -> str:
+    """«Đồng chí đã điểm danh lúc 11:52 (Bàn 1).», or «Đồng chí <substitute> đã điểm danh dự
+    thay lúc 11:52.»: said in place of «show this code» once she (or her substitute) is in;
+    the day too when it was not today (a meeting of several days)."""
+    meeting = config.meeting
+    at = meeting.local(came.at)
+    time = clock(at) if at.date() == meeting.local(now).date() else short_moment(catalog, at)
+    if came.substitute_name:
+        return catalog.plain("checked_in.substitute", name=came.substitute_name, time=time)
+    return catalog.plain("checked_in.self", time=time, desk=came.desk)
 
 
 def withdrawn_notice(catalog: Catalog, config: Config) -> Html:

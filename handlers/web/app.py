@@ -57,6 +57,7 @@ from bot.services.views import RsvpView
 from bot.texts import LOCALES, Catalog, Html
 from bot.texts.formatting import clock, count, file_size, meeting_time, short_moment
 from bot.texts.presenters import (
+    checked_in_text,
     deadline_text,
     linked_chat_lines,
     notice_body_linked,
@@ -489,13 +490,15 @@ class Site:
                 "qr": Markup(qr_svg(bot_link)),  # noqa: S704 (segno's own markup of our config's link)
             }
         is_open = self.services.rsvp.is_open()
-        # Never answered, the answers closed, the meeting not over: told she may still come
-        # and what to show at the desk, in the chat's words (bot.chat.replies.still_welcome).
+        # Never answered or declined, the answers closed, the meeting not over: told she may
+        # still come and what to show at the desk, in the chat's words
+        # (bot.chat.replies.still_welcome).
         now = self.services.ctx.clock.now()
         welcome = None
-        if replies.may_still_come(self.config, view.rsvp, is_open=is_open, now=now):
+        may_come = replies.may_still_come(self.config, view.rsvp, is_open=is_open, now=now)
+        if may_come and view.checkin is None:  # in the hall already: her pass says so
             code = format_link_code(view.link_code) if view.link_code else None
-            welcome = Markup(replies.still_welcome(catalog, self.config, code))  # noqa: S704 (catalog HTML, escaped)
+            welcome = Markup(replies.still_welcome(catalog, self.config, code, view.rsvp.status))  # noqa: S704 (catalog HTML, escaped)
         return {
             "desk_pass": self._desk_pass(visit),
             "delegate": view.delegate,
@@ -539,9 +542,24 @@ class Site:
         personal link the slip's QR holds (the web page's own, the link that goes on paper
         when there is a web page) and the personal code printed under it."""
         view = visit.view
-        shown = desk_pass(self.config.meeting, view, self.services.ctx.clock.now())
+        shown = desk_pass(
+            self.config.meeting, view, self.services.ctx.clock.now(),
+            answers_open=self.services.rsvp.is_open(),
+        )  # fmt: skip
         if shown is None:
             return None
+        code = format_link_code(view.link_code) if view.link_code else ""
+        if view.checkin is not None:
+            # In the hall: what the desk recorded, in place of «show this» (or «pass it on»);
+            # no QR to scan a second time. The code stays, small, for a desk that must find
+            # her card (to undo a check-in made on the wrong card).
+            return {
+                "prominent": True,
+                "checked_in": checked_in_text(
+                    visit.catalog, self.config, view.checkin, self.services.ctx.clock.now()
+                ),
+                "code": code,
+            }
         link = self.setup.settings.link(visit.token)
         substitute = (
             view.rsvp.substitute_name if view.rsvp.status is RsvpStatus.SUBSTITUTE else None
@@ -549,7 +567,7 @@ class Site:
         return {
             "prominent": shown is DeskPass.PROMINENT,
             "qr": Markup(qr_page_svg(link)),  # noqa: S704 (our own markup of a module matrix)
-            "code": format_link_code(view.link_code) if view.link_code else "",
+            "code": code,
             "substitute": substitute,
         }
 
