@@ -810,6 +810,17 @@ class CheckinService:
         file and the rehearsal's check)."""
         return await self._attendance(False, with_missing=False)
 
+    async def in_hall_codes(self) -> set[str]:
+        """The codes of the invitees in the hall now (themselves or their substitute): a
+        morning report's list to phone leaves them out (at most the hall's size)."""
+        async with read_only(self._ctx.sessions) as session:
+            rows = await session.scalars(
+                select(Delegate.code)
+                .join(Checkin, _present_of(Delegate.id))
+                .where(roster.delegates_of(self._ctx.meeting_id))
+            )
+            return set(rows)
+
     async def _attendance(
         self,
         office: bool,
