@@ -208,6 +208,16 @@ async def test_thongke_on_the_meeting_day_leads_with_who_is_in_the_hall(
         "<b>2</b> (danh sách kèm số điện thoại ở trang «Có mặt»).\n\n📊 <b>Thống kê xác nhận "
         "tham dự</b>"
     )
+    # After the meeting's end, as the overview: it ended, the figures final.
+    ends = meeting.services.config.meeting.ends_at
+    meeting.clock.set(ends)
+    said = await thongke()
+    assert said.startswith(
+        "🏛 <b>Hội nghị đã kết thúc lúc 11:30, 28/5: số có mặt trong ngày</b>\nĐại biểu có "
+        "mặt: <b>1</b> (trong đó 1/3 đại biểu dự kiến); tổng số người trong hội trường: <b>1</b>"
+        "; đại biểu dự kiến không đến: <b>2</b>. Báo cáo và giấy tờ ngày hội nghị ở mục «Giấy "
+        "mời và báo cáo» trên trang quản lý (hoặc /baocao).\n\n📊"
+    )
     # The day after, the answers alone, as before.
     meeting.clock.advance(timedelta(days=1))
     assert (await thongke()).startswith("📊 <b>Thống kê xác nhận tham dự</b>")
