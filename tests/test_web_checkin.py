@@ -672,6 +672,39 @@ async def test_a_search_without_diacritics_finds_the_invitee_and_checks_them_in(
     assert 'id="no-hits"' in nothing.text
 
 
+async def test_a_search_hit_says_who_checked_in_and_that_an_invitee_has_not_answered(
+    meeting: Day, phone: Desk
+) -> None:
+    # The re-test: an unanswered invitee's hit had no note while the others had one; and
+    # after the delegate who had sent a substitute came herself, «Đã cử người dự thay: X ·
+    # Đã điểm danh» read as if X were in.
+    silent = await phone.client.get("/office/checkin", params={"q": "DB004"})
+    assert text_of(silent.text, "note-DB004") == "Chưa trả lời giấy mời"
+    await post_form(phone, f"/{meeting.tokens['DB003']}", "form-tap", {"as": "delegate"})
+    herself = await phone.client.get("/office/checkin", params={"q": "le thu trang"})
+    assert text_of(herself.text, "note-DB003") == "Đã cử người dự thay: Lê Thu Trang"
+    assert text_of(herself.text, "in-DB003") == (
+        "Đã điểm danh: đại biểu tự đến dự (không phải người dự thay)"
+    )
+
+
+async def test_the_desk_s_recent_list_says_for_whom_a_substitute_came(
+    meeting: Day, phone: Desk
+) -> None:
+    # «Nguyễn Thị Hà — Người dự thay · 11:52»: two invitees had named a Nguyễn Thị Hà.
+    path = f"/{meeting.tokens['DB003']}"
+    shown = await post_form(phone, path, "form-tap", {
+        "as": "substitute", "substitute_name": "Lê Thu Trang",
+        "substitute_position": "Phó Chánh Văn phòng Thành ủy",
+    })  # fmt: skip
+    [item] = re.findall(r'<li id="recent-\d+">.*?</span>', shown.text, re.S)
+    assert re.sub(r"<[^>]+>", "", item) == (
+        "Lê Thu Trang Người dự thay đồng chí Vũ Thị Hồng Nhung · 07:30, 28/5"
+    )
+    searched = await phone.client.get("/office/checkin", params={"q": "le thu trang"})
+    assert text_of(searched.text, "in-DB003") == "Đã điểm danh: người dự thay Lê Thu Trang"
+
+
 async def test_after_a_check_in_from_the_search_the_box_is_empty_and_ready_for_the_next(
     meeting: Day, phone: Desk
 ) -> None:
@@ -1405,6 +1438,22 @@ async def test_desk_forms_need_this_sessions_signature_and_this_site(
 
 
 # --- the office's attendance ---------------------------------------------------------------------
+
+
+async def test_the_missing_list_says_when_there_is_no_phone_number(
+    meeting: Day, office_phone: OfficePhone
+) -> None:
+    # «Chưa đến» rows without a number showed an empty cell, read as a number not loaded.
+    async with meeting.services.ctx.sessions() as session:
+        await session.execute(update(Delegate).where(Delegate.code == "DB002").values(phone=None))
+        await session.commit()
+    office = await office_phone()
+    live = await office.client.get("/office/attendance/live")
+    row = re.search(r'<tr id="missing-DB002">(.*?)</tr>', live.text, re.S)
+    assert row is not None
+    assert re.findall(r"<td>(.*?)</td>", row.group(1))[-1] == (
+        '<span class="muted">chưa có số điện thoại</span>'
+    )
 
 
 async def test_attendance_and_its_summary_count_by_group_with_substitutes_guests_and_missing(
