@@ -1731,7 +1731,7 @@ async def test_the_missing_list_gives_the_phone_of_the_substitute_the_office_awa
 def test_the_missing_rows_written_in_python_are_those_the_template_wrote() -> None:
     # The attendance's rows of who is missing are written by missing_rows (thousands a poll at
     # 10,000 invitees); the HTML must be byte for byte what the template's loop made, markup
-    # in names escaped, a substitute named, a phone dialable.
+    # in names escaped, a substitute named, a phone dialable, none said to be missing.
     from jinja2 import Environment
     from markupsafe import Markup
 
@@ -1747,7 +1747,8 @@ def test_the_missing_rows_written_in_python_are_those_the_template_wrote() -> No
         "name=person.substitute_name) }})</span>{% endif %}</th><td>{{ person.position }}, "
         "{{ person.organization }}</td><td>{{ group_labels.get(person.group_key, "
         'person.group_key) }}</td><td>{% if person.phone %}<a href="tel:{{ person.phone|'
-        "replace(' ', '') }}\">{{ person.phone }}</a>{% endif %}</td></tr>\n"
+        "replace(' ', '') }}\">{{ person.phone }}</a>{% else %}<span class=\"muted\">{{ "
+        't("dash.overview.to_phone_no_number") }}</span>{% endif %}</td></tr>\n'
         "{% endfor %}\n"
     )
     template = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True).from_string(loop)
