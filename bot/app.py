@@ -560,6 +560,7 @@ def build_composer(services: Services, catalog: Catalog) -> MessageComposer:
         page_link=services.invitations.page_link,
         desk_pass=services.invitations.desk_pass,
         dashboard=services.dashboard,
+        in_hall=services.checkin.in_hall_codes,
     )
 
 

@@ -1630,3 +1630,32 @@ async def test_a_kill_at_any_point_queues_a_report_once_and_marks_a_copy_sent_ag
             assert death.points > 20  # every point of a whole run was tried
             assert len(copies) == 1 and plain
             break
+
+
+async def test_the_morning_report_phones_no_one_already_in_the_hall_and_says_what_for(
+    harness: BotHarness,
+) -> None:
+    """The re-test's 54 calls «đề nghị gọi điện» on the meeting morning included delegates
+    sitting in the hall and did not say what to tell them: those checked in are left out
+    (counted), and one line says what the call is for."""
+    await linked_answers(harness)
+    await harness.plan(*MEETING_KINDS)
+    for code in ("DB006", "DB007"):  # on no chat: answered by phone
+        assert await by_phone(harness, code, RsvpAnswer(RsvpStatus.ATTENDING)) is RsvpStep.RECORDED
+    harness.clock.set(local(2024, 5, 28, 6, 20))
+    access = harness.services.access
+    await harness.services.checkin.check_in(
+        access.office_desk(access.local_operator(), "Bàn 1"), "DB006"
+    )
+    harness.clock.set(local(2024, 5, 28, 6, 30))
+    await harness.tick()
+    [report] = [t for t in texts(harness, OFFICE_CHAT) if "chương trình sáng ngày hội nghị" in t]
+    assert "Chưa liên kết: 2" in report
+    assert report.endswith(
+        "\nNội dung cuộc gọi: nhắc chương trình hội nghị hôm nay và mã đón tiếp đại biểu; các "
+        "đồng chí này đã có giấy mời bản giấy, đề nghị mang theo giấy mời để xuất trình tại bàn "
+        "đón tiếp.\n\nChưa kết nối kênh nhắn tin (1), đề nghị gọi điện:\n"
+        "• DB007 — Đỗ Thị Kim Oanh: 0987 654 007\n"
+        "Không liệt kê 1 người đã có mặt trong hội trường (bản thân hoặc người dự thay đã điểm "
+        "danh tại bàn đón tiếp): không cần gọi."
+    )

@@ -143,6 +143,26 @@ async def test_purge_is_refused_before_the_meeting_ends(harness: BotHarness) -> 
         assert await session.scalar(select(func.count()).select_from(ChannelIdentity)) == 1
 
 
+async def test_purge_counts_chat_accounts_apart_from_personal_pages_opened(
+    harness: BotHarness,
+) -> None:
+    """«tài khoản đã liên kết: 76» while 10 chat accounts were linked: every personal page
+    opened was counted as a linked account."""
+    await harness.open_invitation("DB031")  # a chat account
+    for code in ("DB031", "DB032", "DB033"):  # three pages opened
+        opened = await harness.services.invitations.open_page(
+            harness.tokens[code], channel="web", client="c"
+        )
+        assert opened.delegate is not None
+    harness.clock.set(harness.services.config.meeting.ends_at)
+    preview = await harness.services.privacy.preview(drafts=False)
+    assert (preview.accounts, preview.pages) == (1, 3)
+    summary = await harness.services.privacy.purge(drafts=False)
+    assert (summary.accounts, summary.pages) == (1, 3)
+    async with harness.services.ctx.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(ChannelIdentity)) == 0
+
+
 async def test_purge_removes_personal_data_and_keeps_the_answers_and_counts(
     harness: BotHarness,
 ) -> None:
@@ -284,7 +304,8 @@ PREVIEW = [
     EXAMPLE_MEETING,  # several meetings may share the database: the one purged is named
     "Dữ liệu cá nhân sẽ bị xóa:",
     f"  - số điện thoại: {PHONES}",
-    "  - tài khoản đã liên kết: 0",
+    "  - tài khoản trò chuyện đã liên kết (Telegram, Zalo): 0",
+    "  - bản ghi người đã mở trang cá nhân (không phải tài khoản trò chuyện): 0",
     "  - địa chỉ nhận tin của các lượt gửi: 0",
     "  - đường liên kết cá nhân (sẽ hết hiệu lực): 80",
     "  - lần mở sai đường liên kết (ghi kèm tài khoản): 0",

@@ -208,6 +208,16 @@ async def test_thongke_on_the_meeting_day_leads_with_who_is_in_the_hall(
         "<b>2</b> (danh sách kèm số điện thoại ở trang «Có mặt»).\n\n📊 <b>Thống kê xác nhận "
         "tham dự</b>"
     )
+    # After the meeting's end, as the overview: it ended, the figures final.
+    ends = meeting.services.config.meeting.ends_at
+    meeting.clock.set(ends)
+    said = await thongke()
+    assert said.startswith(
+        "🏛 <b>Hội nghị đã kết thúc lúc 11:30, 28/5: số có mặt trong ngày</b>\nĐại biểu có "
+        "mặt: <b>1</b> (trong đó 1/3 đại biểu dự kiến); tổng số người trong hội trường: <b>1</b>"
+        "; đại biểu dự kiến không đến: <b>2</b>. Báo cáo và giấy tờ ngày hội nghị ở mục «Giấy "
+        "mời và báo cáo» trên trang quản lý (hoặc /baocao).\n\n📊"
+    )
     # The day after, the answers alone, as before.
     meeting.clock.advance(timedelta(days=1))
     assert (await thongke()).startswith("📊 <b>Thống kê xác nhận tham dự</b>")
@@ -660,6 +670,39 @@ async def test_a_search_without_diacritics_finds_the_invitee_and_checks_them_in(
     assert 'id="hit-DB002"' in by_code.text
     nothing = await phone.client.get("/office/checkin", params={"q": "khong ai ten nay"})
     assert 'id="no-hits"' in nothing.text
+
+
+async def test_a_search_hit_says_who_checked_in_and_that_an_invitee_has_not_answered(
+    meeting: Day, phone: Desk
+) -> None:
+    # The re-test: an unanswered invitee's hit had no note while the others had one; and
+    # after the delegate who had sent a substitute came herself, «Đã cử người dự thay: X ·
+    # Đã điểm danh» read as if X were in.
+    silent = await phone.client.get("/office/checkin", params={"q": "DB004"})
+    assert text_of(silent.text, "note-DB004") == "Chưa trả lời giấy mời"
+    await post_form(phone, f"/{meeting.tokens['DB003']}", "form-tap", {"as": "delegate"})
+    herself = await phone.client.get("/office/checkin", params={"q": "le thu trang"})
+    assert text_of(herself.text, "note-DB003") == "Đã cử người dự thay: Lê Thu Trang"
+    assert text_of(herself.text, "in-DB003") == (
+        "Đã điểm danh: đại biểu tự đến dự (không phải người dự thay)"
+    )
+
+
+async def test_the_desk_s_recent_list_says_for_whom_a_substitute_came(
+    meeting: Day, phone: Desk
+) -> None:
+    # «Nguyễn Thị Hà — Người dự thay · 11:52»: two invitees had named a Nguyễn Thị Hà.
+    path = f"/{meeting.tokens['DB003']}"
+    shown = await post_form(phone, path, "form-tap", {
+        "as": "substitute", "substitute_name": "Lê Thu Trang",
+        "substitute_position": "Phó Chánh Văn phòng Thành ủy",
+    })  # fmt: skip
+    [item] = re.findall(r'<li id="recent-\d+">.*?</span>', shown.text, re.S)
+    assert re.sub(r"<[^>]+>", "", item) == (
+        "Lê Thu Trang Người dự thay đồng chí Vũ Thị Hồng Nhung · 07:30, 28/5"
+    )
+    searched = await phone.client.get("/office/checkin", params={"q": "le thu trang"})
+    assert text_of(searched.text, "in-DB003") == "Đã điểm danh: người dự thay Lê Thu Trang"
 
 
 async def test_after_a_check_in_from_the_search_the_box_is_empty_and_ready_for_the_next(
@@ -1397,6 +1440,22 @@ async def test_desk_forms_need_this_sessions_signature_and_this_site(
 # --- the office's attendance ---------------------------------------------------------------------
 
 
+async def test_the_missing_list_says_when_there_is_no_phone_number(
+    meeting: Day, office_phone: OfficePhone
+) -> None:
+    # «Chưa đến» rows without a number showed an empty cell, read as a number not loaded.
+    async with meeting.services.ctx.sessions() as session:
+        await session.execute(update(Delegate).where(Delegate.code == "DB002").values(phone=None))
+        await session.commit()
+    office = await office_phone()
+    live = await office.client.get("/office/attendance/live")
+    row = re.search(r'<tr id="missing-DB002">(.*?)</tr>', live.text, re.S)
+    assert row is not None
+    assert re.findall(r"<td>(.*?)</td>", row.group(1))[-1] == (
+        '<span class="muted">chưa có số điện thoại</span>'
+    )
+
+
 async def test_attendance_and_its_summary_count_by_group_with_substitutes_guests_and_missing(
     meeting: Day, phone: Desk, office_phone: OfficePhone
 ) -> None:
@@ -1672,7 +1731,7 @@ async def test_the_missing_list_gives_the_phone_of_the_substitute_the_office_awa
 def test_the_missing_rows_written_in_python_are_those_the_template_wrote() -> None:
     # The attendance's rows of who is missing are written by missing_rows (thousands a poll at
     # 10,000 invitees); the HTML must be byte for byte what the template's loop made, markup
-    # in names escaped, a substitute named, a phone dialable.
+    # in names escaped, a substitute named, a phone dialable, none said to be missing.
     from jinja2 import Environment
     from markupsafe import Markup
 
@@ -1688,7 +1747,8 @@ def test_the_missing_rows_written_in_python_are_those_the_template_wrote() -> No
         "name=person.substitute_name) }})</span>{% endif %}</th><td>{{ person.position }}, "
         "{{ person.organization }}</td><td>{{ group_labels.get(person.group_key, "
         'person.group_key) }}</td><td>{% if person.phone %}<a href="tel:{{ person.phone|'
-        "replace(' ', '') }}\">{{ person.phone }}</a>{% endif %}</td></tr>\n"
+        "replace(' ', '') }}\">{{ person.phone }}</a>{% else %}<span class=\"muted\">{{ "
+        't("dash.overview.to_phone_no_number") }}</span>{% endif %}</td></tr>\n'
         "{% endfor %}\n"
     )
     template = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True).from_string(loop)

@@ -39,8 +39,15 @@ async def counts(turn: Turn, office: OfficeActor) -> Answer:
     «Dự kiến có mặt» were the hall)."""
     result = await turn.services.reports.counts()
     lines = []
-    if turn.config.meeting.on_meeting_day(turn.services.ctx.clock.now()):
-        lines.append(replies.hall_line(turn.catalog, await turn.services.checkin.count()))
+    meeting, now = turn.config.meeting, turn.services.ctx.clock.now()
+    if meeting.on_meeting_day(now):
+        # After the end, as the overview says it: the day's result, not a hall filling up.
+        ended = (
+            short_moment(turn.catalog, meeting.local(meeting.ends_at))
+            if now >= meeting.ends_at
+            else None
+        )
+        lines.append(replies.hall_line(turn.catalog, await turn.services.checkin.count(), ended))
     lines += replies.counts(turn.catalog, turn.config, result)
     lines += replies.quota_lines(turn.catalog, await turn.services.quotas.usage())
     return Answer.say("\n".join(lines))

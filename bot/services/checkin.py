@@ -101,6 +101,8 @@ class CheckinView:
     undone_at: datetime | None = None
     undone_by: str | None = None  # the account, as audited
     undone_name: str | None = None  # its staff member's name, where the record names them
+    # A substitute's invitee, where the reader is told for whom she came (the desk's list).
+    invitee_name: str | None = None
 
     @classmethod
     def of(cls, row: Checkin) -> CheckinView:
@@ -199,6 +201,9 @@ class SearchHit:
     # Found by a personal code the office has replaced since (an old slip's): that code, which
     # opens her card with the REVOKED_LINK notice, as the old slip's QR does.
     replaced_code: str | None = None
+    # Who came when she is in: herself, or her substitute (the check-in's name).
+    came_kind: ArrivalKind | None = None
+    came_name: str | None = None
 
     @property
     def card_key(self) -> str:
@@ -729,8 +734,9 @@ class CheckinService:
         window and not undone, the newest first: the ones its undo button may still take."""
         since = self._ctx.clock.now() - self.undo_window
         async with read_only(self._ctx.sessions) as session:
-            rows = await session.scalars(
-                select(Checkin)
+            rows = await session.execute(
+                select(Checkin, Delegate.full_name)
+                .outerjoin(Delegate, Delegate.id == Checkin.delegate_id)
                 .where(
                     Checkin.meeting_id == self._ctx.meeting_id,
                     Checkin.undone_at.is_(None),
@@ -740,7 +746,13 @@ class CheckinService:
                 .order_by(Checkin.checked_in_at.desc(), Checkin.id.desc())
                 .limit(limit)
             )
-            return [CheckinView.of(row) for row in rows]
+            # A substitute is listed with whose place she took: two invitees may name the same.
+            return [
+                replace(CheckinView.of(row), invitee_name=invitee)
+                if row.kind == ArrivalKind.SUBSTITUTE
+                else CheckinView.of(row)
+                for row, invitee in rows
+            ]
 
     async def search(
         self, desk: DeskActor, text: str, *, limit: int = SEARCH_LIMIT
@@ -756,7 +768,14 @@ class CheckinService:
         order = self._order()
         async with read_only(self._ctx.sessions) as session:
             rows = await session.execute(
-                _answered(Delegate, Rsvp.status, Checkin.id, Rsvp.substitute_name)
+                _answered(
+                    Delegate,
+                    Rsvp.status,
+                    Checkin.id,
+                    Rsvp.substitute_name,
+                    Checkin.kind,
+                    Checkin.full_name,
+                )
                 # A withdrawn invitation is found too, marked: the desk must learn it was
                 # withdrawn, not that nobody of the name was ever invited.
                 .where(roster.listed_of(self._ctx.meeting_id))
@@ -765,7 +784,7 @@ class CheckinService:
             hits: list[SearchHit] = []
             number = phone_query(text)
             holder, replaced = await self._code_holder(session, text) or (None, False)
-            for person, status, checkin_id, substitute in rows:
+            for person, status, checkin_id, substitute, came_kind, came_name in rows:
                 named = (person.full_name, person.code, substitute or "")
                 by_code = person.id == holder
                 if (
@@ -783,6 +802,8 @@ class CheckinService:
                             # Her card is opened by the old code, as its QR opens it: with
                             # the notice that the link was replaced.
                             replaced_code=parse_link_code(text) if by_code and replaced else None,
+                            came_kind=ArrivalKind(came_kind) if came_kind else None,
+                            came_name=came_name,
                         )
                     )
                     if len(hits) >= limit:
@@ -810,6 +831,17 @@ class CheckinService:
         """:meth:`attendance`'s figures, without the list of who is missing (for the report
         file and the rehearsal's check)."""
         return await self._attendance(False, with_missing=False)
+
+    async def in_hall_codes(self) -> set[str]:
+        """The codes of the invitees in the hall now (themselves or their substitute): a
+        morning report's list to phone leaves them out (at most the hall's size)."""
+        async with read_only(self._ctx.sessions) as session:
+            rows = await session.scalars(
+                select(Delegate.code)
+                .join(Checkin, _present_of(Delegate.id))
+                .where(roster.delegates_of(self._ctx.meeting_id))
+            )
+            return set(rows)
 
     async def _attendance(
         self,

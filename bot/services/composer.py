@@ -125,8 +125,12 @@ class MessageComposer:
         page_link: Callable[[int], Awaitable[str | None]] | None = None,
         desk_pass: Callable[[int], Awaitable[DeskPassOf]] | None = None,
         dashboard: DashboardService | None = None,
+        in_hall: Callable[[], Awaitable[set[str]]] | None = None,
     ) -> None:
         self._config = config
+        # The codes of the invitees checked in: the morning programme's list to phone leaves
+        # out those already in the hall.
+        self._in_hall = in_hall
         # The overview's figures and its list to phone, which the RSVP chase's report repeats.
         self._dashboard = dashboard
         # Where a person downloads the .ics on their personal page, for a channel without files.
@@ -643,6 +647,8 @@ class MessageComposer:
             # unanswered whom the invitation reached and no chat does (the blocked among them);
             # those not sent it yet are to be sent it first, not phoned.
             lines += await self._to_phone_lines(self._dashboard)
+        elif report.message.kind is MessageKind.MORNING_AGENDA:
+            lines += await self._morning_to_phone(report)
         else:
             # On the day, to those present or awaited: a substitute is who is in the hall or on
             # the way, so her number is given beside the delegate's.
@@ -658,6 +664,22 @@ class MessageComposer:
             label = catalog.plain("buttons.resend", count=retryable)
             buttons = ((Button(label, resend_action(report.message.id)),),)
         return TextPart(Html("\n".join(lines)), buttons)
+
+    async def _morning_to_phone(self, report: DeliveryReport) -> list[Html]:
+        """The morning programme's list to phone: those it could not reach, less those already
+        in the hall (checked in, or their substitute), with what the call is for."""
+        in_hall = await self._in_hall() if self._in_hall is not None else set()
+        blocked = [p for p in report.blocked if p.code not in in_hall]
+        not_linked = [p for p in report.not_linked if p.code not in in_hall]
+        lines = []
+        if blocked or not_linked:
+            lines.append(self._catalog.html("report.morning_call"))
+        lines += self._problem_lines("report.blocked", blocked, phone=True)
+        lines += self._problem_lines("report.not_linked", not_linked, phone=True)
+        left_out = len(report.blocked) + len(report.not_linked) - len(blocked) - len(not_linked)
+        if left_out:
+            lines.append(self._catalog.html("report.morning_in_hall", count=left_out))
+        return lines
 
     async def _to_phone_lines(self, dashboard: DashboardService) -> list[Html]:
         """The overview's «Cần gọi điện thoại» as a chat reads it: how many, the first as the

@@ -60,7 +60,8 @@ class PurgeSummary:
 
     step: PurgeStep
     phones: int = 0
-    accounts: int = 0
+    accounts: int = 0  # chat accounts (Telegram, Zalo) linked to a delegate
+    pages: int = 0  # the accounts personal pages act as (one per person who opened hers), apart
     deliveries: int = 0
     audit_entries: int = 0
     drafts: int = 0
@@ -159,6 +160,7 @@ class PrivacyService:
                 after={
                     "phones": summary.phones,
                     "accounts": summary.accounts,
+                    "pages": summary.pages,
                     "deliveries": summary.deliveries,
                     "drafts": summary.drafts,
                     "comments": summary.comments,
@@ -206,8 +208,20 @@ class PrivacyService:
                     Rsvp.delegate_id.in_(people), Rsvp.substitute_phone.is_not(None)
                 ),
             ),
+            # A page opened is no chat account: counted apart, not as «tài khoản đã liên kết».
             accounts=await _count(
-                session, select(ChannelIdentity.id).where(ChannelIdentity.delegate_id.in_(people))
+                session,
+                select(ChannelIdentity.id).where(
+                    ChannelIdentity.delegate_id.in_(people),
+                    ChannelIdentity.linked_via != queries.PAGE_LINK,
+                ),
+            ),
+            pages=await _count(
+                session,
+                select(ChannelIdentity.id).where(
+                    ChannelIdentity.delegate_id.in_(people),
+                    ChannelIdentity.linked_via == queries.PAGE_LINK,
+                ),
             ),
             deliveries=await _count(
                 session,

@@ -781,12 +781,16 @@ def missing_rows(catalog: Catalog, labels: Mapping[str, str], missing: list[Miss
     groups' labels by key). Written here rather than in the template: at 10,000 invitees there
     are thousands, polled every few seconds, and Jinja's work per row was most of the page."""
     rows = []
+    # An empty cell read as a number not loaded: said in the overview's words.
+    no_number = (
+        f'<span class="muted">{escape(catalog.plain("dash.overview.to_phone_no_number"))}</span>'
+    )
     for person in missing:
         name = escape(person.full_name)
         if person.substitute_name:
             sent = catalog.html("dash.attendance.substitute", name=person.substitute_name)
             name += Markup(' <span class="muted">(%s)</span>') % Markup(sent)  # noqa: S704
-        phone = ""
+        phone = no_number
         # The one the office calls: the substitute coming, by her own number (said to be hers),
         # else the invitee (said to be hers on a substitute's row), as the present list's sheet.
         called, whose = person.phone, "day_papers.phone_of_invitee"
