@@ -674,8 +674,8 @@ class MessageComposer:
         lines = []
         if blocked or not_linked:
             lines.append(self._catalog.html("report.morning_call"))
-        lines += self._problem_lines("report.blocked", blocked, phone=True)
-        lines += self._problem_lines("report.not_linked", not_linked, phone=True)
+        lines += self._problem_lines("report.blocked", blocked, phone="own")
+        lines += self._problem_lines("report.not_linked", not_linked, phone="own")
         left_out = len(report.blocked) + len(report.not_linked) - len(blocked) - len(not_linked)
         if left_out:
             lines.append(self._catalog.html("report.morning_in_hall", count=left_out))
