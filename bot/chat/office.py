@@ -36,11 +36,14 @@ LinkMaker = Callable[[str], str]
 async def counts(turn: Turn, office: OfficeActor) -> Answer:
     """``/thongke``: answers by status and group against the capacity; on the meeting's day,
     first who is in the hall, as the overview leads with it (the answers alone read as if
-    «Dự kiến có mặt» were the hall)."""
+    «Dự kiến có mặt» were the hall) — where there is a reception desk (a web page) or anyone
+    was checked in: else its zeros would read as if nobody had come."""
     result = await turn.services.reports.counts()
     lines = []
     if turn.config.meeting.on_meeting_day(turn.services.ctx.clock.now()):
-        lines.append(replies.hall_line(turn.catalog, await turn.services.checkin.count()))
+        hall = await turn.services.checkin.count()
+        if turn.config.web is not None or hall.in_hall:
+            lines.append(replies.hall_line(turn.catalog, hall))
     lines += replies.counts(turn.catalog, turn.config, result)
     lines += replies.quota_lines(turn.catalog, await turn.services.quotas.usage())
     return Answer.say("\n".join(lines))

@@ -188,9 +188,11 @@ def _tally_line(catalog: Catalog, key: str, tally: Tally, **params: object) -> H
 
 def hall_line(catalog: Catalog, hall: Attendance) -> Html:
     """Who is in the hall, as the overview's block and the page «Có mặt» count it."""
+    number = catalog.number
     return catalog.html(
-        "office.counts_hall", present=hall.present, arrived=hall.arrived,
-        expected=hall.expected, in_hall=hall.in_hall, missing=hall.missing_total,
+        "office.counts_hall", present=number(hall.present), arrived=number(hall.arrived),
+        expected=number(hall.expected), in_hall=number(hall.in_hall),
+        missing=number(hall.missing_total),
     )  # fmt: skip
 
 
