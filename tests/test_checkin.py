@@ -16,17 +16,22 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.chat import Inbox
+from bot.chat.replies import hall_line
 from bot.cli import main
-from bot.config import Config
+from bot.config import Config, load_config
 from bot.delegate_file import Group as FileGroup
 from bot.delegate_file import parse_delegate_file
-from bot.domain.channels import ChatAccount
+from bot.domain.channels import ChannelInfo, Chat, ChatAccount
 from bot.domain.clock import ManualClock
+from bot.domain.inbound import Command
+from bot.domain.outbound import TextPart
 from bot.domain.rsvp import RsvpAnswer, RsvpChoice, RsvpStatus
 from bot.services import Services, build_services
 from bot.services.access import DeskActor, Role
 from bot.services.checkin import (
     ArrivalKind,
+    Attendance,
     CheckinStep,
     GroupAttendance,
     Notice,
@@ -39,7 +44,8 @@ from storage import queries
 from storage.files import FileStore
 from storage.models import AuditEntry, Checkin, Delegate, Invitation, Meeting
 from storage.uow import unit_of_work
-from tests.conftest import EXAMPLE_DELEGATES, local, once_per_start, until_waiting
+from tests.channels.text_channel import CAPABILITIES
+from tests.conftest import EXAMPLE_CONFIG, EXAMPLE_DELEGATES, local, once_per_start, until_waiting
 from tests.test_services import row as delegate_row
 from tests.test_staff import on_the_office_database
 
@@ -910,6 +916,54 @@ async def test_two_rows_present_for_one_invitee_are_refused_by_the_database(day:
             )  # fmt: skip
     async with day.services.ctx.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(Checkin)) == 1
+
+
+NO_WEB = load_config(EXAMPLE_CONFIG).config.model_copy(update={"web": None})
+
+
+async def office_chat(day: Day) -> ChatAccount:
+    """NV01, granted the office role, linked in a chat."""
+    access = day.services.access
+    await access.grant(access.local_operator(), "NV01", Role.OFFICE)
+    return await day.account("NV01")
+
+
+async def thongke(day: Day, staff: ChatAccount) -> str:
+    """What /thongke answers ``staff`` in her chat."""
+    chat = Chat(staff.chat_address, is_group=False)
+    command = Command(account=staff, chat=chat, event_id=None, name="thongke", args=())
+    answer = await Inbox(day.services, VI).handle(command, ChannelInfo("telegram", CAPABILITIES))
+    parts = [part for reply in answer.replies for part in reply.outbound.parts]
+    return " ".join(part.html for part in parts if isinstance(part, TextPart))
+
+
+@pytest.mark.parametrize("config", [NO_WEB], ids=["no web"])
+async def test_thongke_without_a_reception_desk_leaves_out_the_hall_until_someone_checks_in(
+    day: Day,
+) -> None:
+    """Review of s32: with no [web] there is no desk, yet /thongke opened on the meeting day
+    with «Đại biểu có mặt: 0 … chưa đến: 3» and a pointer to a page that does not exist. The
+    answers alone; the hall once anyone was checked in after all."""
+    staff = await office_chat(day)
+    assert (await thongke(day, staff)).startswith("📊 <b>Thống kê xác nhận tham dự</b>")
+    desk = await day.desk("NV02", "Bàn 1")
+    await day.checkin.check_in(desk, "DB001")
+    assert (await thongke(day, staff)).startswith(
+        "🏛 <b>Hôm nay họp: có mặt trong hội trường</b>\nĐại biểu có mặt: <b>1</b>"
+    )
+
+
+def test_the_hall_line_writes_its_figures_as_the_quota_line_does() -> None:
+    """Review of s32: «chưa đến: 1234» where the quota line under it reads «1.234»."""
+    hall = Attendance(
+        at=MORNING, groups=[], invited=1300, expected=1250, present=1210, substitutes=0,
+        declined_present=0, guests=[], missing_total=40,
+    )  # fmt: skip
+    assert hall_line(VI, hall) == (
+        "🏛 <b>Hôm nay họp: có mặt trong hội trường</b>\nĐại biểu có mặt: <b>1.210</b> (trong đó"
+        " 1.210/1.250 đại biểu dự kiến); tổng số người trong hội trường: <b>1.210</b>; đại biểu"
+        " dự kiến chưa đến: <b>40</b> (danh sách kèm số điện thoại ở trang «Có mặt»).\n"
+    )
 
 
 # --- the report workbook and the export ------------------------------------------------------

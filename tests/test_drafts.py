@@ -953,6 +953,29 @@ async def test_a_speaker_whose_invitation_was_withdrawn_is_not_counted_as_owing_
     assert missing.endswith(apart)
 
 
+async def test_a_speaker_whose_invitation_was_withdrawn_owes_no_speech_on_the_overview_and_thamluan(
+    harness: BotHarness,
+) -> None:
+    """Review of s32: the composer's reports left her out, but the overview's «Tham luận chưa
+    nhận», /thamluan's counts and its list still named her as owing a speech, past the deadline
+    «quá hạn». One rule (DraftLine.owed): out of the counts, marked «đã rút giấy mời»."""
+    services = harness.services
+    await services.withdrawals.withdraw(services.access.local_operator(), "DB031")
+    harness.clock.set(DEADLINE + timedelta(minutes=1))
+    missing, assigned = await services.drafts.missing_of_all()
+    assert "DB031" not in [line.code for line in missing]
+    assert (len(missing), assigned) == (9, 9)
+    admin = harness.admin()
+    before = len(admin.messages)
+    await harness.send(admin.command("/thamluan"))
+    board = "\n".join(m["text"] for m in admin.messages[before:])
+    assert "Đã gửi 0/9 · Đã chốt 0 · Cần chỉnh sửa 0 · Chưa gửi 9" in board
+    assert (
+        "Chủ đề 1.1 — Nguyễn Thị Lan Phương (Hội LHPN quận Ba Đình)\n"
+        "Tình trạng: chưa gửi · đã rút giấy mời\n" in board
+    )
+
+
 async def test_a_speaker_who_declined_or_sent_a_substitute_is_marked_in_the_offices_lists_and_told_the_speech_is_still_expected(
     harness: BotHarness,
 ) -> None:

@@ -159,6 +159,24 @@ async def test_the_board_lists_every_theme_in_plan_order_with_each_speakers_stat
     assert 'href="/office/drafts" aria-current="page"' in page  # in the navigation
 
 
+async def test_the_board_marks_a_speaker_whose_invitation_was_withdrawn_and_does_not_count_her(
+    desk: Desk, harness: BotHarness
+) -> None:
+    """Review of s32: the deadline's report left her out, yet the page «Tham luận» still
+    counted her among those owing a speech, «quá hạn · chưa gửi giấy mời»: marked «đã rút giấy
+    mời», out of the counts, not overdue."""
+    services = harness.services
+    await services.withdrawals.withdraw(services.access.local_operator(), "DB031")
+    harness.clock.set(DEADLINE + timedelta(minutes=1))
+    await desk.sign_in()
+    page = (await desk.client.get("/office/drafts")).text
+    assert text_of(page, "drafts-summary") == (
+        "Đã gửi 0/9 · Đã chốt 0 · Cần chỉnh sửa 0 · Chưa gửi 9 (quá hạn 9)"
+    )
+    line = await draft_id(harness, "DB031")
+    assert " ".join(text_of(page, f"draft-{line}-status").split()) == "chưa gửi · đã rút giấy mời"
+
+
 async def test_a_version_downloads_as_sent_under_its_own_name(
     desk: Desk, harness: BotHarness
 ) -> None:

@@ -14,8 +14,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from bot.domain.channels import Chat, ChatAccount
 from bot.domain.clock import ManualClock
-from bot.domain.outbound import Button
+from bot.domain.inbound import Text
+from bot.domain.outbound import Answer, Button, Outbound, Reply
 from bot.domain.rsvp import RsvpStatus
 from bot.services import Services
 from bot.texts.plain import to_text
@@ -389,7 +391,8 @@ async def test_once_her_resend_gave_up_too_her_next_message_is_tried_once_not_fo
     user = await world.linked("DB001", "Chị Mai")
     refuse_past_patience(world, user)
     assert await world.type(user, "Xin chào") == []
-    refuse_past_patience(world, user, times=2)  # (the second for an answer tried after it)
+    # The resend's header refused: the hint stays kept, the help is kept behind it untried.
+    refuse_past_patience(world, user)
     assert await world.type(user, "/trogiup") == []
     world.fake.drop_faults("sendMessage", user.id)
     world.fake.fail_next("sendMessage", chat_id=user.id, times=50)  # 500s: retried on patience
@@ -400,7 +403,8 @@ async def test_once_her_resend_gave_up_too_her_next_message_is_tried_once_not_fo
     said = await world.type(user, "Xin chào")
     hint, helped = said[1], said[2]
     assert said[0] == world.catalog.plain("hint.resending")
-    assert helped.startswith(to_text(world.catalog.html("help.delegate", contact="")).split()[0])
+    contact = world.services.config.office.contact
+    assert helped == to_text(world.catalog.html("help.delegate", contact=contact))
     assert said[4] == hint and len(said) == 5  # hello, help, calendar, hello: in order
 
 
@@ -495,5 +499,50 @@ async def test_a_menu_whose_own_text_may_not_have_reached_her_stays_unseen_past_
     said = await world.type(user, "1")  # typed blind
     assert await rsvp_status(world, "DB001") is RsvpStatus.NO_ANSWER
     assert said[-1].startswith("Lựa chọn «✅ Tham dự» chưa được thực hiện")
+    await world.type(user, "1")
+    assert await rsvp_status(world, "DB001") is RsvpStatus.ATTENDING
+
+
+async def test_an_answer_that_resends_another_chat_s_kept_menu_stores_it_for_that_chat(
+    world: ZaloWorld,
+) -> None:
+    """Review of s32: an answer with a text for another chat sent that chat's kept texts again
+    first, her status card with the invitation's choices among them, but threw away the menu
+    they delivered: it stayed marked unseen and her «1», typed with the card before her, was
+    asked back. It is stored for her chat: her «1» is «Tham dự»."""
+    mai = await world.linked("DB001", "Chị Mai")
+    lan = await world.linked("DB002", "Chị Lan")
+    refuse_past_patience(world, lan)
+    assert await world.type(lan, "/trangthai") == []  # her card kept, its menu unseen
+    before = len(lan.texts)
+    account = ChatAccount("zalo", mai.id, mai.id)
+    event = Text(account=account, chat=Chat(mai.id), text="Xin chào")
+    await world.adapter.answer(event, Answer((Reply(Outbound.text("Kính gửi"), to=lan.id),)))
+    said = lan.texts[before:]
+    assert said[0] == world.catalog.plain("hint.resending") and said[-1] == "Kính gửi"
+    invitation = [(b.label, b.data) for row in rsvp_buttons(world.catalog) for b in row]
+    assert await stored_menus(world, lan) == (tuple(invitation),)
+    await world.type(lan, "1")
+    assert await rsvp_status(world, "DB002") is RsvpStatus.ATTENDING
+
+
+async def test_a_menu_resent_before_the_core_fails_is_the_one_her_next_number_answers(
+    world: ZaloWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review of s32: her status card kept, sent again with her next message; the core then
+    failed on that message (she was told of the error), and the card's menu, which had reached
+    her, stayed marked unseen: her «1» was asked back. It is stored: her «1» is «Tham dự»."""
+    user = await world.linked("DB001", "Chị Mai")
+    refuse_past_patience(world, user)
+    assert await world.type(user, "/trangthai") == []
+
+    async def fails(*_args: object) -> Answer:
+        raise RuntimeError("the core failed")
+
+    monkeypatch.setattr(world.adapter.inbox, "handle", fails)
+    said = await world.type(user, "Xin chào")
+    monkeypatch.undo()
+    assert said[0] == world.catalog.plain("hint.resending")
+    assert said[-1] == to_text(world.catalog.html("errors.unexpected"))
     await world.type(user, "1")
     assert await rsvp_status(world, "DB001") is RsvpStatus.ATTENDING

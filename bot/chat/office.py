@@ -36,18 +36,21 @@ LinkMaker = Callable[[str], str]
 async def counts(turn: Turn, office: OfficeActor) -> Answer:
     """``/thongke``: answers by status and group against the capacity; on the meeting's day,
     first who is in the hall, as the overview leads with it (the answers alone read as if
-    «Dự kiến có mặt» were the hall)."""
+    «Dự kiến có mặt» were the hall) — where there is a reception desk (a web page) or anyone
+    was checked in: else its zeros would read as if nobody had come."""
     result = await turn.services.reports.counts()
     lines = []
     meeting, now = turn.config.meeting, turn.services.ctx.clock.now()
     if meeting.on_meeting_day(now):
-        # After the end, as the overview says it: the day's result, not a hall filling up.
-        ended = (
-            short_moment(turn.catalog, meeting.local(meeting.ends_at))
-            if now >= meeting.ends_at
-            else None
-        )
-        lines.append(replies.hall_line(turn.catalog, await turn.services.checkin.count(), ended))
+        hall = await turn.services.checkin.count()
+        if turn.config.web is not None or hall.in_hall:
+            # After the end, as the overview says it: the day's result, not a hall filling up.
+            ended = (
+                short_moment(turn.catalog, meeting.local(meeting.ends_at))
+                if now >= meeting.ends_at
+                else None
+            )
+            lines.append(replies.hall_line(turn.catalog, hall, ended))
     lines += replies.counts(turn.catalog, turn.config, result)
     lines += replies.quota_lines(turn.catalog, await turn.services.quotas.usage())
     return Answer.say("\n".join(lines))

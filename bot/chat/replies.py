@@ -200,9 +200,11 @@ def _tally_line(catalog: Catalog, key: str, tally: Tally, **params: object) -> H
 def hall_line(catalog: Catalog, hall: Attendance, ended: str | None = None) -> Html:
     """Who is in the hall, as the overview's block and the page «Có mặt» count it; ``ended``:
     the meeting's end (its local time) once past, the figures then final."""
+    number = catalog.number
     figures = {
-        "present": hall.present, "arrived": hall.arrived, "expected": hall.expected,
-        "in_hall": hall.in_hall, "missing": hall.missing_total,
+        "present": number(hall.present), "arrived": number(hall.arrived),
+        "expected": number(hall.expected), "in_hall": number(hall.in_hall),
+        "missing": number(hall.missing_total),
     }  # fmt: skip
     if ended:
         return catalog.html("office.counts_hall_ended", time=ended, **figures)

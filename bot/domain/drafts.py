@@ -162,6 +162,18 @@ class DraftLine:
         """Nothing sent yet."""
         return self.latest is None
 
+    @property
+    def owed(self) -> bool:
+        """A speech still to receive: nothing sent yet, and her invitation stands. The one
+        rule of every «not sent yet» and its count (reports, overview, /thamluan, the page)."""
+        return self.missing and not self.invitation_withdrawn
+
+    @property
+    def excused(self) -> bool:
+        """Nothing sent and her invitation withdrawn: she owes no speech, out of the count of
+        those to receive (listed apart, marked)."""
+        return self.missing and self.invitation_withdrawn
+
     def late(self, now: datetime) -> bool:
-        """Past the deadline with nothing sent."""
-        return self.missing and now > self.deadline_at
+        """Past the deadline with the speech still owed."""
+        return self.owed and now > self.deadline_at

@@ -434,9 +434,9 @@ class MessageComposer:
         due = [line for line in await self._drafts.board() if line.deadline_at == deadline]
         # A speaker whose invitation was withdrawn is owed no speech (no reminder went to her):
         # out of the count and of «not sent yet», listed apart.
-        away = [line for line in due if line.missing and line.invitation_withdrawn]
-        board = [line for line in due if not (line.missing and line.invitation_withdrawn)]
-        missing = [line for line in board if line.missing]
+        away = [line for line in due if line.excused]
+        board = [line for line in due if not line.excused]
+        missing = [line for line in board if line.owed]
         lines = [
             catalog.html(
                 "draft_missing.title",
@@ -455,8 +455,8 @@ class MessageComposer:
         invitation was withdrawn (no reminder goes to them)."""
         catalog = self._catalog
         lines: list[Html] = []
-        owing = [line for line in missing if not line.invitation_withdrawn]
-        withdrawn = [line for line in missing if line.invitation_withdrawn]
+        owing = [line for line in missing if line.owed]
+        withdrawn = [line for line in missing if line.excused]
         for key, people in (("draft_missing.list", owing), ("draft_missing.withdrawn", withdrawn)):
             if not people:
                 continue

@@ -372,9 +372,12 @@ def draft_board_line(catalog: Catalog, config: Config, line: DraftLine, now: dat
         late=Html(catalog.html("draft_board.late") if line.late(now) else ""),
         away=draft_away(catalog, line),
         # By the rule the office's «not told: phone her» follows: a page is not a chat.
-        # One whose invitation has not gone out is to be sent it first (roster.to_phone).
+        # One whose invitation has not gone out is to be sent it first (roster.to_phone); one
+        # whose invitation was withdrawn owes no speech (DraftLine.owed), whatever her chat.
         unlinked=Html(
-            ""
+            catalog.html("draft_board.invitation_withdrawn")
+            if line.invitation_withdrawn
+            else ""
             if line.reachable
             else catalog.html("draft_board.unsent" if line.unsent else "draft_board.unlinked")
         ),
@@ -477,17 +480,17 @@ def task_office_buttons(catalog: Catalog, lines: list[TaskLine]) -> list[tuple[B
 
 
 def draft_board_title(catalog: Catalog, config: Config, lines: list[DraftLine]) -> Html:
-    """The head of the office's /thamluan: the common deadline and the counts."""
+    """The head of the office's /thamluan: the common deadline and the counts (a speaker
+    excused, her invitation withdrawn, out of them)."""
     meeting = config.meeting
-    sent = sum(not line.missing for line in lines)
     return catalog.html(
         "draft_board.office_title",
         deadline=moment(catalog, meeting.local(meeting.resolve(config.drafts.deadline))),
-        submitted=sent,
-        total=len(lines),
+        submitted=sum(not line.missing for line in lines),
+        total=sum(not line.excused for line in lines),
         final=sum(line.status is DraftStatus.FINAL for line in lines),
         revision=sum(line.status is DraftStatus.REVISION for line in lines),
-        missing=len(lines) - sent,
+        missing=sum(line.owed for line in lines),
     )
 
 

@@ -50,7 +50,7 @@ from typing import Any
 
 from bot.chat import Inbox
 from bot.config import ZaloSettings
-from bot.domain.channels import ChannelInfo
+from bot.domain.channels import ChannelInfo, ChatAccount
 from bot.domain.inbound import Event
 from bot.domain.outbound import Answer, Button, Outbound, SendOutcome
 from bot.errors import ChannelUnavailable
@@ -122,8 +122,8 @@ class ZaloAdapter:
         and its id recorded (not when handling failed: a copy may then still do what failed).
 
         The menu she reads last is the one her next number answers: her answer's when it
-        reached her, else a menu sent again now (stored again), else her answer's menu that did
-        not reach her is marked unseen."""
+        reached her, else a menu sent again now (stored again, also when the core then fails),
+        else her answer's menu that did not reach her is marked unseen."""
         event = event_of(update, self.channel)
         if event is None:
             return
@@ -141,6 +141,8 @@ class ZaloAdapter:
             await self._say(
                 event.chat.address, Outbound.text(self.catalog.html("errors.unexpected"))
             )
+            if resent:  # it reached her all the same: the menu her next number answers
+                await self.inbox.shown(event.account, resent)
             return
         await self.answer(event, answer, resent)
         if ident is not None:
@@ -151,7 +153,8 @@ class ZaloAdapter:
         nothing else answers (there is no tap to show it on). A text for a chat that has texts
         kept goes after them (sent again first; kept behind them when they still do not go).
         Then leave stored the menu the person reads last (``resent``: the menu sent again to
-        her before it), as :meth:`handle` says."""
+        her before it), as :meth:`handle` says; and for another chat whose kept texts went
+        again here, the menu they delivered."""
         outbounds: list[tuple[str, Outbound]] = []
         for reply in answer.replies:
             address = (
@@ -168,11 +171,17 @@ class ZaloAdapter:
         fate = _Sent.NO  # how the text carrying the menu went
         deadlines: dict[str, float] = {}  # per chat: a chat's trouble is its own
         failed: set[str] = set()  # chats whose texts here stop: the rest kept, in order
+        others: dict[str, tuple[Button, ...]] = {}  # menus sent again to other chats
         try:
             for index, (address, outbound) in enumerate(outbounds):
                 if address not in deadlines:
                     if address != event.chat.address and address in self.missed:
-                        await self._resend(address)  # (hers went before the core read hers)
+                        # (hers went before the core read hers)
+                        again = await self._resend(address)
+                        if address == event.account.chat_address:
+                            resent = again or resent
+                        elif again:
+                            others[address] = again
                     deadlines[address] = self.now() + REPLY_PATIENCE
                 pieces = texts(outbound, self.catalog)
                 for number, text in enumerate(pieces):
@@ -190,13 +199,21 @@ class ZaloAdapter:
         except asyncio.CancelledError:  # the bot stops: the texts in memory go with it
             if menu and fate is not _Sent.YES:
                 await asyncio.shield(self.inbox.unseen(event.account, menu))
+            await asyncio.shield(self._shown_to(others))
             raise
+        await self._shown_to(others)
         if menu and fate is _Sent.YES:
             return  # hers is the answer's menu, stored by the core
         if resent and fate is not _Sent.MAYBE:  # (one that may have reached her: unseen)
             await self.inbox.shown(event.account, resent)
         elif menu:
             await self.inbox.unseen(event.account, menu)
+
+    async def _shown_to(self, menus: dict[str, tuple[Button, ...]]) -> None:
+        """Store each chat's menu that reached it sent again (by chat address: a private
+        chat's address is its person's)."""
+        for address, choices in menus.items():
+            await self.inbox.shown(ChatAccount(self.channel, address, address), choices)
 
     async def _resend(self, address: str) -> tuple[Button, ...]:
         """Send again, headed by a line saying so, the texts that did not reach ``address``;

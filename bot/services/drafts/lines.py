@@ -83,11 +83,12 @@ class DraftLines:
         ]
 
     async def missing_of_all(self) -> tuple[list[DraftLine], int]:
-        """Assignments with nothing sent yet, and how many assignments there are: the overview
-        says every draft is in only when some were assigned. Read-only: the overview polls it."""
+        """The speeches still owed (:attr:`DraftLine.owed`), and how many are to be received
+        (those excused left out): the overview says every draft is in only when some were
+        assigned. Read-only: the overview polls it."""
         async with read_only(self._ctx.sessions) as session:
             lines = await read_lines(session, self._ctx)
-        return [line for line in lines if line.missing], len(lines)
+        return [line for line in lines if line.owed], sum(not line.excused for line in lines)
 
     async def line(self, assignment_id: int, *, withdrawn: bool = False) -> DraftLine | None:
         """One assignment (with ``withdrawn``, also one the office withdrew: its versions and

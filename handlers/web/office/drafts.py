@@ -134,10 +134,12 @@ class Drafts:
             title = (found_lines or [line for line, _ in withdrawn])[0].theme_title
             rows.append(ThemeRow(key, title, tuple(found_lines), tuple(withdrawn)))
         now = office.services.ctx.clock.now()
-        count = {status: sum(line.status is status for line in lines) for status in DraftStatus}
+        # A speaker excused (her invitation withdrawn, nothing sent) is out of the counts.
+        counted = [line for line in lines if not line.excused]
+        count = {status: sum(line.status is status for line in counted) for status in DraftStatus}
         return office._render(
             "office/drafts.html", status=status, visit=visit, actor=actor, themes=rows,
-            total=len(lines), count=count, late={line.id for line in lines if line.late(now)},
+            total=len(counted), count=count, late={line.id for line in lines if line.late(now)},
             deadline=drafts.deadline_at, status_line=self._status_line,
             plan_themes=config.themes, max_code=MAX_CODE, assign_error=error, assign_code=code,
             assign_theme=theme, assign_deadline=deadline, max_deadline=MAX_DEADLINE,
