@@ -522,11 +522,23 @@ async def _fault_checks(stage: Stage) -> None:
     office = "\n".join(m.get("text", "") for m in stage.telegram.office_messages())
     failed = statuses[DeliveryStatus.FAILED] - len(maybe)
     # Named in a report as one who may have received it: her line up to the time it went.
+    # (Or, where parts after that send never went, as one whose message is incomplete.)
     maybe_untold = [
         code
         for code, name in maybe
         if catalog.plain(
             "report.person_maybe_sent", code=code, name=name, time="\0", error=""
+        ).split("\0")[0]
+        not in office
+        and catalog.plain(
+            "report.person_maybe_partial",
+            code=code,
+            name=name,
+            sent="\0",
+            total="",
+            part="",
+            time="",
+            error="",
         ).split("\0")[0]
         not in office
     ]

@@ -56,6 +56,7 @@ import asyncio
 import functools
 import logging
 import os
+import re
 import secrets
 import socket
 from collections import Counter, defaultdict
@@ -142,6 +143,24 @@ WITHDRAWN = SkipReason.WITHDRAWN.value
 ANSWERABLE_KINDS = frozenset({MessageKind.RSVP_REMINDER, MessageKind.TASK_REMINDER})
 # The key of those recipients in :func:`_problems`.
 ANSWERED = "answered"
+# A delivery a second doubtful send ended before its last part keeps how far it got at the
+# head of its error (no column holds a message's number of parts): «2/3 parts sent; …».
+_PARTIAL = re.compile(r"(\d+)/(\d+) parts sent; ")
+
+
+def partial_error(parts_sent: int, total: int, error: str) -> str:
+    """``error`` of a delivery ended with ``parts_sent`` of its ``total`` parts confirmed."""
+    return f"{parts_sent}/{total} parts sent; {error}"[:300]
+
+
+def partial_parts(error: str | None) -> tuple[str | None, tuple[int, int] | None]:
+    """The error as the office reads it, and (parts confirmed, total) when it was cut short."""
+    found = _PARTIAL.match(error or "")
+    if found is None:
+        return error, None
+    return error[found.end() :] if error else error, (int(found[1]), int(found[2]))
+
+
 # How long a claim holds without renewal (renewed every third of it while the batch is sent).
 LEASE = timedelta(seconds=30)
 
@@ -872,7 +891,7 @@ class Outbox:
                 result = await sender.send(item.chat_address, parts[index])
             self.stats.sends[item.channel, item.message.kind.value, result.outcome.value] += 1
             if result.outcome is not SendOutcome.SENT:
-                await self._handle_failure(item, result)
+                await self._handle_failure(item, result, index, len(parts))
                 return
             self.stats.sent_parts += 1
             part = parts[index]
@@ -940,6 +959,10 @@ class Outbox:
                         part.menu,
                         sent_first=(now, now - MENUS_TOGETHER),
                     )
+                if part.parts_sent > delivery.parts_sent:
+                    # The mark is the part's it was set for: a later part accepted settles it,
+                    # and the next part has its own one more try.
+                    delivery.maybe_sent_at = None
                 delivery.parts_sent = part.parts_sent
                 delivery.updated_at = now
                 if delivery.platform_message_id is None:
@@ -951,7 +974,10 @@ class Outbox:
                     delivery.claimed_by = delivery.lease_until = None
         self.stats.delivered += sum(1 for part in parts if part.parts_sent >= part.total)
 
-    async def _handle_failure(self, item: _Claimed, result: SendResult) -> None:
+    async def _handle_failure(
+        self, item: _Claimed, result: SendResult, index: int, total: int
+    ) -> None:
+        """Part ``index`` (from 0) of ``total`` was not sent, or may not have been."""
         now = self._clock.now()
         error = (result.error or result.outcome.value)[:300]
         self.stats.errors[result.outcome.value] += 1
@@ -970,7 +996,10 @@ class Outbox:
             # It may have arrived, and the platform keeps no key to spot a copy: one more try
             # (a notice lost is worse than one read twice), never a third copy the person may
             # read; then it ends failed, reported as one that may have arrived.
-            retry = not item.maybe_sent and item.attempts < self.max_attempts
+            # The mark is per part: it is this part's only when no later part went since it
+            # was set (a part recorded in this very claim cleared it).
+            doubted = item.maybe_sent and index == item.parts_sent
+            retry = not doubted and item.attempts < self.max_attempts
             log.warning(
                 "delivery %d of message %d may have been sent (no answer); %s",
                 item.id,
@@ -983,6 +1012,8 @@ class Outbox:
                 await self._retry(item.id, now + backoff, error, count_attempt=True, maybe=True)
             else:
                 self.stats.failed += 1
+                if index + 1 < total:  # the parts after it never went: her message is cut short
+                    error = partial_error(index, total, error)
                 await self._finish_delivery(item.id, DeliveryStatus.FAILED, error=error, maybe=True)
         elif result.outcome is SendOutcome.BLOCKED:
             self.stats.blocked += 1
@@ -1024,8 +1055,9 @@ class Outbox:
         unreachable: bool = False,
         maybe: bool = False,
     ) -> None:
-        """End a delivery ``status``; ``maybe``: its last send may have arrived (the first such
-        moment is kept, which the report names)."""
+        """End a delivery ``status``; ``maybe``: a second send with no answer is what ended it
+        (the first such moment is kept, which the report names). Ended for any other reason,
+        it is reported with that reason: the mark of an earlier doubtful send goes."""
         now = self._clock.now()
         async with unit_of_work(self._sessions) as session:
             delivery = await session.get_one(Delivery, delivery_id)
@@ -1033,7 +1065,9 @@ class Outbox:
             delivery.last_error = error
             delivery.updated_at = now
             delivery.claimed_by = delivery.lease_until = None
-            if maybe and delivery.maybe_sent_at is None:
+            if not maybe:
+                delivery.maybe_sent_at = None
+            elif delivery.maybe_sent_at is None:
                 delivery.maybe_sent_at = now
             if status is not DeliveryStatus.BLOCKED or delivery.delegate_id is None:
                 return
@@ -1435,11 +1469,15 @@ async def _problems(
         key = ANSWERED if skipped and error == NOTHING_TO_SEND else DeliveryStatus(status)
         answered, substitute, substitute_phone = answer
         sends_one = answered == RsvpStatus.SUBSTITUTE and bool(substitute)
+        parts = None
+        if maybe_sent_at is not None and status == DeliveryStatus.FAILED:
+            error, parts = partial_parts(error)
         found[message_id, key].append(
             Problem(
                 code=code,
                 full_name=full_name,
                 error=error,
+                parts=parts,
                 interrupted_at=interrupted_at,
                 maybe_sent_at=maybe_sent_at,
                 phone=phone,

@@ -45,9 +45,10 @@ async def sent_on(
     *,
     parts: int = 1,
     status: DeliveryStatus = DeliveryStatus.SENT,
+    parts_sent: int = 0,
 ) -> None:
     """``count`` deliveries of ``parts`` parts each on ``channel``, sent (or ``status``) at
-    ``at``, as one broadcast."""
+    ``at``, as one broadcast; one not sent had ``parts_sent`` of its parts go first."""
     async with services.ctx.sessions() as session, session.begin():
         message = OutboundMessage(
             meeting_id=services.ctx.meeting_id,
@@ -70,7 +71,7 @@ async def sent_on(
                 "chat_address": f"r{number}",
                 "status": status,
                 "attempts": 1,
-                "parts_sent": parts if sent else 0,
+                "parts_sent": parts if sent else parts_sent,
                 "created_at": at,
                 "updated_at": at,
                 "sent_at": at if sent else None,

@@ -94,6 +94,29 @@ async def test_messages_count_every_part_sent_on_that_bot_only(
     assert use.messages == 4 + 2 * 3
 
 
+async def test_parts_sent_of_a_delivery_that_then_failed_count_in_the_month_they_went(
+    imported: Services, december: ManualClock
+) -> None:
+    """Zalo counted the parts that went before a delivery ended failed (a maybe-sent part
+    tried twice, a refusal of the last part), or while it is still being sent: they count,
+    in the month of their last update."""
+    now = december.now()
+    await sent_on(imported, "zalo", now, 2, parts=3, parts_sent=2, status=DeliveryStatus.FAILED)
+    await sent_on(imported, "zalo", now, 1, parts=3, parts_sent=1, status=DeliveryStatus.PENDING)
+    await sent_on(imported, "zalo", now, 5, status=DeliveryStatus.FAILED)  # nothing went
+    # November's failed delivery is November's.
+    await sent_on(
+        imported,
+        "zalo",
+        datetime(2026, 11, 30, 16, 59, tzinfo=UTC),
+        parts=3,
+        parts_sent=2,
+        status=DeliveryStatus.FAILED,
+    )
+    [use] = await imported.quotas.usage()
+    assert use.messages == 2 * 2 + 1
+
+
 async def test_people_count_every_account_linked_on_that_bot(imported: Services) -> None:
     await link_on(imported, "zalo", "DB001", "DB002", "DB003")
     await link_on(imported, "telegram", "DB004")

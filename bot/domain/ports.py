@@ -83,6 +83,9 @@ class Problem:
     interrupted_at: datetime | None = None
     # When a send of it got no answer after its request went out: that copy may have arrived.
     maybe_sent_at: datetime | None = None
+    # (parts confirmed, total) when that send was of a part before the last, so the parts after
+    # it never went: her message is incomplete.
+    parts: tuple[int, int] | None = None
     # Her phone number as stored (E.164), for the lists the office is asked to phone.
     phone: str | None = None
     # The substitute she named and the substitute's phone (as stored), when she sends one: on

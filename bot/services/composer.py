@@ -731,16 +731,33 @@ class MessageComposer:
             if with_error and problem.maybe_sent_at is not None:
                 # A send got no answer after it went out: the person may well have it; the
                 # outbox tried once more at most, so as not to send the same notice many times.
+                # Where that send was of a part before the last, the rest never went: her
+                # message is incomplete whatever became of that part.
                 when = short_moment(catalog, self._config.meeting.local(problem.maybe_sent_at))
-                lines.append(
-                    catalog.html(
-                        "report.person_maybe_sent",
-                        code=problem.code,
-                        name=problem.full_name,
-                        time=when,
-                        error=problem.error or "",
+                if problem.parts is not None:
+                    sent, total = problem.parts
+                    lines.append(
+                        catalog.html(
+                            "report.person_maybe_partial",
+                            code=problem.code,
+                            name=problem.full_name,
+                            sent=sent,
+                            total=total,
+                            part=sent + 1,
+                            time=when,
+                            error=problem.error or "",
+                        )
                     )
-                )
+                else:
+                    lines.append(
+                        catalog.html(
+                            "report.person_maybe_sent",
+                            code=problem.code,
+                            name=problem.full_name,
+                            time=when,
+                            error=problem.error or "",
+                        )
+                    )
             elif with_error and problem.interrupted_at is not None:
                 # The copy on the wire when the bot was stopped may well have arrived: failing
                 # to send it again says nothing about that one.

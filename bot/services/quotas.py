@@ -20,7 +20,6 @@ from collections.abc import Sequence
 from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import IntegrityError
 
-from bot.domain.outbound import DeliveryStatus
 from bot.domain.quotas import ChannelQuota, QuotaLevel, QuotaUse
 from bot.services.batching import WriteBehind
 from bot.services.context import ServiceContext
@@ -76,13 +75,16 @@ class QuotaService:
                         ChannelIdentity.channel == quota.channel
                     )
                 )
-                # A message split in parts is that many messages on the platform.
+                # A message split in parts is that many messages on the platform, and the parts
+                # of a delivery that ended failed (or is still going) went all the same: every
+                # part recorded counts, in the month it was sent (a finished one's last part).
+                when = func.coalesce(Delivery.sent_at, Delivery.updated_at)
                 messages = await session.scalar(
                     select(func.coalesce(func.sum(Delivery.parts_sent), 0)).where(
                         Delivery.channel == quota.channel,
-                        Delivery.status == DeliveryStatus.SENT,
-                        Delivery.sent_at >= start,
-                        Delivery.sent_at < end,
+                        Delivery.parts_sent > 0,
+                        when >= start,
+                        when < end,
                     )
                 )
                 replies = await session.scalar(
