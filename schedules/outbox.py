@@ -56,7 +56,6 @@ import asyncio
 import functools
 import logging
 import os
-import re
 import secrets
 import socket
 from collections import Counter, defaultdict
@@ -143,23 +142,6 @@ WITHDRAWN = SkipReason.WITHDRAWN.value
 ANSWERABLE_KINDS = frozenset({MessageKind.RSVP_REMINDER, MessageKind.TASK_REMINDER})
 # The key of those recipients in :func:`_problems`.
 ANSWERED = "answered"
-# A delivery a second doubtful send ended before its last part keeps how far it got at the
-# head of its error (no column holds a message's number of parts): «2/3 parts sent; …».
-_PARTIAL = re.compile(r"(\d+)/(\d+) parts sent; ")
-
-
-def partial_error(parts_sent: int, total: int, error: str) -> str:
-    """``error`` of a delivery ended with ``parts_sent`` of its ``total`` parts confirmed."""
-    return f"{parts_sent}/{total} parts sent; {error}"[:300]
-
-
-def partial_parts(error: str | None) -> tuple[str | None, tuple[int, int] | None]:
-    """The error as the office reads it, and (parts confirmed, total) when it was cut short."""
-    found = _PARTIAL.match(error or "")
-    if found is None:
-        return error, None
-    return error[found.end() :] if error else error, (int(found[1]), int(found[2]))
-
 
 # How long a claim holds without renewal (renewed every third of it while the batch is sent).
 LEASE = timedelta(seconds=30)
@@ -1012,9 +994,11 @@ class Outbox:
                 await self._retry(item.id, now + backoff, error, count_attempt=True, maybe=True)
             else:
                 self.stats.failed += 1
-                if index + 1 < total:  # the parts after it never went: her message is cut short
-                    error = partial_error(index, total, error)
-                await self._finish_delivery(item.id, DeliveryStatus.FAILED, error=error, maybe=True)
+                # The parts after it never went: her message is cut short (its parts kept).
+                await self._finish_delivery(
+                    item.id, DeliveryStatus.FAILED, error=error, maybe=True,
+                    parts_total=total if index + 1 < total else None,
+                )  # fmt: skip
         elif result.outcome is SendOutcome.BLOCKED:
             self.stats.blocked += 1
             await self._finish_delivery(
@@ -1054,9 +1038,11 @@ class Outbox:
         error: str,
         unreachable: bool = False,
         maybe: bool = False,
+        parts_total: int | None = None,
     ) -> None:
         """End a delivery ``status``; ``maybe``: a second send with no answer is what ended it
-        (the first such moment is kept, which the report names). Ended for any other reason,
+        (the first such moment is kept, which the report names; ``parts_total``, her message's
+        parts, when that send was of a part before the last). Ended for any other reason,
         it is reported with that reason: the mark of an earlier doubtful send goes."""
         now = self._clock.now()
         async with unit_of_work(self._sessions) as session:
@@ -1065,6 +1051,7 @@ class Outbox:
             delivery.last_error = error
             delivery.updated_at = now
             delivery.claimed_by = delivery.lease_until = None
+            delivery.parts_total = parts_total
             if not maybe:
                 delivery.maybe_sent_at = None
             elif delivery.maybe_sent_at is None:
@@ -1430,6 +1417,8 @@ async def _problems(
             Delivery.last_error,
             Delivery.interrupted_at,
             Delivery.maybe_sent_at,
+            Delivery.parts_sent,
+            Delivery.parts_total,
             Delegate.code,
             Delegate.full_name,
             Delegate.phone,
@@ -1460,6 +1449,8 @@ async def _problems(
         error,
         interrupted_at,
         maybe_sent_at,
+        parts_sent,
+        parts_total,
         code,
         full_name,
         phone,
@@ -1469,9 +1460,8 @@ async def _problems(
         key = ANSWERED if skipped and error == NOTHING_TO_SEND else DeliveryStatus(status)
         answered, substitute, substitute_phone = answer
         sends_one = answered == RsvpStatus.SUBSTITUTE and bool(substitute)
-        parts = None
-        if maybe_sent_at is not None and status == DeliveryStatus.FAILED:
-            error, parts = partial_parts(error)
+        # Cut short by a second doubtful send of a part before the last: how far it got.
+        parts = (parts_sent, parts_total) if parts_total else None
         found[message_id, key].append(
             Problem(
                 code=code,

@@ -286,7 +286,8 @@ class Delivery(Base):
     ``interrupted_at`` says when a stop caught it in flight, so the copy on the wire then may
     have arrived although nothing recorded it; ``maybe_sent_at`` when a send of it got no answer
     after its request went out (a timeout, a proxy's error page): that copy may have arrived
-    too, so it is tried once more at most (:mod:`schedules.outbox`).
+    too, so it is tried once more at most (:mod:`schedules.outbox`); ``parts_total`` how many
+    parts her message had, kept when a second such send of a part before the last ended it.
     """
 
     __tablename__ = "deliveries"
@@ -313,6 +314,7 @@ class Delivery(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     interrupted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     maybe_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    parts_total: Mapped[int | None] = mapped_column(Integer)
     # Who holds a delivery in flight (``host:pid:random``) and until when: several processes
     # share one outbox on PostgreSQL, and recovery takes back only leases that expired.
     claimed_by: Mapped[str | None] = mapped_column(String(80))

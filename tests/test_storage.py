@@ -918,17 +918,17 @@ async def test_the_reply_counts_migration_adds_its_table_and_the_maybe_sent_mark
     engine: AsyncEngine, services: Services
 ) -> None:
     """0027: ``reply_counts`` (the bots' replies per month) is created empty and deliveries gain
-    ``maybe_sent_at``, empty on those there already; a downgrade drops both and keeps the
-    deliveries; an upgrade makes them again, and a count added twice is summed."""
+    ``maybe_sent_at`` and ``parts_total``, empty on those there already; a downgrade drops them
+    and keeps the deliveries; an upgrade makes them again, and a count added twice is summed."""
     await services.delegates.import_rows([delegate_row("A1")], actor="t")
 
-    def shape(connection: Connection) -> tuple[bool, bool]:
+    def shape(connection: Connection) -> tuple[bool, bool, bool]:
         found = inspect(connection)
         columns = {column["name"] for column in found.get_columns("deliveries")}
-        return found.has_table("reply_counts"), "maybe_sent_at" in columns
+        return found.has_table("reply_counts"), "maybe_sent_at" in columns, "parts_total" in columns
 
     async with engine.begin() as connection:
-        assert await connection.run_sync(shape) == (True, True)
+        assert await connection.run_sync(shape) == (True, True, True)
         await connection.execute(
             text(
                 "INSERT INTO outbound_messages (meeting_id, kind, status, audience, created_by,"
@@ -944,13 +944,15 @@ async def test_the_reply_counts_migration_adds_its_table_and_the_maybe_sent_mark
             )
         )
         await connection.run_sync(_migrate, "downgrade", "0026")
-        assert await connection.run_sync(shape) == (False, False)
+        assert await connection.run_sync(shape) == (False, False, False)
         await connection.run_sync(_migrate, "upgrade", "head")
-        assert await connection.run_sync(shape) == (True, True)
+        assert await connection.run_sync(shape) == (True, True, True)
         marks = (
-            await connection.execute(text("SELECT status, maybe_sent_at FROM deliveries"))
+            await connection.execute(
+                text("SELECT status, maybe_sent_at, parts_total FROM deliveries")
+            )
         ).all()
-        assert [tuple(mark) for mark in marks] == [("sent", None)]
+        assert [tuple(mark) for mark in marks] == [("sent", None, None)]
         for added in ([("zalo", "2026-12", 3)], [("zalo", "2026-12", 4), ("zalo2", "2026-12", 1)]):
             rows = [{"channel": c, "month": m, "messages": n} for c, m, n in added]
             await connection.run_sync(queries.add_replies, rows)

@@ -187,7 +187,7 @@ async def test_a_first_part_whose_answer_is_lost_twice_is_reported_as_a_notice_c
     await sent_until_settled(world)
     assert part_tries(world, reader) == [1, 1]
     delivery = await the_notices_delivery(world, "DB001")
-    assert (delivery.status, delivery.parts_sent) == ("failed", 0)
+    assert (delivery.status, delivery.parts_sent, delivery.parts_total) == ("failed", 0, 2)
     [line] = [line for line in office.last_text.split("\n") if "DB001" in line]
     assert line == (
         "• DB001 — Phạm Thị Thanh Mai: tin chưa đầy đủ, bot mới gửi được 0/2 phần; phần thứ 1 đã "

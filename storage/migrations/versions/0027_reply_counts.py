@@ -11,7 +11,10 @@ empty: the replies sent before this revision were not counted anywhere.
 
 ``deliveries`` gains ``maybe_sent_at``: when a send of it got no answer after its request went
 out (a timeout, a proxy's error page), so that the outbox tries it once more at most and the
-report says it may have arrived. Nullable, empty on the deliveries there already.
+report says it may have arrived. Nullable, empty on the deliveries there already; and
+``parts_total``: how many parts her message had, kept when a second such send of a part
+before the last ended it (the parts after it never went: the report says her message is
+incomplete, «đã gửi 1/2 phần»).
 """
 
 from collections.abc import Sequence
@@ -40,9 +43,11 @@ def upgrade() -> None:
         "deliveries",
         sa.Column("maybe_sent_at", storage.base.UTCDateTime(timezone=True), nullable=True),
     )
+    op.add_column("deliveries", sa.Column("parts_total", sa.Integer(), nullable=True))
 
 
 def downgrade() -> None:
     # ALTER TABLE … DROP COLUMN (SQLite 3.35+), not a batch rebuild of the table (see 0003).
+    op.drop_column("deliveries", "parts_total")
     op.drop_column("deliveries", "maybe_sent_at")
     op.drop_table("reply_counts")
