@@ -7,6 +7,7 @@ import asyncio
 import html
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from functools import partial
 
 from bot.config import Config
 from bot.domain.channels import ChannelInfo
@@ -725,85 +726,55 @@ class MessageComposer:
         phone, or ("substitute") with her substitute's too where she sends one."""
         if not problems:
             return []
+        if with_error:
+            line = self._error_line
+        elif phone:  # a list to phone: each with her number, as the overview lists them
+            line = partial(self._phone_line, substitutes=phone == "substitute")
+        else:
+            line = self._person_line
+        return [self._catalog.html(key, count=len(problems)), *map(line, problems)]
+
+    def _error_line(self, problem: Problem) -> Html:
+        """A delivery that failed: why, and whether she may have it all the same."""
+        catalog, local = self._catalog, self._config.meeting.local
+        who = {"code": problem.code, "name": problem.full_name, "error": problem.error or ""}
+        if problem.maybe_sent_at is not None:
+            # A send got no answer after it went out: the person may well have it; the outbox
+            # tried once more at most, so as not to send the same notice many times. Where that
+            # send was of a part before the last, the rest never went: her message is
+            # incomplete whatever became of that part.
+            when = short_moment(catalog, local(problem.maybe_sent_at))
+            if problem.parts is None:
+                return catalog.html("report.person_maybe_sent", time=when, **who)
+            sent, total = problem.parts
+            return catalog.html(
+                "report.person_maybe_partial", sent=sent, total=total, part=sent + 1, time=when,
+                **who,
+            )  # fmt: skip
+        if problem.interrupted_at is not None:
+            # The copy on the wire when the bot was stopped may well have arrived: failing to
+            # send it again says nothing about that one.
+            when = short_moment(catalog, local(problem.interrupted_at))
+            return catalog.html("report.person_maybe_received", time=when, **who)
+        return catalog.html("report.person_error", **who)
+
+    def _phone_line(self, problem: Problem, *, substitutes: bool) -> Html:
+        """Someone to phone, with her number; with her substitute's too (``substitutes``)
+        where she sends one."""
         catalog = self._catalog
-        lines = [catalog.html(key, count=len(problems))]
-        for problem in problems:
-            if with_error and problem.maybe_sent_at is not None:
-                # A send got no answer after it went out: the person may well have it; the
-                # outbox tried once more at most, so as not to send the same notice many times.
-                # Where that send was of a part before the last, the rest never went: her
-                # message is incomplete whatever became of that part.
-                when = short_moment(catalog, self._config.meeting.local(problem.maybe_sent_at))
-                if problem.parts is not None:
-                    sent, total = problem.parts
-                    lines.append(
-                        catalog.html(
-                            "report.person_maybe_partial",
-                            code=problem.code,
-                            name=problem.full_name,
-                            sent=sent,
-                            total=total,
-                            part=sent + 1,
-                            time=when,
-                            error=problem.error or "",
-                        )
-                    )
-                else:
-                    lines.append(
-                        catalog.html(
-                            "report.person_maybe_sent",
-                            code=problem.code,
-                            name=problem.full_name,
-                            time=when,
-                            error=problem.error or "",
-                        )
-                    )
-            elif with_error and problem.interrupted_at is not None:
-                # The copy on the wire when the bot was stopped may well have arrived: failing
-                # to send it again says nothing about that one.
-                when = short_moment(catalog, self._config.meeting.local(problem.interrupted_at))
-                lines.append(
-                    catalog.html(
-                        "report.person_maybe_received",
-                        code=problem.code,
-                        name=problem.full_name,
-                        time=when,
-                        error=problem.error or "",
-                    )
-                )
-            elif with_error:
-                lines.append(
-                    catalog.html(
-                        "report.person_error",
-                        code=problem.code,
-                        name=problem.full_name,
-                        error=problem.error or "",
-                    )
-                )
-            elif phone:  # a list to phone: each with her number, as the overview lists them
-                no_number = catalog.plain("dash.overview.to_phone_no_number")
-                number = problem.phone and display_phone(problem.phone)
-                values = {"code": problem.code, "name": problem.full_name}
-                if phone == "substitute" and problem.substitute_name:
-                    theirs = problem.substitute_phone and display_phone(problem.substitute_phone)
-                    lines.append(
-                        catalog.html(
-                            "report.person_phone_substitute",
-                            **values,
-                            phone=number or no_number,
-                            substitute=problem.substitute_name,
-                            substitute_phone=theirs or no_number,
-                        )
-                    )
-                    continue
-                lines.append(
-                    catalog.html("report.person_phone", **values, phone=number or no_number)
-                )
-            else:
-                lines.append(
-                    catalog.html("report.person", code=problem.code, name=problem.full_name)
-                )
-        return lines
+        no_number = catalog.plain("dash.overview.to_phone_no_number")
+        number = problem.phone and display_phone(problem.phone)
+        who = {"code": problem.code, "name": problem.full_name, "phone": number or no_number}
+        if substitutes and problem.substitute_name:
+            theirs = problem.substitute_phone and display_phone(problem.substitute_phone)
+            return catalog.html(
+                "report.person_phone_substitute", substitute=problem.substitute_name,
+                substitute_phone=theirs or no_number, **who,
+            )  # fmt: skip
+        return catalog.html("report.person_phone", **who)
+
+    def _person_line(self, problem: Problem) -> Html:
+        return self._catalog.html("report.person", code=problem.code, name=problem.full_name)
 
     def skip_notice(self, message: MessageView, late_by: timedelta) -> TextPart | None:
         """Why a message did not go: its time had passed while the bot was not running."""
