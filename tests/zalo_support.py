@@ -29,6 +29,9 @@ from tests.fakes.server import FakeBotApiServer
 from tests.fakes.zalo_api import FakeZaloApi, FakeZaloUser
 
 SETTLE_LIMIT = 20.0  # seconds: only bounds a test that would otherwise hang
+# Seconds a call waits for the fake's answer: an injected timeout keeps the fake silent until
+# the client gives up, and its answers on loopback take milliseconds (a real network: 15).
+CALL_TIMEOUT = 1.0
 
 
 @dataclass
@@ -110,6 +113,7 @@ async def zalo_world(
             fake.token, config, inbox, services, catalog, budget=budget, channel=channel
         )
         adapter.now, adapter.sleep = time.monotonic, time.sleep  # a reply's retries: no waiting
+        adapter.client.request_timeout = sender.client.request_timeout = CALL_TIMEOUT
         outbox = build_outbox(services, catalog, {sender.channel: sender}, pacer=budget)
         links = await services.invitations.links()
         tokens = {link.code: link.token for link in links}

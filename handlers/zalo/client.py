@@ -85,6 +85,7 @@ class ZaloClient:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._prefix = f"{base_url.rstrip('/')}/bot{token}/"
+        self.request_timeout = REQUEST_TIMEOUT  # seconds a call (not a long poll) waits
         self._http = httpx.AsyncClient(
             transport=transport, timeout=REQUEST_TIMEOUT, follow_redirects=False
         )
@@ -95,7 +96,7 @@ class ZaloClient:
 
     async def call(self, method: str, params: JsonDict, *, wait: float | None = None) -> Any:
         """``method`` with ``params`` as a JSON body; its ``result``, or :class:`ZaloError`."""
-        wait = REQUEST_TIMEOUT if wait is None else wait
+        wait = self.request_timeout if wait is None else wait
         try:
             response = await self._http.post(self._prefix + method, json=params, timeout=wait)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
