@@ -4,10 +4,11 @@ through the use case the chat uses (``rsvp``, ``invitations``…)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import cached_property
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import ColumnElement, Select, and_, case, distinct, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -197,6 +198,22 @@ class LogPage:
 # what they were: the office's log says «mở trang cá nhân lần đầu» for them too.
 PAGE_OPENED = "identity.page_opened"
 _LINKED = "identity.linked"
+
+
+T = TypeVar("T")
+
+
+def named_people(
+    before: dict[str, Any] | None, after: dict[str, Any] | None, by_id: Mapping[int, T]
+) -> dict[int, T]:
+    """The people an audit entry names by ``person_id`` (before or after), as ``by_id`` has them."""
+    return {
+        person_id: by_id[person_id]
+        for side in (before, after)
+        if isinstance(side, dict)
+        and isinstance(person_id := side.get("person_id"), int)
+        and person_id in by_id
+    }
 
 
 def audited_kind(action: str, after: dict[str, Any] | None) -> tuple[str, dict[str, Any] | None]:
@@ -735,13 +752,7 @@ class DashboardService:
                     id=e.id,
                     actor=e.actor,
                     before=e.before,
-                    names={
-                        person_id: by_id[person_id]
-                        for side in (e.before, e.after)
-                        if isinstance(side, dict)
-                        and isinstance(person_id := side.get("person_id"), int)
-                        and person_id in by_id
-                    },
+                    names=named_people(e.before, e.after, by_id),
                     about=things.get((e.entity, e.entity_id or 0)),
                 )
             )

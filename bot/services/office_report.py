@@ -23,7 +23,7 @@ from bot.domain.tasks import TaskLine
 from bot.services import roster
 from bot.services.checkin import Attendance, CheckinService, CheckinView
 from bot.services.context import ServiceContext
-from bot.services.dashboard import LogFilters, audited_kind, log_conditions
+from bot.services.dashboard import LogFilters, audited_kind, log_conditions, named_people
 from bot.services.drafts import DraftService
 from bot.services.reports import Counts, ReportService
 from bot.services.tasks import TaskService
@@ -267,13 +267,7 @@ class OfficeReportService:
                 entity_id=entry.entity_id,
                 before=entry.before,
                 after=after,
-                names={
-                    person_id: by_id[person_id]
-                    for side in (entry.before, entry.after)
-                    if isinstance(side, dict)
-                    and isinstance(person_id := side.get("person_id"), int)
-                    and person_id in by_id
-                },
+                names=named_people(entry.before, entry.after, by_id),
                 subject=by_id.get(entry.entity_id or 0) if entry.entity == "delegate" else None,
             )
             for entry in entries
