@@ -98,6 +98,7 @@ SHEET_IGNORED: Final = "sheet_ignored"
 UNHEADED_CELL: Final = "unheaded_cell"
 SHARED_PHONE: Final = "shared_phone"
 SUBHEADING_SKIPPED: Final = "subheading_skipped"
+SECTION_ROW_SKIPPED: Final = "section_row_skipped"
 
 WARNING_CODES: Final = (
     STOPPED_AT_BLANK_ROWS,
@@ -108,6 +109,7 @@ WARNING_CODES: Final = (
     UNHEADED_CELL,
     SHARED_PHONE,
     SUBHEADING_SKIPPED,
+    SECTION_ROW_SKIPPED,
 )
 
 # --- roles -------------------------------------------------------------------------------------
@@ -645,6 +647,7 @@ class _Header:
     ignored: list[str]
     problems: list[RowProblem]
     by_index: dict[int, str]  # cell index -> heading as written, recognised or not
+    serial: int | None = None  # the STT column's cell index, if there is one
 
 
 def _find_header(
@@ -724,6 +727,8 @@ def _parse_header(row: int, cells: Row, *, found: bool = True) -> _Header:
         header.by_index[index] = written
         field = _HEADING_ALIASES.get(_heading_key(written))
         if field == _SERIAL:
+            if header.serial is None:
+                header.serial = index
             continue
         if field is None:
             if written not in header.ignored:
@@ -865,6 +870,10 @@ def _parse_rows(
         # the serial-number column (STT) or the role (a dropdown's default) was pre-filled.
         if not any(value for field, value in values.items() if field != "role"):
             continue
+        if _is_section_row(values, cells, header):
+            words = [values[f] for f in _SECTION_TEXT_FIELDS if values.get(f)]
+            warnings.append(RowProblem(number, None, SECTION_ROW_SKIPPED, _shown(" ".join(words))))
+            continue
         data_rows += 1
         for index, raw in cells.items():
             if index not in header.by_index and index not in unheaded and _clean(raw):
@@ -976,6 +985,26 @@ def _parse_rows(
     for index, (number, value) in sorted(unheaded.items()):
         warnings.append(RowProblem(number, _column_letter(index), UNHEADED_CELL, _shown(value)))
     return rows, problems
+
+
+# What a heading or total row of a list leaves empty: a person has at least one of these.
+_PERSON_FIELDS: Final = ("code", "position", "organization", "phone", "rank", "role")
+# Where such a row writes its words («LÃNH ĐẠO THÀNH PHỐ», «Tổng cộng: 120 đại biểu»).
+_SECTION_TEXT_FIELDS: Final = ("full_name", "group")
+
+
+def _is_section_row(values: dict[str, str], cells: Row, header: _Header) -> bool:
+    """Whether a row is one of the lines offices put between and after the people, not a
+    person: a group's heading («I | LÃNH ĐẠO THÀNH PHỐ») or the total («Tổng cộng: 120»). It
+    has words only where a name or a group goes, and none of a person's code, position, unit,
+    phone; its STT cell, if any, holds no number (a Roman numeral, a letter, or nothing),
+    while a numbered row is a person whose details are still to be typed, and is told so."""
+    if any(values.get(field) for field in _PERSON_FIELDS):
+        return False
+    if not any(values.get(field) for field in _SECTION_TEXT_FIELDS):
+        return False
+    serial = "" if header.serial is None else _clean(cells.get(header.serial, ""))
+    return not any(ch.isdigit() for ch in serial)
 
 
 def _missing_for_delegates(

@@ -680,6 +680,53 @@ def test_a_second_heading_row_under_merged_headings_is_skipped_with_a_note(tmp_p
     )
 
 
+def test_group_heading_and_total_rows_of_an_office_list_are_skipped_with_a_note(
+    tmp_path: Path,
+) -> None:
+    # The way offices keep a list: a Roman-numbered heading row before each group and a total
+    # at the bottom, with nothing in the code, position, unit or phone columns.
+    path = write_xlsx(
+        tmp_path,
+        [
+            ["DANH SÁCH ĐẠI BIỂU MỜI"],
+            ["STT", "Mã", "Họ và tên", "Chức vụ", "Đơn vị", "Thành phần", "Số điện thoại"],
+            ["I", None, "LÃNH ĐẠO THÀNH PHỐ"],
+            [1, "DB001", "Nguyễn Văn An", "Phó Chủ tịch", "UBND thành phố", "bao_chi"],
+            ["II", None, "CHỦ TỊCH HỘI LHPN CÁC QUẬN, HUYỆN"],
+            [2, "DB002", *GOOD.split(",")[1:5]],
+            [None, None, "Tổng cộng: 02 đại biểu"],
+        ],
+    )
+    result = parse(path)
+    assert result.problems == []
+    assert [(r.row, r.code) for r in result.rows] == [(4, "DB001"), (6, "DB002")]
+    assert [(w.row, w.code, w.value) for w in result.warnings] == [
+        (3, "section_row_skipped", "LÃNH ĐẠO THÀNH PHỐ"),
+        (5, "section_row_skipped", "CHỦ TỊCH HỘI LHPN CÁC QUẬN, HUYỆN"),
+        (7, "section_row_skipped", "Tổng cộng: 02 đại biểu"),
+    ]
+    assert problem_line(load_catalog("vi"), "import.warning", result.warnings[0]) == (
+        "  - Dòng 3: dòng này chỉ có chữ «LÃNH ĐẠO THÀNH PHỐ», không có mã, chức vụ, đơn vị hay "
+        "số điện thoại, nên được coi là dòng tiêu đề nhóm hoặc dòng tổng cộng của danh sách và "
+        "không nhập (không cần xoá). Nếu đây là một người trong danh sách, xin điền đủ các cột "
+        "rồi nhập lại."
+    )
+
+
+def test_a_numbered_row_with_only_a_name_is_a_person_to_complete_not_a_heading(
+    tmp_path: Path,
+) -> None:
+    # STT 2 says it is the second person, whose details are still to be typed: told, not skipped.
+    result = parse(write_csv(tmp_path, "STT," + HEADER, "1," + GOOD, "2,,Trần Thị Bình,,,,,"))
+    assert [(p.row, p.column, p.code) for p in result.problems] == [
+        (3, "Mã", "missing_value"),
+        (3, "Chức vụ", "missing_value"),
+        (3, "Đơn vị", "missing_value"),
+        (3, "Nhóm", "missing_value"),
+    ]
+    assert result.warnings == []
+
+
 def test_a_row_with_a_number_under_the_headings_is_a_person_not_a_heading(tmp_path: Path) -> None:
     # Someone whose code, name… are still to be typed: told, not skipped.
     result = parse(write_csv(tmp_path, HEADER, ",,,,,0912 345 999,", GOOD))
