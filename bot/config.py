@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -781,6 +782,10 @@ def plan_warnings(config: Config, now: datetime) -> list[ConfigProblem]:
         params = {"start": meeting.starts_at, "end": meeting.ends_at, "days": days}
         warnings.append(ConfigProblem("meeting.ends_at", "meeting_long", params))
     warnings += _agenda_outside_hours(config)
+    if config.web is not None and base_url_is_local(config.web.base_url):
+        warnings.append(
+            ConfigProblem("web.base_url", "base_url_local", {"url": config.web.base_url})
+        )
     placeholders = [i for i in config.office.admin_ids if i in EXAMPLE_ADMIN_IDS]
     if placeholders:
         ids = ", ".join(str(i) for i in placeholders)
@@ -813,6 +818,19 @@ def _agenda_outside_hours(config: Config) -> list[ConfigProblem]:
         "hours": f"{opens:%H:%M}–{closes:%H:%M}",
     }
     return [ConfigProblem("agenda", "agenda_outside_hours", params)]
+
+
+def base_url_is_local(url: str) -> bool:
+    """Whether the personal pages' address opens only on the server itself (127.0.0.1,
+    localhost, 0.0.0.0): every link and QR code handed out with it opens nowhere else."""
+    host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
 
 
 def _deadlines_past(config: Config, now: datetime) -> list[ConfigProblem]:

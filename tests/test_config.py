@@ -129,6 +129,7 @@ def test_a_past_deadline_is_named_where_it_is_written_until_the_meeting_is_under
     week_before = local(2024, 5, 20, 9, 0)  # before the RSVP deadline (21/5), after 1.2's (8/5)
     assert [(w.key, w.code, w.params) for w in plan_warnings(config, week_before)] == [
         ("themes[2] (1.2).deadline", "drafts_deadline_past", {"deadline": local(2024, 5, 8, 17)}),
+        ("web.base_url", "base_url_local", {"url": "http://127.0.0.1:8080"}),
         ("office.admin_ids", "example_admin_ids", {"ids": "100000001, 100000002"}),
         ("office.chat_id", "example_chat_id", {"chat": -1001000000001}),
     ]
@@ -140,6 +141,7 @@ def test_a_past_deadline_is_named_where_it_is_written_until_the_meeting_is_under
     ]
     under_way = local(2024, 5, 28, 9, 0)  # every deadline is past, as it should be by now
     assert [w.key for w in plan_warnings(config, under_way)] == [
+        "web.base_url",
         "office.admin_ids",
         "office.chat_id",
     ]
@@ -392,3 +394,29 @@ def test_a_programme_from_the_reception_to_the_closing_is_within_the_meeting_hou
     # ends as it closes at 11:30 — nothing to say.
     config = load_config(EXAMPLE_CONFIG).config
     assert "agenda" not in [w.key for w in plan_warnings(config, local(2024, 5, 20, 9, 0))]
+
+
+@pytest.mark.parametrize(
+    ("base_url", "local_only"),
+    [
+        ("http://127.0.0.1:8080", True),
+        ("http://localhost:8080", True),
+        ("http://LOCALHOST.", True),
+        ("http://0.0.0.0:8080", True),
+        ("http://[::1]:8080", True),
+        ("https://hoinghi.longbien.hanoi.gov.vn", False),
+        ("http://192.168.1.20:8080", False),  # an office network: its own computers open it
+        ("https://203.0.113.7", False),
+    ],
+)
+def test_a_base_url_that_opens_only_on_this_server_is_warned(
+    tmp_path: Path, base_url: str, local_only: bool
+) -> None:
+    path = edited(tmp_path, ('base_url = "http://127.0.0.1:8080"', f'base_url = "{base_url}"'))
+    config = load_config(path).config
+    warned = [
+        (w.key, w.params)
+        for w in plan_warnings(config, local(2024, 5, 20, 9, 0))
+        if w.code == "base_url_local"
+    ]
+    assert warned == ([("web.base_url", {"url": base_url})] if local_only else [])

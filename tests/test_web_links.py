@@ -76,6 +76,35 @@ def test_the_printed_qr_codes_open_the_personal_page(
     assert body.count(PAGE) >= 80 and "t.me/" not in body
 
 
+LOCAL_NOTE = (
+    "Lưu ý: đường liên kết và mã QR trong tệp này mở trang http://127.0.0.1:8080, chỉ mở được "
+    "trên chính máy chủ này; đại biểu mở trên điện thoại sẽ không vào được. Trước khi in hay gửi "
+    "cho đại biểu, đề nghị đặt [web] base_url là địa chỉ https:// mà mọi người mở được (xem "
+    "docs/reverse-proxy.md), khởi động lại hoinghi rồi xuất lại với --force."
+)
+
+
+def test_slips_and_links_that_open_only_on_this_server_say_so(
+    office_web: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A new office printed its slips with the example's base_url, 127.0.0.1: 120 QR codes that
+    open nowhere but on the server, and nothing said so."""
+    assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+    capsys.readouterr()
+    assert main(["invites", "print", "phieu.docx"]) == 0
+    assert capsys.readouterr().err.splitlines() == [LOCAL_NOTE]
+    assert main(["invites", "export", "links.xlsx"]) == 0
+    assert capsys.readouterr().err.splitlines() == [LOCAL_NOTE]
+    plan = office_web / "config.toml"
+    public = "https://hoinghi.longbien.hanoi.gov.vn"
+    text = plan.read_text(encoding="utf-8").replace("http://127.0.0.1:8080", public, 1)
+    plan.write_text(text, encoding="utf-8")
+    assert main(["invites", "print", "phieu.docx", "--force"]) == 0
+    assert capsys.readouterr().err == ""
+    assert main(["invites", "export", "links.xlsx", "--force"]) == 0
+    assert capsys.readouterr().err == ""
+
+
 async def test_a_channel_without_files_links_to_the_calendar_on_the_personal_page(
     imported: Services,
 ) -> None:

@@ -75,6 +75,37 @@ async def test_the_invitations_page_names_the_chat_channels_the_links_export_hol
         await desk.client.aclose()
 
 
+LOCAL_ONLY = (
+    "Đường liên kết và mã QR trong giấy mời mở trang http://127.0.0.1:8080, chỉ mở được trên "
+    "chính máy chủ này: đại biểu mở trên điện thoại sẽ không vào được. Trước khi gửi giấy mời hay "
+    "in phiếu, đề nghị cán bộ kỹ thuật đặt [web] base_url trong tệp kế hoạch là địa chỉ https:// "
+    "mà mọi người mở được (xem docs/reverse-proxy.md), rồi khởi động lại hoinghi."
+)
+
+
+async def test_links_that_open_only_on_this_server_are_said_where_invitations_are_taken(
+    imported: Services,
+) -> None:
+    """A new office kept the example's base_url (127.0.0.1) and was about to print the slips
+    and send the SMS: both pages where she takes the links now say they open nowhere else."""
+    await make_staff(imported)
+    desk = await desk_for(imported, base_url="http://127.0.0.1:8080")
+    try:
+        await desk.sign_in()
+        invitations = (await desk.client.get("/office/invitations")).text
+        assert text_of(invitations, "links-local-only") == LOCAL_ONLY
+        delegate = (await desk.client.get("/office/delegates/DB001")).text
+        assert text_of(delegate, "links-local-only") == LOCAL_ONLY
+    finally:
+        await desk.client.aclose()
+
+
+async def test_links_on_an_address_others_open_carry_no_such_warning(desk: Desk) -> None:
+    for path in ("/office/invitations", "/office/delegates/DB001"):
+        page = (await desk.client.get(path)).text
+        assert 'id="links-local-only"' not in page
+
+
 async def test_the_links_export_is_an_xlsx_attachment_with_each_personal_page_and_code(
     desk: Desk, imported: Services
 ) -> None:

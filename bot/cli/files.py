@@ -26,7 +26,7 @@ from bot.cli.common import (
     with_services,
     write_file,
 )
-from bot.config import ZALO_TOKEN_ENV, Config
+from bot.config import ZALO_TOKEN_ENV, Config, base_url_is_local
 from bot.documents.workbook import Cell, table_bytes, write_table
 from bot.domain.drafts import DraftLine
 from bot.domain.rsvp import RsvpStatus
@@ -92,6 +92,8 @@ def cmd_invites_export(args: argparse.Namespace) -> int:
         out(catalog.plain(done, path=path, count=len(rows), username=links.name))
         for bot, env in zalo_left_out(config, chats):
             out(catalog.plain("export.zalo_left_out", bot=bot, env=env), sys.stderr)
+        if links.paper == "web" and config.web is not None:
+            local_links_note(config.web.base_url, catalog)
         return EXIT_OK
 
     return run_channel(catalog, loaded[0], work, same_meeting=args.same_meeting)
@@ -133,9 +135,17 @@ def cmd_invites_print(args: argparse.Namespace) -> int:
         out(catalog.plain(done, count=count, path=path, username=links.name))
         for bot, env in zalo_left_out(config, chats):
             out(catalog.plain("slips.zalo_left_out", bot=bot, env=env), sys.stderr)
+        if links.paper == "web" and config.web is not None:
+            local_links_note(config.web.base_url, catalog)
         return EXIT_OK
 
     return run_channel(catalog, loaded[0], work, same_meeting=args.same_meeting)
+
+
+def local_links_note(base_url: str, catalog: Catalog) -> None:
+    """Say on stderr that the file's links open only on this server, when they do."""
+    if base_url_is_local(base_url):
+        out(catalog.plain("export.local_base_url", url=base_url), sys.stderr)
 
 
 def zalo_left_out(config: Config, chats: Mapping[str, str]) -> list[tuple[str, str]]:

@@ -26,6 +26,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from bot.chat import replies
+from bot.config import base_url_is_local
 from bot.domain.ids import parse_id
 from bot.domain.phones import display_phone, normalize_phone
 from bot.domain.quotas import QuotaUse
@@ -159,6 +160,8 @@ class Office:
         self.site_root = base.path.rstrip("/")  # where personal pages live, as the browser sees it
         self.root = f"{self.site_root}/office"
         self.secure = base.scheme == "https"
+        # Said wherever the office takes links to hand out: they would open nowhere but here.
+        self.local_base_url = base_url if base_url_is_local(base_url) else ""
         self.guard = Guard(secret)
         self.flashes = Flashes()
         self.site_css = site_css
@@ -745,6 +748,7 @@ class Office:
             group_labels={group.key: group.label for group in config.groups},
             bound=session_binding(visit) if isinstance(visit, StaffVisit) else "",
             lifetime=int(LINK_LIFETIME.total_seconds() // 60),
+            local_base_url=self.local_base_url,
             **context,
         )  # fmt: skip
         response = Response(page, status_code=status, media_type="text/html; charset=utf-8")
