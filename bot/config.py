@@ -7,6 +7,7 @@ every problem at once, each with the key that is wrong, so an office fixes its f
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import json
 import os
 import re
@@ -782,6 +783,8 @@ def plan_warnings(config: Config, now: datetime) -> list[ConfigProblem]:
         params = {"start": meeting.starts_at, "end": meeting.ends_at, "days": days}
         warnings.append(ConfigProblem("meeting.ends_at", "meeting_long", params))
     warnings += _agenda_outside_hours(config)
+    warnings += _agenda_out_of_order(config)
+    warnings += _tasks_without_contacts(config)
     if config.web is not None and base_url_is_local(config.web.base_url):
         warnings.append(
             ConfigProblem("web.base_url", "base_url_local", {"url": config.web.base_url})
@@ -818,6 +821,36 @@ def _agenda_outside_hours(config: Config) -> list[ConfigProblem]:
         "hours": f"{opens:%H:%M}–{closes:%H:%M}",
     }
     return [ConfigProblem("agenda", "agenda_outside_hours", params)]
+
+
+def _agenda_out_of_order(config: Config) -> list[ConfigProblem]:
+    """Each programme item that starts before the item written above it: the pages, the
+    morning pack and the calendar show the items in the order written, so «16:30 Kết luận»
+    typed above «15:00 Thảo luận» reads so everywhere. Not sorted silently: the hour may be
+    the mistake (15:30 typed 16:30). A meeting of several days is not judged: its second day's
+    morning comes after the first day's afternoon."""
+    meeting = config.meeting
+    if meeting.local(meeting.starts_at).date() != meeting.local(meeting.ends_at).date():
+        return []
+    return [
+        ConfigProblem(
+            f"agenda[{number}]",
+            "agenda_out_of_order",
+            {"start": f"{item.start:%H:%M}", "before": f"{above.start:%H:%M}"},
+        )
+        for number, (above, item) in enumerate(itertools.pairwise(config.agenda), start=2)
+        if item.start < above.start
+    ]
+
+
+def _tasks_without_contacts(config: Config) -> list[ConfigProblem]:
+    """Each preparation task that names no contact: nobody is reminded of it nor reports on it,
+    and nobody is told when it is overdue but the office."""
+    return [
+        ConfigProblem(f"tasks[{number}] ({task.key}).contacts", "task_without_contacts", {})
+        for number, task in enumerate(config.tasks, start=1)
+        if not task.contacts
+    ]
 
 
 def base_url_is_local(url: str) -> bool:

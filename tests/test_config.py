@@ -396,6 +396,60 @@ def test_a_programme_from_the_reception_to_the_closing_is_within_the_meeting_hou
     assert "agenda" not in [w.key for w in plan_warnings(config, local(2024, 5, 20, 9, 0))]
 
 
+def test_an_agenda_item_written_above_an_earlier_one_is_warned_with_its_key(
+    tmp_path: Path,
+) -> None:
+    # «Kết luận» (11:00) moved above «Tham luận, thảo luận» (09:05): shown so on every page.
+    closing = '[[agenda]]\nstart = "11:00"\nend = "11:30"\ntitle = "Phát biểu chỉ đạo của lãnh đạo'
+    text = EXAMPLE_CONFIG.read_text(encoding="utf-8")
+    start = text.index(closing)
+    end = text.index("\n\n", start)
+    item = text[start:end]
+    discussion = '[[agenda]]\nstart = "09:05"'
+    path = edited(tmp_path, (item, ""), (discussion, item + "\n\n" + discussion))
+    config = load_config(path).config
+    assert [f"{a.start:%H:%M}" for a in config.agenda][-2:] == ["11:00", "09:05"]
+    warned = [
+        (w.key, w.code, w.params)
+        for w in plan_warnings(config, local(2024, 5, 20, 9, 0))
+        if w.code == "agenda_out_of_order"
+    ]
+    assert warned == [
+        ("agenda[7]", "agenda_out_of_order", {"start": "09:05", "before": "11:00"}),
+    ]
+
+
+def test_a_two_day_meeting_s_second_morning_after_the_first_afternoon_is_not_out_of_order(
+    tmp_path: Path,
+) -> None:
+    second_day = '[[agenda]]\nstart = "08:00"\nend = "09:00"\ntitle = "Ngày thứ hai: khai mạc"\n\n'
+    path = edited(tmp_path, ('ends_at = "2024-05-28T11:30"', 'ends_at = "2024-05-29T11:30"'))
+    text = path.read_text(encoding="utf-8")
+    cut = text.index("# -----", text.index('start = "11:00"'))  # after the last item
+    path.write_text(text[:cut] + second_day + text[cut:], encoding="utf-8")
+    config = load_config(path).config
+    assert [f"{a.start:%H:%M}" for a in config.agenda][-2:] == ["11:00", "08:00"]
+    codes = [w.code for w in plan_warnings(config, local(2024, 5, 20, 9, 0))]
+    assert "agenda_out_of_order" not in codes
+
+
+def test_an_agenda_in_order_of_time_says_nothing_of_its_order() -> None:
+    config = load_config(EXAMPLE_CONFIG).config
+    codes = [w.code for w in plan_warnings(config, local(2024, 5, 20, 9, 0))]
+    assert "agenda_out_of_order" not in codes
+
+
+def test_a_task_without_contacts_is_warned_with_its_key(tmp_path: Path) -> None:
+    path = edited(tmp_path, ('contacts = ["NV04"]\n', ""))
+    config = load_config(path).config
+    warned = [
+        (w.key, w.code)
+        for w in plan_warnings(config, local(2024, 5, 20, 9, 0))
+        if w.code == "task_without_contacts"
+    ]
+    assert warned == [("tasks[3] (VI.1.3).contacts", "task_without_contacts")]
+
+
 @pytest.mark.parametrize(
     ("base_url", "local_only"),
     [
