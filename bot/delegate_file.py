@@ -37,6 +37,7 @@ EMPTY_FILE: Final = "empty_file"
 NO_ROWS: Final = "no_rows"
 TOO_MANY_ROWS: Final = "too_many_rows"
 MISSING_COLUMN: Final = "missing_column"
+MISSING_CODE_COLUMN: Final = "missing_code_column"
 GROUP_COLUMN_FOR_DELEGATES: Final = "group_column_for_delegates"
 GROUP_COLUMN_WITHOUT_ROLES: Final = "group_column_without_roles"
 DUPLICATE_COLUMN: Final = "duplicate_column"
@@ -67,6 +68,7 @@ PROBLEM_CODES: Final = (
     NO_ROWS,
     TOO_MANY_ROWS,
     MISSING_COLUMN,
+    MISSING_CODE_COLUMN,
     GROUP_COLUMN_FOR_DELEGATES,
     GROUP_COLUMN_WITHOUT_ROLES,
     DUPLICATE_COLUMN,
@@ -740,9 +742,10 @@ def _parse_header(row: int, cells: Row, *, found: bool = True) -> _Header:
             header.written[field] = written
     for field in REQUIRED_FIELDS:
         if field not in header.columns and (field not in _OPTIONAL_FOR_CONTACTS or not found):
-            header.problems.append(
-                RowProblem(None, CANONICAL_HEADINGS[field], MISSING_COLUMN, None)
-            )
+            # A list as offices keep it has an STT and no code: said what to add, and why the
+            # STT will not do, where the headings were found.
+            code = MISSING_CODE_COLUMN if field == "code" and found else MISSING_COLUMN
+            header.problems.append(RowProblem(None, CANONICAL_HEADINGS[field], code, None))
     return header
 
 

@@ -295,6 +295,23 @@ def test_missing_required_columns_are_named_by_their_vietnamese_heading(tmp_path
     ]
 
 
+def test_a_list_with_an_stt_and_no_code_column_is_told_what_code_to_add(tmp_path: Path) -> None:
+    # A new office's own list: STT, name, position, unit, group, phone; no code.
+    path = write_csv(
+        tmp_path,
+        "STT,Họ và tên,Chức vụ,Đơn vị,Nhóm,Số điện thoại",
+        "1,Nguyễn Văn An,Phó Chủ tịch,UBND thành phố,bao_chi,0912345678",
+    )
+    result = parse(path)
+    assert result.problems == [RowProblem(None, "Mã", "missing_code_column", None)]
+    assert problem_line(load_catalog("vi"), "import.problem", result.problems[0]) == (
+        "  - Cột «Mã»: thiếu cột bắt buộc. Mỗi người cần một mã riêng, không có dấu cách (ví dụ "
+        "DB001, DB002…; người đầu mối NV01…), để bot nhận ra đúng người khi nhập lại danh sách đã "
+        "sửa. Đề nghị thêm cột «Mã» và ghi mã cho từng người; không dùng số thứ tự (STT) làm mã, "
+        "vì STT đổi khi thêm, bớt người."
+    )
+
+
 def test_missing_column_heading_is_the_canonical_vietnamese_one() -> None:
     assert CANONICAL_HEADINGS["full_name"] == "Họ và tên"
 
