@@ -101,6 +101,7 @@ UNHEADED_CELL: Final = "unheaded_cell"
 SHARED_PHONE: Final = "shared_phone"
 SUBHEADING_SKIPPED: Final = "subheading_skipped"
 SECTION_ROW_SKIPPED: Final = "section_row_skipped"
+DUPLICATE_PERSON: Final = "duplicate_person"
 
 WARNING_CODES: Final = (
     STOPPED_AT_BLANK_ROWS,
@@ -112,6 +113,7 @@ WARNING_CODES: Final = (
     SHARED_PHONE,
     SUBHEADING_SKIPPED,
     SECTION_ROW_SKIPPED,
+    DUPLICATE_PERSON,
 )
 
 # --- roles -------------------------------------------------------------------------------------
@@ -826,6 +828,7 @@ def _parse_rows(
     problems: list[RowProblem] = []
     first_row_of_code: dict[str, int] = {}
     first_row_of_phone: dict[str, int] = {}
+    first_row_of_person: dict[tuple[str, str, str], int] = {}
     header_ok = not header.problems
     data_rows = 0
     content_rows = 0
@@ -927,6 +930,23 @@ def _parse_rows(
         elif not group_value and role == ROLE_CONTACT:
             group_key = ""
 
+        # One person listed twice under two codes (copied from two lists): two invitations and
+        # two seats. Said whatever the phones, which may differ or be missing.
+        name, position, unit = (
+            values.get(f, "").casefold() for f in ("full_name", "position", "organization")
+        )
+        person = (name, position, unit)
+        twice = all(person) and person in first_row_of_person
+        if twice:
+            warnings.append(
+                RowProblem(
+                    number, None, DUPLICATE_PERSON, _shown(values["full_name"]),
+                    str(first_row_of_person[person]),
+                )
+            )  # fmt: skip
+        elif all(person):
+            first_row_of_person[person] = number
+
         phone: str | None = None
         phone_value = values.get("phone", "")
         if phone_value and "phone" not in reported:
@@ -945,7 +965,7 @@ def _parse_rows(
                 # One person listed twice under two codes, or a number typed on the wrong row:
                 # a number two people share links neither of them by phone.
                 first = first_row_of_phone.setdefault(phone, number)
-                if first != number:
+                if first != number and not twice:  # said once, as the same person
                     written = header.written["phone"]
                     shown_value = _truncate(shown(phone_value))
                     warnings.append(

@@ -476,7 +476,9 @@ def test_repeated_code_is_reported_on_the_later_row_naming_the_first(tmp_path: P
 
 
 def test_a_phone_number_on_two_rows_is_a_warning_naming_the_first_row(tmp_path: Path) -> None:
+    # Another person (a deputy) given the chair's number: the same phone, not the same person.
     twice = GOOD.replace("DB001", "DB081").replace("0912 345 001", "+84 912.345.001")
+    twice = twice.replace("Nguyễn Thị Lan,Chủ tịch", "Trần Thị Hoa,Phó Chủ tịch")
     result = parse(write_csv(tmp_path, HEADER, GOOD, twice))
     assert result.problems == []  # both kept: two people may share an office's number
     assert [r.code for r in result.rows] == ["DB001", "DB081"]
@@ -484,6 +486,30 @@ def test_a_phone_number_on_two_rows_is_a_warning_naming_the_first_row(tmp_path: 
     assert problem_line(load_catalog("vi"), "import.warning", result.warnings[0]).startswith(
         "  - Dòng 3, cột «Điện thoại»: số điện thoại «+84 912.345.001» trùng với số ở dòng 2"
     )
+
+
+def test_one_person_under_two_codes_is_a_warning_naming_the_first_row_whatever_the_phones(
+    tmp_path: Path,
+) -> None:
+    # Copied from two lists: the second row in capitals and without a phone.
+    second = "DB020,NGUYỄN THỊ LAN,CHỦ TỊCH,HỘI LHPN QUẬN BA ĐÌNH,chu_tich_cap_huyen,,"
+    other = GOOD.replace("DB001", "DB002").replace("Lan", "Lân").replace("345 001", "345 002")
+    result = parse(write_csv(tmp_path, HEADER, GOOD, other, second))
+    assert result.problems == []
+    assert [r.code for r in result.rows] == ["DB001", "DB002", "DB020"]
+    assert result.warnings == [RowProblem(4, None, "duplicate_person", "NGUYỄN THỊ LAN", "2")]
+    assert problem_line(load_catalog("vi"), "import.warning", result.warnings[0]) == (
+        "  - Dòng 4: «NGUYỄN THỊ LAN» trùng họ tên, chức vụ và đơn vị với dòng 2: nếu là cùng một "
+        "người được ghi hai lần, xin bỏ một dòng, để đồng chí ấy không nhận hai giấy mời và không "
+        "bị tính hai lần vào sức chứa hội trường."
+    )
+
+
+def test_one_person_twice_with_the_same_phone_is_said_once_as_the_same_person(
+    tmp_path: Path,
+) -> None:
+    result = parse(write_csv(tmp_path, HEADER, GOOD, GOOD.replace("DB001", "DB020")))
+    assert [(w.row, w.code) for w in result.warnings] == [(3, "duplicate_person")]
 
 
 def test_cell_longer_than_200_chars_is_too_long_and_value_is_truncated(tmp_path: Path) -> None:
@@ -1208,6 +1234,7 @@ def test_csv_reading_stops_after_more_than_1000_blank_rows_and_says_where(
 
 def test_csv_blank_rows_up_to_the_limit_do_not_stop_reading(tmp_path: Path) -> None:
     later = GOOD.replace("DB001", "DB002").replace("0912 345 001", "0912 345 002")
+    later = later.replace("Nguyễn Thị Lan", "Trần Thị Hoa")
     path = write_csv(tmp_path, HEADER, GOOD, *[""] * MAX_BLANK_RUN, later)
     result = parse(path)
     assert [r.code for r in result.rows] == ["DB001", "DB002"]
