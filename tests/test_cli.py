@@ -39,6 +39,24 @@ def test_check_prints_the_plan_in_vietnamese(
     assert "Tệp cấu hình config.toml hợp lệ, nhưng có 3 điểm cần lưu ý:" in out
 
 
+def test_check_counts_the_telegram_admin_ids_as_such_not_as_the_office_staff(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """After `staff add`, a new office read «số cán bộ quản trị: 0» (its admin_ids = []) and
+    thought the role had not been given."""
+    plan = office / "config.toml"
+    text = plan.read_text(encoding="utf-8").replace(
+        "admin_ids = [100000001, 100000002]", "admin_ids = []"
+    )
+    plan.write_text(text, encoding="utf-8")
+    assert main(["check"]) == 0
+    assert (
+        "Văn phòng: Văn phòng Hội LHPN thành phố Hà Nội; mã số Telegram quản trị (admin_ids): 0 "
+        "(cán bộ được giao vai trò Văn phòng bằng lệnh staff add không tính ở đây: xem bằng lệnh "
+        "staff list)"
+    ) in capsys.readouterr().out.splitlines()
+
+
 def test_check_says_run_needs_the_bot_token_when_there_is_no_web_page(
     office: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
