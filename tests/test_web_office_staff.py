@@ -495,3 +495,25 @@ async def test_a_clerk_cannot_issue_a_sign_in_link_for_an_office_colleague(
             .where(StaffSession.person_id == await person_id(imported, LEAVING))
         )
     assert links == 0
+
+
+PAGES_ONLY_GRANT = (
+    "Người được giao phải có tên trong danh sách (cán bộ mới: nhập ở mục Nhập danh sách, cột Vai "
+    "trò ghi «đầu mối»). Máy này không chạy kênh trò chuyện nào (Zalo, Telegram) nên không dùng "
+    "được lệnh /dangnhap: cán bộ Văn phòng mới nhận đường liên kết đăng nhập từ cán bộ kỹ thuật, "
+    "bằng lệnh hoinghi staff login MÃ tại máy chủ; người chỉ giữ vai trò đón tiếp thì đồng chí cấp "
+    "ngay trên trang này («Cấp đường liên kết đăng nhập»)."
+)
+
+
+async def test_a_pages_only_office_is_told_how_a_new_clerk_signs_in_without_a_chat(
+    desk: Desk, imported: Services
+) -> None:
+    """A new office on the web alone read «liên kết Zalo hoặc Telegram … rồi gửi /dangnhap»,
+    which no chat here takes."""
+    imported.ctx.chats.run(())  # what App.run tells the services on a pages-only install
+    page = (await desk.client.get("/office/staff")).text
+    assert text_of(page, "grant-about") == PAGES_ONLY_GRANT
+    imported.ctx.chats.run(("zalo",))
+    page = (await desk.client.get("/office/staff")).text
+    assert "/dangnhap cho bot" in text_of(page, "grant-about")

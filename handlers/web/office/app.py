@@ -737,6 +737,8 @@ class Office:
             t=t, safe=safe, form_fields=form_fields, moment=moment, status_name=status_name,
             channel_name=channel_name, action_name=action_name, who=who, phone=phone, size=size,
             is_meeting_day=is_meeting_day, chat_runs=self.services.ctx.chats.runs,
+            # No chat runs here (a pages-only installation): none of their commands is offered.
+            no_chat_runs=self.services.ctx.chats.names == frozenset(),
             sent_via=partial(sent_via, catalog),
             # The variable of an idle chat's token, as start-up names it (overview, her card).
             token_envs=self.services.ctx.chats.token_envs,
