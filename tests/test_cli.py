@@ -57,6 +57,26 @@ def test_check_counts_the_telegram_admin_ids_as_such_not_as_the_office_staff(
     ) in capsys.readouterr().out.splitlines()
 
 
+def test_check_says_the_automatic_messages_reach_nobody_when_only_the_pages_run(
+    office_web: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new office on the web alone read «Tin nhắn tự động: … nhắc xác nhận tham dự …» and
+    counted on reminders that no channel would carry."""
+    assert main(["check"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    said = lines.index(
+        "  Cửa sổ dòng lệnh này chưa đặt token kênh trò chuyện nào (Telegram, Zalo): nếu "
+        "`hoinghi run` cũng chạy như vậy, chỉ với trang web, thì các tin nhắn tự động trên không "
+        "đến được ai (trang cá nhân không tự gửi tin), kể cả báo cáo gửi Văn phòng. Cần nhắc đại "
+        "biểu và người phụ trách nhiệm vụ thì Văn phòng gọi điện hoặc nhắn tin; thông báo của Văn "
+        "phòng vẫn hiện trên trang cá nhân."
+    )
+    assert lines[said - 1].startswith("  Nhắc nhiệm vụ chuẩn bị:")
+    monkeypatch.setenv("ZALO_BOT_TOKEN", "1234567890:" + "a" * 40)  # a chat runs: nothing to say
+    assert main(["check"]) == 0
+    assert "Cửa sổ dòng lệnh này chưa đặt token" not in capsys.readouterr().out
+
+
 def test_check_says_run_needs_the_bot_token_when_there_is_no_web_page(
     office: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

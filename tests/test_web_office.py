@@ -1073,3 +1073,20 @@ async def test_a_delegate_s_history_says_the_reason_a_second_record_of_one_answe
         f"09:00, 18/5 — {STAFF_NAME}: cập nhật xác nhận tham dự → Không tham dự (Văn phòng ghi "
         "nhận qua điện thoại)",
     ]
+
+
+async def test_a_pages_only_overview_says_its_coming_reminders_reach_nobody(
+    desk: Desk, imported: Services, clock: ManualClock
+) -> None:
+    """A new office on the web alone saw «Sắp gửi: 08:00, 11/12 — nhắc xác nhận tham dự» and
+    counted on a reminder no channel would carry."""
+    coming = [p for p in planned_messages(imported.config) if p.due_at > clock.now()]
+    await sync_planned(imported.ctx.sessions, clock, imported.ctx.meeting_id, coming)
+    imported.ctx.chats.run(())  # what App.run tells the services on a pages-only install
+    page = (await desk.client.get("/office/")).text
+    assert 'id="upcoming-pages-only"' in page
+    assert text_of(page, "upcoming-pages-only").startswith(
+        "Máy này không chạy kênh trò chuyện nào (Zalo, Telegram): các tin nhắc tự động trên"
+    )
+    imported.ctx.chats.run(("telegram",))
+    assert 'id="upcoming-pages-only"' not in (await desk.client.get("/office/")).text

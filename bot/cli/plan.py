@@ -219,6 +219,11 @@ def plan_summary(
             mornings=sum(p.kind is MessageKind.TASK_OVERDUE for p in planned),
         )
     )
+    # Run with the pages alone, the plan's messages reach nobody: a page is read, not pushed to.
+    if config.web is not None and not any(
+        entry.token_state(os.environ) == "set" for entry in CHANNELS
+    ):
+        lines.append(catalog.plain("check.reminders_pages_only"))
     lines += own_deadline_lines(config, catalog, stored, now)
     office = config.office
     lines += [
