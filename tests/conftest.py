@@ -50,7 +50,9 @@ from tests.fakes.telegram_api import FakeBotApi, FakeUser
 from tests.harness import BotHarness, start_harness, wired_config
 from tests.office_support import Desk, desk_for, make_staff
 
-pytest_plugins = ["tests.unread_failures"]  # a task's failure left unread fails the session
+# tests.unread_failures: a task's failure left unread fails the session; tests.zalo_support:
+# the Zalo world's fixtures (``world``, ``hooked``).
+pytest_plugins = ["tests.unread_failures", "tests.zalo_support"]
 
 os.environ.setdefault("PTB_TIMEDELTA", "1")  # as `hoinghi` does; see bot/cli.py
 

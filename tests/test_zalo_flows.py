@@ -7,7 +7,6 @@ twice, stickers and what the bot cannot read."""
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
@@ -15,7 +14,6 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from bot.domain.channels import ChatAccount
-from bot.domain.clock import ManualClock
 from bot.domain.outbound import MessageKind
 from bot.domain.reminders import planned_messages
 from bot.domain.rsvp import RsvpStatus
@@ -29,15 +27,7 @@ from storage.models import Delegate, Delivery, DraftComment, LinkFailure, Rsvp
 from tests.conftest import local, morning_programme_due
 from tests.fakes.zalo_api import FakeZaloUser
 from tests.test_web_page import desk_of
-from tests.zalo_support import ZaloWorld, zalo_world
-
-
-@pytest.fixture
-async def world(imported: Services, clock: ManualClock) -> AsyncIterator[ZaloWorld]:
-    """The example plan with its contacts, NV02 of the office as staff, and Zalo as the only
-    channel running (long polling)."""
-    async with zalo_world(imported, clock) as world:
-        yield world
+from tests.zalo_support import ZaloWorld
 
 
 async def rsvp_of(services: Services, code: str) -> Rsvp:

@@ -8,51 +8,27 @@ The fake platform refuses with the faults injected; the adapter's retries wait i
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
 from bot.domain.channels import Chat, ChatAccount
-from bot.domain.clock import ManualClock
 from bot.domain.inbound import Text
 from bot.domain.outbound import Answer, Button, Outbound, Reply
 from bot.domain.rsvp import RsvpStatus
-from bot.services import Services
 from bot.texts.plain import to_text
 from bot.texts.presenters import rsvp_buttons
-from handlers.web.app import build_web_app
-from handlers.web.server import serving
-from handlers.zalo.app import REPLY_PATIENCE, ZaloWebhook, hook_path
+from handlers.zalo.app import REPLY_PATIENCE
 from handlers.zalo.receiving import CHATS_IN_HAND
 from storage import queries
 from storage.models import ChannelIdentity, Delegate, OutboundMessage, Rsvp
 from storage.queries import MENU_UNSEEN
 from storage.uow import unit_of_work
 from tests.fakes.zalo_api import FakeZaloUser
-from tests.test_zalo_channel import SECRET
-from tests.web_support import web_setup
-from tests.zalo_support import ZaloWorld, zalo_world
+from tests.zalo_support import ZaloWorld
 
 NOTICE = "Kính mời các đồng chí dự họp trù bị lúc 14:00 ngày 27/5."
-
-
-@pytest.fixture
-async def world(imported: Services, clock: ManualClock) -> AsyncIterator[ZaloWorld]:
-    async with zalo_world(imported, clock) as world:
-        yield world
-
-
-@pytest.fixture
-async def hooked(imported: Services, clock: ManualClock) -> AsyncIterator[ZaloWorld]:
-    """Zalo in webhook mode (as in test_zalo_channel)."""
-    setup = web_setup(imported, hook_paths=(hook_path(SECRET),))
-    async with serving(build_web_app(setup), host="127.0.0.1", port=0) as port:
-        url = f"http://127.0.0.1:{port}/{hook_path(SECRET)}"
-        webhook = ZaloWebhook(url, SECRET, setup.hooks)
-        async with zalo_world(imported, clock, webhook=webhook) as world:
-            yield world
 
 
 def refused_then_accepted(world: ZaloWorld, user: FakeZaloUser) -> list[tuple[str, str]]:
