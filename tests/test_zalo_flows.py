@@ -17,28 +17,16 @@ from bot.domain.channels import ChatAccount
 from bot.domain.outbound import MessageKind
 from bot.domain.reminders import planned_messages
 from bot.domain.rsvp import RsvpStatus
-from bot.services import Services
 from bot.services.report_file import office_report_workbook
 from bot.texts.plain import to_text
 from handlers.zalo.events import CHANNEL
 from schedules.planner import sync_planned
 from storage import queries
-from storage.models import Delegate, Delivery, DraftComment, LinkFailure, Rsvp
-from tests.conftest import local, morning_programme_due
+from storage.models import Delivery, DraftComment, LinkFailure
+from tests.conftest import local, morning_programme_due, rsvp_of
 from tests.fakes.zalo_api import FakeZaloUser
 from tests.test_web_page import desk_of
 from tests.zalo_support import ZaloWorld
-
-
-async def rsvp_of(services: Services, code: str) -> Rsvp:
-    async with services.ctx.sessions() as session:
-        rsvp = await session.scalar(
-            select(Rsvp)
-            .join(Delegate, Delegate.id == Rsvp.delegate_id)
-            .where(Delegate.code == code)
-        )
-    assert rsvp is not None
-    return rsvp
 
 
 async def told_the_code_is_wrong(world: ZaloWorld, user: FakeZaloUser, typed: str) -> None:

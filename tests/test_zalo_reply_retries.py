@@ -22,9 +22,10 @@ from bot.texts.presenters import rsvp_buttons
 from handlers.zalo.app import REPLY_PATIENCE
 from handlers.zalo.receiving import CHATS_IN_HAND
 from storage import queries
-from storage.models import ChannelIdentity, Delegate, OutboundMessage, Rsvp
+from storage.models import ChannelIdentity, OutboundMessage
 from storage.queries import MENU_UNSEEN
 from storage.uow import unit_of_work
+from tests.conftest import rsvp_of
 from tests.fakes.zalo_api import FakeZaloUser
 from tests.zalo_support import ZaloWorld
 
@@ -52,14 +53,7 @@ async def broadcasts(world: ZaloWorld) -> int:
 
 
 async def rsvp_status(world: ZaloWorld, code: str) -> RsvpStatus:
-    async with world.services.ctx.sessions() as session:
-        rsvp = await session.scalar(
-            select(Rsvp)
-            .join(Delegate, Delegate.id == Rsvp.delegate_id)
-            .where(Delegate.code == code)
-        )
-    assert rsvp is not None
-    return RsvpStatus(rsvp.status)
+    return RsvpStatus((await rsvp_of(world.services, code)).status)
 
 
 async def test_the_notice_dialog_under_seconds_of_429_and_500_reaches_the_clerk_whole_in_order(
