@@ -32,6 +32,16 @@ from tests.zalo_support import ZaloWorld
 NOTICE = "Kính mời các đồng chí dự họp trù bị lúc 14:00 ngày 27/5."
 
 
+LONG_429 = {"error_code": 429, "description": "Too Many Requests"}  # retry_after: past patience
+
+
+def refuse_past_patience(world: ZaloWorld, user: FakeZaloUser, *, times: int = 1) -> None:
+    """Zalo refuses ``user``'s next ``times`` texts with a 429 longer than a reply waits."""
+    world.fake.fail_next(
+        "sendMessage", **LONG_429, retry_after=int(REPLY_PATIENCE) + 1, chat_id=user.id, times=times
+    )
+
+
 def refused_then_accepted(world: ZaloWorld, user: FakeZaloUser) -> list[tuple[str, str]]:
     """Every sendMessage to ``user``, in order: («refused»/«sent», its text's first line)."""
     return [
@@ -100,13 +110,7 @@ async def test_a_preview_zalo_never_takes_does_not_let_a_blind_1_send_the_notice
     await world.linked("DB001", "Chị Mai")
     await world.type(office, "/thongbao")
     await world.type(office, NOTICE)
-    world.fake.fail_next(
-        "sendMessage",
-        error_code=429,
-        description="Too Many Requests",
-        retry_after=int(REPLY_PATIENCE) + 1,
-        chat_id=office.id,
-    )
+    refuse_past_patience(world, office)
     assert await world.type(office, "1") == []  # the preview did not reach her
     said = await world.type(office, "1")  # typed blind
     assert await broadcasts(world) == 0
@@ -135,13 +139,7 @@ async def test_a_blind_1_while_zalo_still_refuses_the_resent_preview_is_not_take
     await world.type(office, "/thongbao")
     await world.type(office, NOTICE)
     for _refused in ("the preview", "the preview resent"):
-        world.fake.fail_next(
-            "sendMessage",
-            error_code=429,
-            description="Too Many Requests",
-            retry_after=int(REPLY_PATIENCE) + 1,
-            chat_id=office.id,
-        )
+        refuse_past_patience(world, office)
         assert await world.type(office, "1") == []
     said = await world.type(office, "1")  # still blind: nothing has reached her yet
     assert await broadcasts(world) == 0
@@ -177,9 +175,7 @@ async def test_a_delegate_whose_invitation_never_arrived_is_not_recorded_attendi
     """Her code links her, but Zalo refuses the answer past the patience: the «1» she types
     because nothing came is not «Tham dự»; she gets the invitation, then is asked to choose."""
     user = world.fake.user("Chị Mai")
-    world.fake.fail_next(
-        "sendMessage", error_code=429, retry_after=int(REPLY_PATIENCE) + 1, chat_id=user.id
-    )
+    refuse_past_patience(world, user)
     assert await world.type(user, world.codes["DB001"]) == []
     said = await world.type(user, "1")
     assert await rsvp_status(world, "DB001") is RsvpStatus.NO_ANSWER
@@ -270,9 +266,7 @@ async def test_after_a_restart_a_blind_1_on_a_menu_that_never_arrived_is_still_n
     """The texts kept to resend live in memory and go with a restart; the menu's unseen mark
     is in the database: her «1» is answered with the choices, not taken; the next «1» is."""
     user = world.fake.user("Chị Mai")
-    world.fake.fail_next(
-        "sendMessage", error_code=429, retry_after=int(REPLY_PATIENCE) + 1, chat_id=user.id
-    )
+    refuse_past_patience(world, user)
     assert await world.type(user, world.codes["DB001"]) == []
     world.adapter.missed.clear()  # as after a restart
     said = await world.type(user, "1")
@@ -307,16 +301,6 @@ async def test_a_menu_marked_unseen_is_still_superseded_by_a_newer_one_about_the
         )
     assert ident is not None
     assert queries.stored_menus(ident.menu) == ((("✅ Chốt bản", "dr:ok:2"),),)
-
-
-LONG_429 = {"error_code": 429, "description": "Too Many Requests"}  # retry_after: past patience
-
-
-def refuse_past_patience(world: ZaloWorld, user: FakeZaloUser, *, times: int = 1) -> None:
-    """Zalo refuses ``user``'s next ``times`` texts with a 429 longer than a reply waits."""
-    world.fake.fail_next(
-        "sendMessage", **LONG_429, retry_after=int(REPLY_PATIENCE) + 1, chat_id=user.id, times=times
-    )
 
 
 async def test_a_chat_whose_replies_keep_failing_does_not_hold_up_the_other_chats(
