@@ -20,7 +20,7 @@ from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -44,13 +44,16 @@ from storage.base import Base
 from storage.engine import create_engine, create_sessionmaker
 from storage.files import FileStore
 from storage.migrate import upgrade_database
+from storage.models import Delegate, Rsvp
 from storage.sharing import engine_of
 from tests.fakes.server import FakeBotApiServer
 from tests.fakes.telegram_api import FakeBotApi, FakeUser
 from tests.harness import BotHarness, start_harness, wired_config
 from tests.office_support import Desk, desk_for, make_staff
 
-pytest_plugins = ["tests.unread_failures"]  # a task's failure left unread fails the session
+# tests.unread_failures: a task's failure left unread fails the session; tests.zalo_support:
+# the Zalo world's fixtures (``world``, ``hooked``).
+pytest_plugins = ["tests.unread_failures", "tests.zalo_support"]
 
 os.environ.setdefault("PTB_TIMEDELTA", "1")  # as `hoinghi` does; see bot/cli.py
 
@@ -352,6 +355,18 @@ async def import_example(services: Services, path: Path = EXAMPLE_DELEGATES) -> 
     parsed = parse_delegate_file(path, [FileGroup(g.key, g.label) for g in services.config.groups])
     assert parsed.problems == []
     await services.delegates.import_rows(parsed.rows, actor="test")
+
+
+async def rsvp_of(services: Services, code: str) -> Rsvp:
+    """The stored answer of the invitee ``code``."""
+    async with services.ctx.sessions() as session:
+        rsvp = await session.scalar(
+            select(Rsvp)
+            .join(Delegate, Delegate.id == Rsvp.delegate_id)
+            .where(Delegate.code == code)
+        )
+    assert rsvp is not None
+    return rsvp
 
 
 # What a set-up (the example list imported, …) left in a SQLite database, by what it started

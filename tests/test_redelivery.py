@@ -38,6 +38,7 @@ from storage.models import (
     Rsvp,
     TaskAssignment,
 )
+from tests.conftest import rsvp_of
 from tests.fakes.telegram_api import FakeUser
 from tests.harness import OFFICE_CHAT, BotHarness, name_substitute
 from tests.test_drafts import DOCX, docx, office_posts, press
@@ -149,18 +150,6 @@ async def test_every_update_delivered_twice_has_the_effect_of_one(
 # nothing more.
 
 
-async def rsvp_of(harness: BotHarness, code: str) -> Rsvp:
-    """The stored answer of ``code``."""
-    async with harness.services.ctx.sessions() as session:
-        rsvp = await session.scalar(
-            select(Rsvp)
-            .join(Delegate, Delegate.id == Rsvp.delegate_id)
-            .where(Delegate.code == code)
-        )
-    assert rsvp is not None
-    return rsvp
-
-
 async def pending_of(harness: BotHarness, user: FakeUser) -> str | None:
     """What the bot is waiting for ``user`` to type, if anything."""
     async with harness.services.ctx.sessions() as session:
@@ -181,7 +170,7 @@ async def test_a_late_copy_of_the_attend_tap_does_not_undo_a_later_decline(
 
     await harness.send(attend)  # the first tap, delivered again after the later answer
 
-    rsvp = await rsvp_of(harness, "DB002")
+    rsvp = await rsvp_of(harness.services, "DB002")
     assert (rsvp.status, rsvp.reason) == (RsvpStatus.DECLINED, "Trùng lịch công tác")
     assert await audit_count(harness, "rsvp.changed") == 3  # attend, decline, its reason
     assert user.messages == said  # no new message, no edited card
@@ -204,7 +193,7 @@ async def test_a_late_copy_of_the_substitute_tap_does_not_ask_for_the_name_again
     assert user.messages == said
     assert await pending_of(harness, user) is None
     await harness.send(user.text("Xin cảm ơn"))  # so this is not taken as a substitute's name
-    rsvp = await rsvp_of(harness, "DB003")
+    rsvp = await rsvp_of(harness.services, "DB003")
     assert (rsvp.status, rsvp.substitute_name, rsvp.substitute_position) == (
         RsvpStatus.SUBSTITUTE,
         "Lê Thị Hoa",
@@ -228,7 +217,7 @@ async def test_a_late_copy_of_a_typed_reason_is_not_taken_as_the_next_answer(
 
     assert user.messages == said
     assert await pending_of(harness, user) == "substitute_name"
-    rsvp = await rsvp_of(harness, "DB004")
+    rsvp = await rsvp_of(harness.services, "DB004")
     assert (rsvp.status, rsvp.reason, rsvp.substitute_name) == (
         RsvpStatus.DECLINED,
         "Trùng lịch công tác",
@@ -310,7 +299,7 @@ async def test_a_new_tap_on_an_old_button_is_a_change_of_mind_and_counts(
 
     await harness.send(user.tap("✅ Tham dự", message=card))  # a new update, the same button
 
-    rsvp = await rsvp_of(harness, "DB002")
+    rsvp = await rsvp_of(harness.services, "DB002")
     assert (rsvp.status, rsvp.reason) == (RsvpStatus.ATTENDING, None)
     assert await audit_count(harness, "rsvp.changed") == 4
 
@@ -344,12 +333,12 @@ async def test_an_update_whose_handler_failed_is_not_recorded_and_its_copy_does_
     attend = press(user, "✅ Tham dự")
     await harness.send(attend)
     assert user.last_text().startswith("Xin lỗi")  # the error handler still answered
-    assert (await rsvp_of(harness, "DB001")).status == RsvpStatus.NO_ANSWER
+    assert (await rsvp_of(harness.services, "DB001")).status == RsvpStatus.NO_ANSWER
     assert attend["update_id"] not in await handled_ids(harness)
 
     await harness.send(attend)  # Telegram's retry: this time it works
 
-    assert (await rsvp_of(harness, "DB001")).status == RsvpStatus.ATTENDING
+    assert (await rsvp_of(harness.services, "DB001")).status == RsvpStatus.ATTENDING
     assert attend["update_id"] in await handled_ids(harness)
 
 
@@ -521,7 +510,7 @@ async def test_a_webhook_retry_after_later_updates_changes_nothing(harness: BotH
         stop.set()
         await running
         await harness.app.initialize()  # the fixture shuts it down again
-    rsvp = await rsvp_of(harness, "DB002")
+    rsvp = await rsvp_of(harness.services, "DB002")
     assert (rsvp.status, rsvp.reason) == (RsvpStatus.DECLINED, "Trùng lịch công tác")
     assert await audit_count(harness, "rsvp.changed") == 3
     assert user.last_text().startswith("Kính gửi đồng chí")  # the card, and nothing before it

@@ -18,6 +18,7 @@ from bot.domain.tokens import format_link_code
 from handlers.telegram.app import DELEGATE_COMMANDS, OFFICE_COMMANDS, serve
 from handlers.telegram.limiter import RetryingRateLimiter
 from storage.models import AuditEntry, ChannelIdentity, Delegate, Rsvp
+from tests.conftest import rsvp_of
 from tests.harness import ADMIN_ID, BotHarness, name_substitute
 
 
@@ -29,12 +30,7 @@ def buttons(message: dict) -> list[str]:  # type: ignore[type-arg]
 
 async def status_of(harness: BotHarness, code: str) -> Rsvp:
     """The stored RSVP of a delegate."""
-    async with harness.services.ctx.sessions() as session:
-        return await session.scalar(
-            select(Rsvp)
-            .join(Delegate, Delegate.id == Rsvp.delegate_id)
-            .where(Delegate.code == code)
-        )
+    return await rsvp_of(harness.services, code)
 
 
 async def audit_count(harness: BotHarness, action: str) -> int:

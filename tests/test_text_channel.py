@@ -26,9 +26,9 @@ from bot.texts import load_catalog
 from bot.texts.plain import to_text
 from schedules.outbox import Outbox
 from schedules.ratelimit import Limits, Pacer, VirtualTime
-from storage.models import AuditEntry, Delegate, LinkFailure, Rsvp, SpeechAssignment
+from storage.models import AuditEntry, LinkFailure, SpeechAssignment
 from tests.channels.text_channel import TextChannel, TextPerson
-from tests.conftest import ROOT, morning_programme_due
+from tests.conftest import ROOT, morning_programme_due, rsvp_of
 from tests.zalo_support import prepare_plan
 
 CONTACTS = ROOT / "examples" / "contacts.csv"
@@ -79,17 +79,6 @@ async def text_world(imported: Services, clock: ManualClock) -> World:
 def account_of(person: TextPerson) -> ChatAccount:
     """The account the text channel reports for ``person``."""
     return ChatAccount("text", person.id, person.id, person.name)
-
-
-async def rsvp_of(services: Services, code: str) -> Rsvp:
-    async with services.ctx.sessions() as session:
-        rsvp = await session.scalar(
-            select(Rsvp)
-            .join(Delegate, Delegate.id == Rsvp.delegate_id)
-            .where(Delegate.code == code)
-        )
-    assert rsvp is not None
-    return rsvp
 
 
 async def test_a_person_links_by_typing_the_start_command_and_reads_the_card_with_a_menu(

@@ -1097,6 +1097,18 @@ async def test_a_guest_named_as_an_invitee_is_held_with_the_invitee_s_card_and_t
     assert again.status_code == 409 and "(DB001)" in text_of(again.text, "namesake")
 
 
+async def came_and_guest_held(meeting: Day, phone: Desk, name: str) -> tuple[str, httpx.Response]:
+    """When the one person in the hall came (hh:mm), and the desk's answer to a guest typed as
+    ``name`` then: held (409)."""
+    (row,) = await present(meeting.services)
+    came = clock(meeting.services.config.meeting.local(row.checked_in_at))
+    page = await phone.client.get("/office/checkin")
+    form = {**fields(page.text, "form-guest"), "name": name}
+    held = await phone.client.post("/office/checkin/guest", data=form)
+    assert held.status_code == 409
+    return came, held
+
+
 async def test_a_guest_named_as_an_invitee_already_in_the_hall_is_told_when_and_where_she_came(
     meeting: Day, phone: Desk
 ) -> None:
@@ -1104,12 +1116,7 @@ async def test_a_guest_named_as_an_invitee_already_in_the_hall_is_told_when_and_
     # đại biểu, đề nghị mở thẻ để điểm danh (ghi là khách thì đại biểu vẫn bị tính là chưa
     # đến)» — she was counted present already, and the desk needs to know since when.
     await post_form(phone, "/office/checkin?q=pham%20thi%20thanh%20mai", "form-in-DB001")
-    (row,) = await present(meeting.services)
-    came = clock(meeting.services.config.meeting.local(row.checked_in_at))
-    page = await phone.client.get("/office/checkin")
-    form = {**fields(page.text, "form-guest"), "name": "Pham Thi Thanh Mai"}
-    held = await phone.client.post("/office/checkin/guest", data=form)
-    assert held.status_code == 409
+    came, held = await came_and_guest_held(meeting, phone, "Pham Thi Thanh Mai")
     assert text_of(held.text, "namesake") == (
         f"Đại biểu Phạm Thị Thanh Mai (DB001) đã được điểm danh lúc {came} (Bàn 1). Nếu người "
         "đang ở bàn đúng là đại biểu đó thì không cần ghi lại; nếu là người khác trùng tên, đề "
@@ -1127,12 +1134,7 @@ async def test_a_guest_named_as_a_substitute_already_in_the_hall_is_told_when_an
         "as": "substitute", "substitute_name": "Lê Thu Trang",
         "substitute_position": "Phó Chánh Văn phòng", "substitute_unit": "Thành ủy Hà Nội",
     })  # fmt: skip
-    (row,) = await present(meeting.services)
-    came = clock(meeting.services.config.meeting.local(row.checked_in_at))
-    page = await phone.client.get("/office/checkin")
-    form = {**fields(page.text, "form-guest"), "name": "le thu trang"}
-    held = await phone.client.post("/office/checkin/guest", data=form)
-    assert held.status_code == 409
+    came, held = await came_and_guest_held(meeting, phone, "le thu trang")
     assert text_of(held.text, "namesake").startswith(
         f"Người dự thay Lê Thu Trang của đồng chí Vũ Thị Hồng Nhung (DB003) đã được điểm danh lúc "
         f"{came} (Bàn 1). Nếu người đang ở bàn đúng là người đó thì không cần ghi lại;"

@@ -30,7 +30,7 @@ from bot.texts.formatting import short_moment
 from bot.texts.presenters import when_where
 from storage.files import FileStore
 from storage.models import AuditEntry, Delegate, OutboundMessage, Rsvp
-from tests.conftest import import_example, local
+from tests.conftest import import_example, local, rsvp_of
 from tests.harness import BotHarness
 from tests.office_support import text_of
 from tests.test_outbox import deliveries, linked_answers, message_status
@@ -225,13 +225,7 @@ async def test_an_answer_form_sent_again_changes_nothing_and_says_so(web: Web) -
 
 
 async def _substitute_row(services: Services, code: str) -> tuple[object, ...]:
-    async with services.ctx.sessions() as session:
-        rsvp = await session.scalar(
-            select(Rsvp)
-            .join(Delegate, Delegate.id == Rsvp.delegate_id)
-            .where(Delegate.code == code)
-        )
-    assert rsvp is not None
+    rsvp = await rsvp_of(services, code)
     return (
         rsvp.status, rsvp.substitute_name, rsvp.substitute_position, rsvp.substitute_unit,
         rsvp.substitute_phone,

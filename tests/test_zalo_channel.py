@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import tomllib
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -19,37 +18,21 @@ from bot.domain.clock import ManualClock
 from bot.domain.outbound import SendOutcome, TextPart
 from bot.domain.rsvp import RsvpStatus
 from bot.services import Services
-from handlers.web.app import build_web_app
-from handlers.web.server import serving
-from handlers.zalo.app import ZaloWebhook, hook_path
+from handlers.zalo.app import hook_path
 from handlers.zalo.channel import ZaloSender
 from handlers.zalo.client import ZaloClient
 from handlers.zalo.receiving import Dispatcher, Poller
-from tests.conftest import EXAMPLE_CONFIG
+from tests.conftest import EXAMPLE_CONFIG, rsvp_of
 from tests.fakes.zalo_api import FakeZaloApi
-from tests.test_zalo_flows import rsvp_of
-from tests.web_support import web_setup
-from tests.zalo_support import ZaloWorld, zalo_world
-
-SECRET = "zalo-webhook-secret-of-the-tests"
-
-
-@pytest.fixture
-async def hooked(imported: Services, clock: ManualClock) -> AsyncIterator[ZaloWorld]:
-    """Zalo in webhook mode: its updates POSTed to the web server's secret route."""
-    setup = web_setup(imported, hook_paths=(hook_path(SECRET),))
-    async with serving(build_web_app(setup), host="127.0.0.1", port=0) as port:
-        url = f"http://127.0.0.1:{port}/{hook_path(SECRET)}"
-        webhook = ZaloWebhook(url, SECRET, setup.hooks)
-        async with zalo_world(imported, clock, webhook=webhook) as world:
-            yield world
+from tests.zalo_support import WEBHOOK_SECRET, ZaloWorld, zalo_world
 
 
 async def test_webhook_mode_sets_the_webhook_and_handles_posts_with_the_secret(
     hooked: ZaloWorld,
 ) -> None:
     fake = hooked.fake
-    assert fake.webhook_secret == SECRET and fake.webhook_url.endswith(hook_path(SECRET))
+    assert fake.webhook_secret == WEBHOOK_SECRET
+    assert fake.webhook_url.endswith(hook_path(WEBHOOK_SECRET))
     user = fake.user("Chị Mai")
     assert await fake.push(user.text(f"/start {hooked.tokens['DB001']}")) == 200
     assert await fake.push(user.text("1")) == 200  # answered once handled
@@ -65,7 +48,7 @@ async def test_a_webhook_post_with_a_wrong_secret_is_refused_and_not_handled(
     assert await fake.push(user.text(f"/start {hooked.tokens['DB001']}")) == 200
     answered = len(user.texts)
     forged = user.text("2")
-    assert await fake.push(forged, secret=SECRET[:-1] + "X") == 403
+    assert await fake.push(forged, secret=WEBHOOK_SECRET[:-1] + "X") == 403
     assert await fake.push(forged, secret="") == 403
     assert len(user.texts) == answered
     assert (await rsvp_of(hooked.services, "DB001")).status == RsvpStatus.NO_ANSWER

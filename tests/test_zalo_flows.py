@@ -7,7 +7,6 @@ twice, stickers and what the bot cannot read."""
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
@@ -15,40 +14,19 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from bot.domain.channels import ChatAccount
-from bot.domain.clock import ManualClock
 from bot.domain.outbound import MessageKind
 from bot.domain.reminders import planned_messages
 from bot.domain.rsvp import RsvpStatus
-from bot.services import Services
 from bot.services.report_file import office_report_workbook
 from bot.texts.plain import to_text
 from handlers.zalo.events import CHANNEL
 from schedules.planner import sync_planned
 from storage import queries
-from storage.models import Delegate, Delivery, DraftComment, LinkFailure, Rsvp
-from tests.conftest import local, morning_programme_due
+from storage.models import Delivery, DraftComment, LinkFailure
+from tests.conftest import local, morning_programme_due, rsvp_of
 from tests.fakes.zalo_api import FakeZaloUser
 from tests.test_web_page import desk_of
-from tests.zalo_support import ZaloWorld, zalo_world
-
-
-@pytest.fixture
-async def world(imported: Services, clock: ManualClock) -> AsyncIterator[ZaloWorld]:
-    """The example plan with its contacts, NV02 of the office as staff, and Zalo as the only
-    channel running (long polling)."""
-    async with zalo_world(imported, clock) as world:
-        yield world
-
-
-async def rsvp_of(services: Services, code: str) -> Rsvp:
-    async with services.ctx.sessions() as session:
-        rsvp = await session.scalar(
-            select(Rsvp)
-            .join(Delegate, Delegate.id == Rsvp.delegate_id)
-            .where(Delegate.code == code)
-        )
-    assert rsvp is not None
-    return rsvp
+from tests.zalo_support import ZaloWorld
 
 
 async def told_the_code_is_wrong(world: ZaloWorld, user: FakeZaloUser, typed: str) -> None:
@@ -65,6 +43,16 @@ async def typed_draft_sent(world: ZaloWorld, speaker: FakeZaloUser, text: str) -
     await world.type(speaker, "1")  # ✍️ Soạn tham luận 1.1 bằng tin nhắn
     await world.type(speaker, text)
     await world.type(speaker, "1")  # ✅ Xong, gửi bản này
+
+
+async def draft_before_the_office(world: ZaloWorld, text: str) -> tuple[FakeZaloUser, FakeZaloUser]:
+    """Chị Duyên of the office (NV02) and the speaker Chị Vân (DB031) linked, and the speaker's
+    ``text`` sent as her typed draft (:func:`typed_draft_sent`): the outbox's next tick posts
+    it to the office."""
+    office = await world.linked("NV02", "Chị Duyên (Văn phòng)")
+    speaker = await world.linked("DB031", "Chị Vân")
+    await typed_draft_sent(world, speaker, text)
+    return office, speaker
 
 
 async def test_a_first_message_that_is_no_code_is_told_how_to_link_by_the_personal_code(
@@ -421,10 +409,8 @@ async def test_the_office_on_zalo_is_told_to_comment_by_choosing_not_by_replying
 ) -> None:
     # Zalo tells the bot nothing of which message a text answers: «↩️ Trả lời tin này» (the
     # Telegram way) took a clerk's comment for a stray text («Bot không xử lý tin nhắn tự do»).
-    office = await world.linked("NV02", "Chị Duyên (Văn phòng)")
-    speaker = await world.linked("DB031", "Chị Vân")
-    await typed_draft_sent(
-        world, speaker, "Kính thưa các đồng chí, quận Hoàn Kiếm báo cáo kết quả."
+    office, speaker = await draft_before_the_office(
+        world, "Kính thưa các đồng chí, quận Hoàn Kiếm báo cáo kết quả."
     )
     await world.tick()
     post = office.last_text
@@ -455,9 +441,9 @@ async def test_the_office_asked_for_its_comment_on_zalo_can_call_it_off_with_huy
 ) -> None:
     """«💬 Góp ý bản này» then «Hủy», as every other typed step offers: nothing reaches the
     speaker, and the next text is no comment."""
-    office = await world.linked("NV02", "Chị Duyên (Văn phòng)")
-    speaker = await world.linked("DB031", "Chị Vân")
-    await typed_draft_sent(world, speaker, "Kính thưa các đồng chí, quận Ba Đình báo cáo kết quả.")
+    office, speaker = await draft_before_the_office(
+        world, "Kính thưa các đồng chí, quận Ba Đình báo cáo kết quả."
+    )
     await world.tick()
     said = await world.type(office, "3")  # 💬 Góp ý bản này
     assert said[-1].endswith("bot chuyển nguyên văn đến người viết.\n\nTrả lời 1 – Hủy")
@@ -511,9 +497,7 @@ async def test_a_reply_to_the_office_refused_once_her_invitation_is_withdrawn_en
     # She chose «Trả lời Văn phòng»; the office withdrew her invitation before she wrote. Her
     # text was refused, but the question stayed: every later text was refused again, and once
     # she was invited again, a message about anything else went to the office as her answer.
-    office = await world.linked("NV02", "Chị Duyên (Văn phòng)")
-    speaker = await world.linked("DB031", "Chị Vân")
-    await typed_draft_sent(world, speaker, "Kính thưa các đồng chí.")
+    office, speaker = await draft_before_the_office(world, "Kính thưa các đồng chí.")
     await world.tick()
     await world.type(office, "3")  # 💬 Góp ý bản này
     await world.type(office, "Đề nghị bổ sung số liệu.")
@@ -539,10 +523,8 @@ async def test_a_draft_whose_file_is_gone_from_the_server_reaches_the_office_say
 ) -> None:
     # Restored without the files' folder, the post failed in the outbox with a
     # FileNotFoundError and never reached the office.
-    office = await world.linked("NV02", "Chị Duyên (Văn phòng)")
-    speaker = await world.linked("DB031", "Chị Vân")
-    await typed_draft_sent(
-        world, speaker, "Kính thưa các đồng chí, quận Hoàn Kiếm báo cáo kết quả."
+    office, _ = await draft_before_the_office(
+        world, "Kính thưa các đồng chí, quận Hoàn Kiếm báo cáo kết quả."
     )
     [line] = [line for line in await world.services.drafts.board() if line.code == "DB031"]
     assert line.latest is not None
@@ -655,17 +637,24 @@ async def test_the_morning_programme_on_zalo_says_the_hall_once_in_two_messages_
     assert sent[1].startswith("📎 ") and "Tải về: http://127.0.0.1:8080/" in sent[1]
 
 
+async def coming_and_sending(world: ZaloWorld) -> tuple[FakeZaloUser, FakeZaloUser]:
+    """Chị Mai (DB001) linked and coming; Chị Diệp (DB002) linked and sending Lê Thị Mai, Phó
+    Ban of her own unit, in her place (no phone given)."""
+    coming = await world.linked("DB001", "Chị Mai")
+    await world.type(coming, "1")
+    sending = await world.linked("DB002", "Chị Diệp")
+    for typed in ("3", "Lê Thị Mai", "Phó Ban", "1", "1"):  # «1 – Bỏ qua»: no phone
+        await world.type(sending, typed)
+    return coming, sending
+
+
 async def test_the_morning_programme_carries_the_code_to_show_at_the_desk_and_to_pass_on(
     world: ZaloWorld,
 ) -> None:
     # The one who sent a substitute was told to pass the programme on, with nothing for the
     # substitute to show at the desk (her web page says «chuyển mã này…»); on Zalo she has no
     # QR to forward.
-    coming = await world.linked("DB001", "Chị Mai")
-    await world.type(coming, "1")
-    sending = await world.linked("DB002", "Chị Diệp")
-    for typed in ("3", "Lê Thị Mai", "Phó Ban", "1", "1"):  # «1 – Bỏ qua»: no phone
-        await world.type(sending, typed)
+    coming, sending = await coming_and_sending(world)
     assert (await rsvp_of(world.services, "DB002")).status == RsvpStatus.SUBSTITUTE
     await morning_programme_due(world.services, world.clock)
     before = {user.id: len(user.texts) for user in (coming, sending)}
@@ -689,11 +678,7 @@ async def test_a_morning_pack_gone_late_says_who_is_checked_in_in_place_of_the_d
 ) -> None:
     # A pack sent once she (or her substitute) is in the hall asked her to show her code, or to
     # pass it on to a substitute already checked in: it says the check-in instead.
-    coming = await world.linked("DB001", "Chị Mai")
-    await world.type(coming, "1")
-    sending = await world.linked("DB002", "Chị Diệp")
-    for typed in ("3", "Lê Thị Mai", "Phó Ban", "1", "1"):  # «1 – Bỏ qua»: no phone
-        await world.type(sending, typed)
+    coming, sending = await coming_and_sending(world)
     declined = await world.linked("DB004", "Chị Hà")
     await world.type(declined, "2")
     await world.type(declined, "2")  # Không nêu lý do
@@ -972,10 +957,8 @@ async def test_a_revision_asked_on_zalo_tells_the_speaker_her_page_and_the_typed
 ) -> None:
     # «gửi lại bản mới vào cuộc trò chuyện này» (Telegram's sentence) sent her to a chat that
     # takes no file: the new version goes on her page, or is typed here by the choice given.
-    office = await world.linked("NV02", "Chị Duyên (Văn phòng)")
-    speaker = await world.linked("DB031", "Chị Vân")
-    await typed_draft_sent(
-        world, speaker, "Kính thưa các đồng chí, quận Hoàn Kiếm báo cáo kết quả."
+    office, speaker = await draft_before_the_office(
+        world, "Kính thưa các đồng chí, quận Hoàn Kiếm báo cáo kết quả."
     )
     await world.tick()
     await world.type(office, "2")  # ✏️ Cần chỉnh sửa

@@ -7,26 +7,17 @@ is retried as before."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from bot.domain.clock import ManualClock
-from bot.services import Services
 from storage.models import Delegate, Delivery, OutboundMessage
 from tests.fakes.zalo_api import FakeZaloUser
-from tests.zalo_support import ZaloWorld, zalo_world
+from tests.zalo_support import ZaloWorld
 
 NOTICE = "Kính mời các đồng chí dự họp trù bị lúc 14:00 ngày 27/5."
-
-
-@pytest.fixture
-async def world(imported: Services, clock: ManualClock) -> AsyncIterator[ZaloWorld]:
-    async with zalo_world(imported, clock) as world:
-        yield world
 
 
 async def notice_sent(world: ZaloWorld, office: FakeZaloUser) -> None:

@@ -5,21 +5,12 @@ transaction, and at the latest when the bot stops."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
 from sqlalchemy import select
 
 from bot.domain.clock import ManualClock
 from bot.services import Services
 from storage.models import ReplyCount
 from tests.zalo_support import ZaloWorld, zalo_world
-
-
-@pytest.fixture
-async def world(imported: Services, clock: ManualClock) -> AsyncIterator[ZaloWorld]:
-    async with zalo_world(imported, clock) as world:
-        yield world
 
 
 async def replies_counted(services: Services) -> int:

@@ -8,51 +8,38 @@ The fake platform refuses with the faults injected; the adapter's retries wait i
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
 from bot.domain.channels import Chat, ChatAccount
-from bot.domain.clock import ManualClock
 from bot.domain.inbound import Text
 from bot.domain.outbound import Answer, Button, Outbound, Reply
 from bot.domain.rsvp import RsvpStatus
-from bot.services import Services
 from bot.texts.plain import to_text
 from bot.texts.presenters import rsvp_buttons
-from handlers.web.app import build_web_app
-from handlers.web.server import serving
-from handlers.zalo.app import REPLY_PATIENCE, ZaloWebhook, hook_path
+from handlers.zalo.app import REPLY_PATIENCE
 from handlers.zalo.receiving import CHATS_IN_HAND
 from storage import queries
-from storage.models import ChannelIdentity, Delegate, OutboundMessage, Rsvp
+from storage.models import ChannelIdentity, OutboundMessage
 from storage.queries import MENU_UNSEEN
 from storage.uow import unit_of_work
+from tests.conftest import rsvp_of
 from tests.fakes.zalo_api import FakeZaloUser
-from tests.test_zalo_channel import SECRET
-from tests.web_support import web_setup
-from tests.zalo_support import ZaloWorld, zalo_world
+from tests.zalo_support import ZaloWorld
 
 NOTICE = "Kính mời các đồng chí dự họp trù bị lúc 14:00 ngày 27/5."
 
 
-@pytest.fixture
-async def world(imported: Services, clock: ManualClock) -> AsyncIterator[ZaloWorld]:
-    async with zalo_world(imported, clock) as world:
-        yield world
+LONG_429 = {"error_code": 429, "description": "Too Many Requests"}  # retry_after: past patience
 
 
-@pytest.fixture
-async def hooked(imported: Services, clock: ManualClock) -> AsyncIterator[ZaloWorld]:
-    """Zalo in webhook mode (as in test_zalo_channel)."""
-    setup = web_setup(imported, hook_paths=(hook_path(SECRET),))
-    async with serving(build_web_app(setup), host="127.0.0.1", port=0) as port:
-        url = f"http://127.0.0.1:{port}/{hook_path(SECRET)}"
-        webhook = ZaloWebhook(url, SECRET, setup.hooks)
-        async with zalo_world(imported, clock, webhook=webhook) as world:
-            yield world
+def refuse_past_patience(world: ZaloWorld, user: FakeZaloUser, *, times: int = 1) -> None:
+    """Zalo refuses ``user``'s next ``times`` texts with a 429 longer than a reply waits."""
+    world.fake.fail_next(
+        "sendMessage", **LONG_429, retry_after=int(REPLY_PATIENCE) + 1, chat_id=user.id, times=times
+    )
 
 
 def refused_then_accepted(world: ZaloWorld, user: FakeZaloUser) -> list[tuple[str, str]]:
@@ -76,14 +63,7 @@ async def broadcasts(world: ZaloWorld) -> int:
 
 
 async def rsvp_status(world: ZaloWorld, code: str) -> RsvpStatus:
-    async with world.services.ctx.sessions() as session:
-        rsvp = await session.scalar(
-            select(Rsvp)
-            .join(Delegate, Delegate.id == Rsvp.delegate_id)
-            .where(Delegate.code == code)
-        )
-    assert rsvp is not None
-    return RsvpStatus(rsvp.status)
+    return RsvpStatus((await rsvp_of(world.services, code)).status)
 
 
 async def test_the_notice_dialog_under_seconds_of_429_and_500_reaches_the_clerk_whole_in_order(
@@ -130,13 +110,7 @@ async def test_a_preview_zalo_never_takes_does_not_let_a_blind_1_send_the_notice
     await world.linked("DB001", "Chị Mai")
     await world.type(office, "/thongbao")
     await world.type(office, NOTICE)
-    world.fake.fail_next(
-        "sendMessage",
-        error_code=429,
-        description="Too Many Requests",
-        retry_after=int(REPLY_PATIENCE) + 1,
-        chat_id=office.id,
-    )
+    refuse_past_patience(world, office)
     assert await world.type(office, "1") == []  # the preview did not reach her
     said = await world.type(office, "1")  # typed blind
     assert await broadcasts(world) == 0
@@ -165,13 +139,7 @@ async def test_a_blind_1_while_zalo_still_refuses_the_resent_preview_is_not_take
     await world.type(office, "/thongbao")
     await world.type(office, NOTICE)
     for _refused in ("the preview", "the preview resent"):
-        world.fake.fail_next(
-            "sendMessage",
-            error_code=429,
-            description="Too Many Requests",
-            retry_after=int(REPLY_PATIENCE) + 1,
-            chat_id=office.id,
-        )
+        refuse_past_patience(world, office)
         assert await world.type(office, "1") == []
     said = await world.type(office, "1")  # still blind: nothing has reached her yet
     assert await broadcasts(world) == 0
@@ -207,9 +175,7 @@ async def test_a_delegate_whose_invitation_never_arrived_is_not_recorded_attendi
     """Her code links her, but Zalo refuses the answer past the patience: the «1» she types
     because nothing came is not «Tham dự»; she gets the invitation, then is asked to choose."""
     user = world.fake.user("Chị Mai")
-    world.fake.fail_next(
-        "sendMessage", error_code=429, retry_after=int(REPLY_PATIENCE) + 1, chat_id=user.id
-    )
+    refuse_past_patience(world, user)
     assert await world.type(user, world.codes["DB001"]) == []
     said = await world.type(user, "1")
     assert await rsvp_status(world, "DB001") is RsvpStatus.NO_ANSWER
@@ -300,9 +266,7 @@ async def test_after_a_restart_a_blind_1_on_a_menu_that_never_arrived_is_still_n
     """The texts kept to resend live in memory and go with a restart; the menu's unseen mark
     is in the database: her «1» is answered with the choices, not taken; the next «1» is."""
     user = world.fake.user("Chị Mai")
-    world.fake.fail_next(
-        "sendMessage", error_code=429, retry_after=int(REPLY_PATIENCE) + 1, chat_id=user.id
-    )
+    refuse_past_patience(world, user)
     assert await world.type(user, world.codes["DB001"]) == []
     world.adapter.missed.clear()  # as after a restart
     said = await world.type(user, "1")
@@ -337,16 +301,6 @@ async def test_a_menu_marked_unseen_is_still_superseded_by_a_newer_one_about_the
         )
     assert ident is not None
     assert queries.stored_menus(ident.menu) == ((("✅ Chốt bản", "dr:ok:2"),),)
-
-
-LONG_429 = {"error_code": 429, "description": "Too Many Requests"}  # retry_after: past patience
-
-
-def refuse_past_patience(world: ZaloWorld, user: FakeZaloUser, *, times: int = 1) -> None:
-    """Zalo refuses ``user``'s next ``times`` texts with a 429 longer than a reply waits."""
-    world.fake.fail_next(
-        "sendMessage", **LONG_429, retry_after=int(REPLY_PATIENCE) + 1, chat_id=user.id, times=times
-    )
 
 
 async def test_a_chat_whose_replies_keep_failing_does_not_hold_up_the_other_chats(

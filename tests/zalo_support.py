@@ -4,6 +4,10 @@ the real ZaloSender, on the example plan with its contacts.
 
 People link through :meth:`ZaloWorld.linked`, the one place that says how a Zalo user links
 (today ``/start <token>`` typed as text; the typed personal code once linking by code lands).
+
+The fixtures :func:`world` (long polling) and :func:`hooked` (webhook) serve every test file:
+tests/conftest.py loads this module as a plugin. A test file of another channel that has a
+``world`` of its own (a text channel's) uses that one.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+import pytest
+
 from bot.app import build_outbox
 from bot.chat import Inbox
 from bot.config import ZaloSettings
@@ -20,18 +26,23 @@ from bot.domain.clock import ManualClock
 from bot.domain.tokens import format_link_code
 from bot.services import Services
 from bot.texts import Catalog, load_catalog
-from handlers.zalo.app import ZaloAdapter, ZaloWebhook, build_adapter, receiving
+from handlers.web.app import build_web_app
+from handlers.web.server import serving
+from handlers.zalo.app import ZaloAdapter, ZaloWebhook, build_adapter, hook_path, receiving
 from handlers.zalo.channel import ZaloSender
 from schedules.outbox import Outbox
 from schedules.ratelimit import Limits, Pacer, VirtualTime
 from tests.conftest import contacts_and_staff
 from tests.fakes.server import FakeBotApiServer
 from tests.fakes.zalo_api import FakeZaloApi, FakeZaloUser
+from tests.web_support import web_setup
 
 SETTLE_LIMIT = 20.0  # seconds: only bounds a test that would otherwise hang
 # Seconds a call waits for the fake's answer: an injected timeout keeps the fake silent until
 # the client gives up, and its answers on loopback take milliseconds (a real network: 15).
 CALL_TIMEOUT = 1.0
+# The secret the platform sends with each update it POSTs to the webhook (:func:`hooked`).
+WEBHOOK_SECRET = "zalo-webhook-secret-of-the-tests"
 
 
 @dataclass
@@ -128,3 +139,23 @@ async def zalo_world(
             await sender.client.close()
             await inbox.flush()
     fake.assert_no_violations()
+
+
+@pytest.fixture
+async def world(imported: Services, clock: ManualClock) -> AsyncIterator[ZaloWorld]:
+    """The example plan with its contacts, NV02 of the office as staff, and Zalo as the only
+    channel running (long polling)."""
+    async with zalo_world(imported, clock) as world:
+        yield world
+
+
+@pytest.fixture
+async def hooked(imported: Services, clock: ManualClock) -> AsyncIterator[ZaloWorld]:
+    """As :func:`world`, with Zalo in webhook mode: its updates POSTed to the web server's
+    secret route with :data:`WEBHOOK_SECRET`."""
+    setup = web_setup(imported, hook_paths=(hook_path(WEBHOOK_SECRET),))
+    async with serving(build_web_app(setup), host="127.0.0.1", port=0) as port:
+        url = f"http://127.0.0.1:{port}/{hook_path(WEBHOOK_SECRET)}"
+        webhook = ZaloWebhook(url, WEBHOOK_SECRET, setup.hooks)
+        async with zalo_world(imported, clock, webhook=webhook) as world:
+            yield world
