@@ -29,6 +29,7 @@ from bot.domain.outbound import (
     VenuePart,
     audience_deadline,
     decode_buttons,
+    passed_on_to,
 )
 from bot.domain.phones import display_phone
 from bot.domain.ports import DeliveryReport, MessageView, Problem, Recipient
@@ -76,14 +77,13 @@ _DAY_OF_SUBSTITUTES = frozenset({Audience.CAME, Audience.AWAITED})
 
 
 def _passed_on_to(message: MessageView, recipient: Recipient) -> str | None:
-    """The substitute a notice on the meeting day is for, when its recipient is counted
-    present through her (to those present: the one checked in) or expected through her (to
-    those awaited: the one she named); None when the notice is for the recipient herself."""
-    if message.audience == Audience.CAME:
-        return recipient.stood_in_by
-    if message.audience == Audience.AWAITED and recipient.rsvp is RsvpStatus.SUBSTITUTE:
-        return recipient.substitute_name
-    return None
+    """The substitute a notice on the meeting day is for (:func:`passed_on_to`)."""
+    return passed_on_to(
+        message.audience,
+        sent_substitute=recipient.rsvp is RsvpStatus.SUBSTITUTE,
+        substitute_name=recipient.substitute_name,
+        stood_in_by=recipient.stood_in_by,
+    )
 
 
 # Kinds the office hears about only when someone was not reached.
