@@ -642,14 +642,19 @@ class MessageComposer:
         if report.message.kind is MessageKind.DRAFT_REMINDER:
             due = audience_deadline(report.message.audience)
             lines += self._missing_lines(await self._drafts.missing(due))
-        lines += self._problem_lines("report.failed", report.failed, with_error=True)
+        morning = report.message.kind is MessageKind.MORNING_AGENDA
+        # On the meeting morning, those already in the hall (checked in, or their substitute)
+        # are no one to chase: left out of every list, and counted at its end.
+        in_hall = await self._in_hall() if morning and self._in_hall is not None else set()
+        failed = [p for p in report.failed if p.code not in in_hall]
+        lines += self._problem_lines("report.failed", failed, with_error=True)
         if report.message.kind is MessageKind.RSVP_REMINDER and self._dashboard is not None:
             # Whom to phone about an answer, by the overview's rule and in its words: the
             # unanswered whom the invitation reached and no chat does (the blocked among them);
             # those not sent it yet are to be sent it first, not phoned.
             lines += await self._to_phone_lines(self._dashboard)
-        elif report.message.kind is MessageKind.MORNING_AGENDA:
-            lines += await self._morning_to_phone(report)
+        elif morning:
+            lines += self._morning_to_phone(report, in_hall, len(report.failed) - len(failed))
         else:
             # On the day, to those present or awaited: a substitute is who is in the hall or on
             # the way, so her number is given beside the delegate's.
@@ -666,10 +671,12 @@ class MessageComposer:
             buttons = ((Button(label, resend_action(report.message.id)),),)
         return TextPart(Html("\n".join(lines)), buttons)
 
-    async def _morning_to_phone(self, report: DeliveryReport) -> list[Html]:
+    def _morning_to_phone(
+        self, report: DeliveryReport, in_hall: set[str], failed_in_hall: int
+    ) -> list[Html]:
         """The morning programme's list to phone: those it could not reach, less those already
-        in the hall (checked in, or their substitute), with what the call is for."""
-        in_hall = await self._in_hall() if self._in_hall is not None else set()
+        in the hall (checked in, or their substitute: ``in_hall``), with what the call is for;
+        then how many were left out, of this list and of the failed (``failed_in_hall``)."""
         blocked = [p for p in report.blocked if p.code not in in_hall]
         not_linked = [p for p in report.not_linked if p.code not in in_hall]
         lines = []
@@ -677,7 +684,10 @@ class MessageComposer:
             lines.append(self._catalog.html("report.morning_call"))
         lines += self._problem_lines("report.blocked", blocked, phone="own")
         lines += self._problem_lines("report.not_linked", not_linked, phone="own")
-        left_out = len(report.blocked) + len(report.not_linked) - len(blocked) - len(not_linked)
+        left_out = (
+            failed_in_hall
+            + len(report.blocked) + len(report.not_linked) - len(blocked) - len(not_linked)
+        )  # fmt: skip
         if left_out:
             lines.append(self._catalog.html("report.morning_in_hall", count=left_out))
         return lines
