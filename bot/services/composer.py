@@ -8,6 +8,7 @@ import html
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from functools import partial
+from typing import TypeVar
 
 from bot.config import Config
 from bot.domain.channels import ChannelInfo
@@ -61,6 +62,7 @@ from bot.texts.presenters import (
 from storage.files import media_type, read_stored, sanitize_filename
 
 ICS_MIME = "text/calendar"
+_T = TypeVar("_T")  # a listed person: a delivery's problem, a speaker's line
 # Kinds that go to the office chat itself.
 _TO_OFFICE = frozenset(
     {
@@ -454,26 +456,27 @@ class MessageComposer:
     def _missing_lines(self, missing: list[DraftLine]) -> list[Html]:
         """«Not sent yet» with the speakers who owe a speech, then apart those whose
         invitation was withdrawn (no reminder goes to them)."""
-        catalog = self._catalog
-        lines: list[Html] = []
         owing = [line for line in missing if line.owed]
         withdrawn = [line for line in missing if line.excused]
-        for key, people in (("draft_missing.list", owing), ("draft_missing.withdrawn", withdrawn)):
-            if not people:
-                continue
-            lines.append(catalog.html(key, count=len(people)))
-            lines += [
-                catalog.html(
-                    "draft_missing.person",
-                    code=line.code,
-                    name=line.full_name,
-                    organization=line.organization,
-                    key=line.theme_key,
-                    away=draft_away(catalog, line),
-                )
-                for line in people
-            ]
-        return lines
+        return [
+            *self._listed("draft_missing.list", owing, self._speaker_line),
+            *self._listed("draft_missing.withdrawn", withdrawn, self._speaker_line),
+        ]
+
+    def _speaker_line(self, line: DraftLine) -> Html:
+        """A speaker with no draft sent: her theme, and why she is away if she is."""
+        catalog = self._catalog
+        return catalog.html(
+            "draft_missing.person", code=line.code, name=line.full_name,
+            organization=line.organization, key=line.theme_key, away=draft_away(catalog, line),
+        )  # fmt: skip
+
+    def _listed(self, key: str, people: list[_T], line: Callable[[_T], Html]) -> list[Html]:
+        """A heading counting ``people`` and one line each (:meth:`_problem_lines`,
+        :meth:`_missing_lines`); nothing at all for nobody."""
+        if not people:
+            return []
+        return [self._catalog.html(key, count=len(people)), *map(line, people)]
 
     def _speaker_away(self, line: DraftLine) -> Html:
         """For a reminder to a speaker who declined or sent a substitute: that the office still
@@ -734,15 +737,13 @@ class MessageComposer:
     ) -> list[Html]:
         """One line per problem: with its error, or (``phone``: "own") with her number to
         phone, or ("substitute") with her substitute's too where she sends one."""
-        if not problems:
-            return []
         if with_error:
             line = self._error_line
         elif phone:  # a list to phone: each with her number, as the overview lists them
             line = partial(self._phone_line, substitutes=phone == "substitute")
         else:
             line = self._person_line
-        return [self._catalog.html(key, count=len(problems)), *map(line, problems)]
+        return self._listed(key, problems, line)
 
     def _error_line(self, problem: Problem) -> Html:
         """A delivery that failed: why, and whether she may have it all the same."""
