@@ -175,6 +175,30 @@ async def test_a_notice_to_those_awaited_is_passed_on_to_substitutes_and_gives_t
     assert line.endswith("; người dự thay Nguyễn Thị Hà: 0912 777 888")
 
 
+async def test_a_notice_to_those_awaited_is_previewed_with_the_report_s_phones_not_baocao(
+    harness: BotHarness,
+) -> None:
+    """The chat's preview of a notice to «dự kiến chưa đến» pointed to /baocao's sheet and to
+    /chuatraloi (who have all answered): in the chat, the report it gets once sent is the list
+    to phone, with the substitutes' numbers; it says so."""
+    from bot.domain.rsvp import RsvpAnswer, RsvpStatus
+    from tests.test_outbox import by_phone
+
+    await linked_answers(harness)
+    for number in range(10, 22):  # twelve on no chat say they come: more than the preview names
+        await by_phone(harness, f"DB{number:03d}", RsvpAnswer(RsvpStatus.ATTENDING))
+    harness.clock.set(local(2024, 5, 28, 9, 0))
+    await compose(harness, "Phòng họp đổi sang tầng 3.", ON_THE_DAY[2])
+    preview = harness.admin().last_text()
+    assert "12 đại biểu chưa kết nối kênh nhắn tin" in preview
+    assert "/baocao" not in preview and "/chuatraloi" not in preview
+    assert preview.split("\n\n")[-1] == (
+        "Gửi xong, bot gửi Văn phòng báo cáo ngay trong cuộc trò chuyện này, liệt kê đủ những"
+        " người không nhận được qua tin nhắn kèm số điện thoại để gọi; với đại biểu đã cử người"
+        " dự thay, kèm cả số của người dự thay (người đang được chờ)."
+    )
+
+
 async def test_preview_shows_the_exact_count_and_who_will_not_get_it(harness: BotHarness) -> None:
     await linked_answers(harness)  # DB005 linked and silent; 75 others never linked
     await compose(

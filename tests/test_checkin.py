@@ -953,6 +953,40 @@ async def test_thongke_without_a_reception_desk_leaves_out_the_hall_until_someon
     )
 
 
+@pytest.mark.parametrize("config", [NO_WEB], ids=["no web"])
+async def test_thongke_without_web_points_to_the_command_that_writes_the_missing_list(
+    day: Day,
+) -> None:
+    """Without [web] (a check-in recorded by the CLI, say) there is no «Có mặt» page: the hall
+    block points to `hoinghi attendance present`, whose «Chưa có mặt» sheet has the phones."""
+    staff = await office_chat(day)
+    desk = await day.desk("NV02", "Bàn 1")
+    await day.checkin.check_in(desk, "DB001")
+    said = await thongke(day, staff)
+    assert "trang «Có mặt»" not in said
+    assert said.startswith(
+        "🏛 <b>Hôm nay họp: có mặt trong hội trường</b>\nĐại biểu có mặt: <b>1</b> (trong đó"
+        " 1/3 đại biểu dự kiến); tổng số người trong hội trường: <b>1</b>; đại biểu dự kiến chưa"
+        " đến: <b>2</b> (danh sách kèm số điện thoại: lệnh <code>hoinghi attendance present"
+        " co-mat.xlsx</code> trên máy chủ, trang «Chưa có mặt» của tệp).\n"
+    )
+
+
+def test_the_ended_hall_line_without_web_names_baocao_and_the_commands() -> None:
+    """After the end, without [web]: no «Giấy mời và báo cáo» on a site that does not exist."""
+    hall = Attendance(
+        at=MORNING, groups=[], invited=3, expected=2, present=1, substitutes=0,
+        declined_present=0, guests=[], missing_total=1,
+    )  # fmt: skip
+    said = hall_line(VI, hall, "11:30, 28/5", web=False)
+    assert "Giấy mời và báo cáo" not in said
+    assert said.endswith(
+        "đại biểu dự kiến không đến: <b>1</b>. Báo cáo tổng hợp: /baocao (hoặc lệnh <code>hoinghi"
+        " report bao-cao.xlsx</code> trên máy chủ); danh sách có mặt và chưa có mặt: lệnh"
+        " <code>hoinghi attendance present co-mat.xlsx</code>.\n"
+    )
+
+
 def test_the_hall_line_writes_its_figures_as_the_quota_line_does() -> None:
     """Review of s32: «chưa đến: 1234» where the quota line under it reads «1.234»."""
     hall = Attendance(

@@ -1659,3 +1659,33 @@ async def test_the_morning_report_phones_no_one_already_in_the_hall_and_says_wha
         "Không liệt kê 1 người đã có mặt trong hội trường (bản thân hoặc người dự thay đã điểm "
         "danh tại bàn đón tiếp): không cần gọi."
     )
+
+
+async def test_the_morning_report_s_failed_list_leaves_out_those_already_in_the_hall(
+    harness: BotHarness,
+) -> None:
+    """A programme that failed to reach DB001 on the meeting morning is no call to make once
+    she is checked in: the «Gửi không thành công» list, like the list to phone, names only
+    those not in the hall and counts the others (s32 re-test, the morning pack's report)."""
+    await linked_answers(harness)  # DB001, DB002 attend, DB003 sends a substitute
+    await harness.plan(*MEETING_KINDS)
+    harness.clock.set(local(2024, 5, 28, 6, 20))
+    access = harness.services.access
+    await harness.services.checkin.check_in(
+        access.office_desk(access.local_operator(), "Bàn 1"), "DB001"
+    )
+    harness.clock.set(local(2024, 5, 28, 6, 30))
+    for code in ("DB001", "DB002"):
+        harness.fake.fail_next(
+            "sendMessage", error_code=400, description="Bad Request: x",
+            chat_id=harness.user_for(code).id,
+        )  # fmt: skip
+    await harness.tick()
+    [report] = [t for t in texts(harness, OFFICE_CHAT) if "chương trình sáng ngày hội nghị" in t]
+    assert "Lỗi: 2" in report  # the figures are what happened
+    assert "\n\nGửi không thành công (1):\n• DB002 — Hoàng Thị Ngọc Diệp: 400 X\n" in report
+    assert "DB001" not in report
+    assert report.endswith(
+        "Không liệt kê 1 người đã có mặt trong hội trường (bản thân hoặc người dự thay đã điểm "
+        "danh tại bàn đón tiếp): không cần gọi."
+    )

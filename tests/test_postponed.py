@@ -133,6 +133,34 @@ def test_the_date_moved_warning_says_thongbao_works_on_zalo_too_not_on_telegram_
     assert "trên Telegram." not in line
 
 
+def test_check_says_an_hour_moved_within_the_day_sends_nothing_again(
+    imported: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """08:00 to 08:30 on the same day: the re-test's `check` said «Bot tự gửi lại theo ngày
+    mới…» while nothing is sent again (the day-before reminder is keyed by the day it is timed
+    from: tests/test_outbox.py, the meeting that starts later the same day), as the guide says;
+    nor are the deadlines written as dates named, the day having stayed."""
+    remind_the_first(imported, 3)
+    edit_plan(
+        imported,
+        ('starts_at = "2024-05-28T08:00"', 'starts_at = "2024-05-28T08:30"'),
+        ('rsvp_deadline = "-7d@17:00"', 'rsvp_deadline = "2024-05-21T17:00"'),
+    )
+    assert main(["check"]) == 0
+    out = capsys.readouterr().out
+    assert warning_lines(out, "meeting.starts_at")[-1] == (
+        f"  - meeting.starts_at: giờ khai mạc đã đổi từ {OLD} sang 08:30, Thứ Ba, ngày 28/5/2024,"
+        " trong cùng ngày họp (so với dữ liệu của bot); 3 đại biểu đã nhận tin nhắn của bot nêu"
+        " giờ cũ. Bot không gửi lại các tin đã gửi (ngày họp không đổi); các tin bot tự gửi chưa"
+        " đến giờ gửi (nhắc lịch trước một ngày, chương trình buổi sáng) sẽ ghi giờ mới. Bot không"
+        " tự báo cho đại biểu việc đổi giờ: đề nghị Văn phòng gửi thông báo đổi giờ tại trang"
+        " Thông báo của trang điều hành (/office/notices, có mẫu soạn sẵn để sửa, xem trước rồi"
+        " mới gửi) hoặc bằng lệnh /thongbao gửi cho bot (trên Telegram hay Zalo đều được)."
+    )
+    assert "tự gửi lại" not in out
+    assert warning_lines(out, "meeting.rsvp_deadline") == []
+
+
 def test_check_says_a_date_moved_before_anyone_was_told_it_without_a_count(
     imported: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -212,6 +212,35 @@ async def test_purge_removes_personal_data_and_keeps_the_answers_and_counts(
     assert stranger.last_text().startswith("Đường liên kết này không đúng hoặc đã hết hiệu lực")
 
 
+async def test_purge_says_it_keeps_the_names_the_desk_wrote_for_guests_and_substitutes(
+    harness: BotHarness,
+) -> None:
+    """The re-test's `purge --dry-run` listed nothing of the check-ins, where the desk wrote
+    guests' and substitutes' names, positions and units: they are kept (the record of who was
+    at the meeting), and the preview and the purge's last lines say so, with how many."""
+    from bot.cli.db import _checkins_kept, _purge_preview
+    from bot.texts import load_catalog
+
+    services = harness.services
+    harness.clock.set(services.config.meeting.starts_at)
+    desk = services.access.office_desk(services.access.local_operator(), "Bàn 1")
+    await services.checkin.check_in(desk, "DB001")
+    await services.checkin.check_in(desk, "DB003", substitute_name="Lê Thị Hoa")
+    await services.checkin.guest(desk, "Hoàng Văn Nam", organization="Báo Hà Nội Mới")
+    harness.clock.set(services.config.meeting.ends_at)
+    preview = await services.privacy.preview(drafts=False)
+    assert (preview.guests, preview.substitutes) == (1, 1)
+    kept = (
+        "Giữ lại cùng danh sách điểm danh (hồ sơ những ai có mặt tại hội nghị): họ tên, chức vụ,"
+        " đơn vị của 1 khách và 1 người dự thay do bàn đón tiếp ghi."
+    )
+    assert _purge_preview(load_catalog("vi"), preview, drafts=False)[-1] == kept
+    summary = await services.privacy.purge(drafts=False)
+    assert _checkins_kept(load_catalog("vi"), summary) == [kept]
+    hall = await services.checkin.count()
+    assert (hall.present, len(hall.guests)) == (2, 1)  # what it said it keeps, it keeps
+
+
 async def test_purge_erases_a_zalo_account_s_id_from_the_audit_log_as_telegram_s(
     harness: BotHarness,
 ) -> None:
@@ -324,7 +353,8 @@ def test_purge_dry_run_counts_each_kind_and_removes_nothing(
     assert capsys.readouterr().out.splitlines() == [
         *PREVIEW,
         "Các bản tham luận và góp ý được giữ lại (thêm --drafts để xóa cả tham luận).",
-        "Giữ lại: danh sách đại biểu, nội dung trả lời và số liệu tổng hợp.",
+        "Giữ lại: danh sách đại biểu, nội dung trả lời (kể cả họ tên, chức vụ, đơn vị của người"
+        " dự thay đại biểu đã báo) và số liệu tổng hợp.",
         "Chạy thử (--dry-run): chưa xóa gì.",
     ]
     assert main(["purge", "--dry-run", "--drafts"]) == 0

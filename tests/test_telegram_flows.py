@@ -712,6 +712,20 @@ async def test_help_lists_office_commands_only_for_admins(harness: BotHarness) -
     assert "/thongke — thống kê xác nhận" in admin.last_text()
 
 
+async def test_the_office_s_help_says_thongke_opens_with_the_hall_on_the_meeting_day(
+    harness: BotHarness,
+) -> None:
+    """In the hall the chair asks «bao nhiêu đồng chí đã đến?»: /help tells the office where
+    that figure is (/thongke on the meeting day), not only the answers it counts."""
+    admin = harness.admin()
+    await harness.send(admin.command("/help"))
+    assert (
+        "/thongke — thống kê xác nhận theo nội dung trả lời và theo nhóm, so với sức chứa hội"
+        " trường; trong ngày họp, mở đầu bằng số có mặt trong hội trường (đại biểu đã điểm danh,"
+        " tổng số người trong hội trường, đại biểu dự kiến chưa đến)\n"
+    ) in admin.last_text()
+
+
 async def test_id_command_tells_user_and_chat_ids(harness: BotHarness) -> None:
     admin = harness.admin()
     await harness.send(admin.command("/id"))

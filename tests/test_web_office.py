@@ -150,6 +150,34 @@ async def test_on_the_meeting_s_day_the_overview_leads_with_the_hall_not_the_pre
     assert text_of(live, "hall-said") == text_of(page, "hall-said")
 
 
+async def test_the_overview_s_hall_figures_are_written_as_the_chat_writes_them(
+    desk: Desk, imported: Services, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At a big meeting the overview read «chưa đến: 1234» where /thongke reads «1.234»: the
+    same figures, grouped by thousands as the locale writes them, on the page and its live
+    refresh alike."""
+    from bot.services.checkin import Attendance
+
+    clock.set(local(2024, 5, 28, 7, 30))
+    hall = Attendance(
+        at=clock.now(), groups=[], invited=2600, expected=2500, present=1210, substitutes=0,
+        declined_present=0, guests=[], missing_total=1290,
+    )  # fmt: skip
+
+    async def count() -> Attendance:
+        return hall
+
+    monkeypatch.setattr(imported.checkin, "count", count)
+    await desk.sign_in()
+    page = (await desk.client.get("/office/")).text
+    assert text_of(page, "hall-said") == (
+        "Đại biểu có mặt: 1.210 (trong đó 1.210/2.500 đại biểu dự kiến); tổng số người trong"
+        " hội trường: 1.210; đại biểu dự kiến chưa đến: 1.290. Xem trang «Có mặt»"
+    )
+    live = (await desk.client.get("/office/live")).text
+    assert text_of(live, "hall-said") == text_of(page, "hall-said")
+
+
 async def test_after_the_meeting_s_end_the_overview_gives_the_day_s_result_not_a_hall_filling(
     desk: Desk, imported: Services, clock: ManualClock
 ) -> None:

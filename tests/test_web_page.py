@@ -33,7 +33,7 @@ from storage.models import AuditEntry, Delegate, OutboundMessage, Rsvp
 from tests.conftest import import_example, local, rsvp_of
 from tests.harness import BotHarness
 from tests.office_support import text_of
-from tests.test_outbox import deliveries, linked_answers, message_status
+from tests.test_outbox import deliveries, linked_answers, message_status, texts
 from tests.web_support import Web, flash, form_fields, web_for
 
 Browsers = Callable[..., Awaitable[Web]]
@@ -916,6 +916,34 @@ async def test_a_withdrawn_invitee_sees_no_notice_and_none_sent_while_she_was_wi
     await harness.services.withdrawals.reinvite(office, "DB006")
     section = notices_section((await paged.open("DB006")).text)
     assert re.findall(r'<article id="notice-(\d+)"', section) == ["1"]
+
+
+async def test_a_day_notice_for_her_substitute_opens_on_her_page_as_in_chat_with_kinh_chuyen(
+    harness: BotHarness, paged: Web
+) -> None:
+    """On the meeting day a notice to those present (her substitute checked in) or to those
+    awaited (her substitute named, not in yet) opens on her page with the line her chat copy
+    opens with, «Kính chuyển đồng chí … (dự thay đồng chí tại hội nghị):»; not for one who
+    comes herself."""
+    harness.clock.set(local(2024, 5, 28, 7, 30))
+    services = harness.services
+    desk = services.access.office_desk(services.access.local_operator(), "Bàn 1")
+    await send_notice(harness, "Hội trường mở cửa lúc 7:30.", "awaited")  # DB003's not in yet
+    await services.checkin.check_in(desk, "DB001")
+    await services.checkin.check_in(desk, "DB003", substitute_name="Lê Thị Hoa")
+    await send_notice(harness, "Phòng họp đổi sang tầng 3.", "came")
+    line = "Kính chuyển đồng chí <b>Lê Thị Hoa</b> (dự thay đồng chí tại hội nghị):"
+    section = notices_section((await paged.open("DB003")).text)
+    for number in (2, 1):
+        assert (
+            f'<p class="text" id="notice-{number}-for-substitute">{line}</p>'
+            f'<p class="text" id="notice-{number}-text">'
+        ) in section
+    assert texts(harness, harness.user_for("DB003").id)[-1].startswith(
+        "Kính chuyển đồng chí Lê Thị Hoa (dự thay đồng chí tại hội nghị):\n\n"
+    )
+    own = notices_section((await paged.open("DB001")).text)
+    assert 'id="notice-2-text"' in own and "Kính chuyển" not in own
 
 
 async def test_a_notice_queued_for_her_but_not_sent_for_her_withdrawal_stays_off_her_page(

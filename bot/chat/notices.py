@@ -356,6 +356,15 @@ def _preview(turn: Turn, result: BroadcastResult) -> Answer:
                     f"broadcast.preview_not_linked{page}", count=reach.not_linked, names=names
                 )
             )
+        elif result.audience == Audience.AWAITED:  # all answered: the report is the list
+            lines.append(
+                catalog.html(
+                    f"broadcast.preview_not_linked_more_awaited{page}",
+                    count=reach.not_linked,
+                    names=names,
+                    more=more,
+                )
+            )
         else:  # the first few by name, the rest counted: a preview is one message to read
             lines.append(
                 catalog.html(
@@ -367,6 +376,10 @@ def _preview(turn: Turn, result: BroadcastResult) -> Answer:
                     column=catalog.plain("report_sheet.delegates.linked"),
                 )
             )
+    if (reach.not_linked or reach.blocked) and result.audience == Audience.AWAITED:
+        # On the meeting day, to those expected and not in yet: what the chat gives her to
+        # phone them (the dashboard's preview links to the «Chưa đến» list instead).
+        lines.append(catalog.html("broadcast.preview_awaited_phones"))
     rows: Rows = ()
     if result.step is BroadcastStep.NO_RECIPIENTS:
         lines.append(catalog.html("broadcast.no_recipients"))

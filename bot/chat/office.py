@@ -50,7 +50,8 @@ async def counts(turn: Turn, office: OfficeActor) -> Answer:
                 if now >= meeting.ends_at
                 else None
             )
-            lines.append(replies.hall_line(turn.catalog, hall, ended))
+            web = turn.config.web is not None
+            lines.append(replies.hall_line(turn.catalog, hall, ended, web=web))
     lines += replies.counts(turn.catalog, turn.config, result)
     lines += replies.quota_lines(turn.catalog, await turn.services.quotas.usage())
     return Answer.say("\n".join(lines))

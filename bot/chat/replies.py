@@ -197,18 +197,22 @@ def _tally_line(catalog: Catalog, key: str, tally: Tally, **params: object) -> H
     )
 
 
-def hall_line(catalog: Catalog, hall: Attendance, ended: str | None = None) -> Html:
+def hall_line(
+    catalog: Catalog, hall: Attendance, ended: str | None = None, *, web: bool = True
+) -> Html:
     """Who is in the hall, as the overview's block and the page «Có mặt» count it; ``ended``:
-    the meeting's end (its local time) once past, the figures then final."""
+    the meeting's end (its local time) once past, the figures then final. Without ``web``
+    (no [web]: no «Có mặt» page, no dashboard) it points to the commands that write the lists."""
     number = catalog.number
     figures = {
         "present": number(hall.present), "arrived": number(hall.arrived),
         "expected": number(hall.expected), "in_hall": number(hall.in_hall),
         "missing": number(hall.missing_total),
     }  # fmt: skip
+    tail = "" if web else "_no_web"
     if ended:
-        return catalog.html("office.counts_hall_ended", time=ended, **figures)
-    return catalog.html("office.counts_hall", **figures)
+        return catalog.html(f"office.counts_hall_ended{tail}", time=ended, **figures)
+    return catalog.html(f"office.counts_hall{tail}", **figures)
 
 
 def counts(catalog: Catalog, config: Config, result: Counts) -> list[Html]:

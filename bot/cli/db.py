@@ -206,6 +206,8 @@ def cmd_purge(args: argparse.Namespace) -> int:
             comments=summary.comments,
         )
     )
+    for line in _checkins_kept(catalog, summary):
+        out(line)
     return EXIT_OK
 
 
@@ -227,7 +229,17 @@ def _purge_preview(catalog: Catalog, planned: PurgeSummary, *, drafts: bool) -> 
     else:
         lines.append(catalog.plain("purge.preview_drafts_kept"))
     lines.append(catalog.plain("purge.preview_kept"))
+    lines += _checkins_kept(catalog, planned)
     return lines
+
+
+def _checkins_kept(catalog: Catalog, summary: PurgeSummary) -> list[str]:
+    """The names the reception desk wrote for guests and substitutes, kept: said apart."""
+    if not summary.guests and not summary.substitutes:
+        return []
+    return [
+        catalog.plain("purge.checkins_kept", guests=summary.guests, substitutes=summary.substitutes)
+    ]
 
 
 # What counts as yes at a prompt: the English letter the prompt shows, and the Vietnamese word.

@@ -163,6 +163,21 @@ NOTICE_AUDIENCES = (
 DAY_AUDIENCES = frozenset({Audience.CAME, Audience.ABSENT, Audience.AWAITED})
 
 
+def passed_on_to(
+    audience: str, *, sent_substitute: bool, substitute_name: str | None, stood_in_by: str | None
+) -> str | None:
+    """The substitute a notice on the meeting day is for, when its recipient is counted
+    present through her (to those present: the one checked in, ``stood_in_by``) or expected
+    through her (to those awaited: the one she named, when she answered she sends one); None
+    when the notice is for the recipient herself. The chat's copy and the personal page both
+    open such a notice with «Kính chuyển đồng chí …» by this rule."""
+    if audience == Audience.CAME:
+        return stood_in_by
+    if audience == Audience.AWAITED and sent_substitute:
+        return substitute_name
+    return None
+
+
 def notice_audiences(day_begun: bool) -> tuple[Audience, ...]:
     """The audiences a notice is offered to now: those of :data:`DAY_AUDIENCES` only once the
     meeting's first day has begun (:meth:`bot.config.Meeting.day_begun`)."""

@@ -8,6 +8,7 @@ import html
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from functools import partial
+from typing import TypeVar
 
 from bot.config import Config
 from bot.domain.channels import ChannelInfo
@@ -29,6 +30,7 @@ from bot.domain.outbound import (
     VenuePart,
     audience_deadline,
     decode_buttons,
+    passed_on_to,
 )
 from bot.domain.phones import display_phone
 from bot.domain.ports import DeliveryReport, MessageView, Problem, Recipient
@@ -60,6 +62,7 @@ from bot.texts.presenters import (
 from storage.files import media_type, read_stored, sanitize_filename
 
 ICS_MIME = "text/calendar"
+_T = TypeVar("_T")  # a listed person: a delivery's problem, a speaker's line
 # Kinds that go to the office chat itself.
 _TO_OFFICE = frozenset(
     {
@@ -76,14 +79,13 @@ _DAY_OF_SUBSTITUTES = frozenset({Audience.CAME, Audience.AWAITED})
 
 
 def _passed_on_to(message: MessageView, recipient: Recipient) -> str | None:
-    """The substitute a notice on the meeting day is for, when its recipient is counted
-    present through her (to those present: the one checked in) or expected through her (to
-    those awaited: the one she named); None when the notice is for the recipient herself."""
-    if message.audience == Audience.CAME:
-        return recipient.stood_in_by
-    if message.audience == Audience.AWAITED and recipient.rsvp is RsvpStatus.SUBSTITUTE:
-        return recipient.substitute_name
-    return None
+    """The substitute a notice on the meeting day is for (:func:`passed_on_to`)."""
+    return passed_on_to(
+        message.audience,
+        sent_substitute=recipient.rsvp is RsvpStatus.SUBSTITUTE,
+        substitute_name=recipient.substitute_name,
+        stood_in_by=recipient.stood_in_by,
+    )
 
 
 # Kinds the office hears about only when someone was not reached.
@@ -454,26 +456,27 @@ class MessageComposer:
     def _missing_lines(self, missing: list[DraftLine]) -> list[Html]:
         """«Not sent yet» with the speakers who owe a speech, then apart those whose
         invitation was withdrawn (no reminder goes to them)."""
-        catalog = self._catalog
-        lines: list[Html] = []
         owing = [line for line in missing if line.owed]
         withdrawn = [line for line in missing if line.excused]
-        for key, people in (("draft_missing.list", owing), ("draft_missing.withdrawn", withdrawn)):
-            if not people:
-                continue
-            lines.append(catalog.html(key, count=len(people)))
-            lines += [
-                catalog.html(
-                    "draft_missing.person",
-                    code=line.code,
-                    name=line.full_name,
-                    organization=line.organization,
-                    key=line.theme_key,
-                    away=draft_away(catalog, line),
-                )
-                for line in people
-            ]
-        return lines
+        return [
+            *self._listed("draft_missing.list", owing, self._speaker_line),
+            *self._listed("draft_missing.withdrawn", withdrawn, self._speaker_line),
+        ]
+
+    def _speaker_line(self, line: DraftLine) -> Html:
+        """A speaker with no draft sent: her theme, and why she is away if she is."""
+        catalog = self._catalog
+        return catalog.html(
+            "draft_missing.person", code=line.code, name=line.full_name,
+            organization=line.organization, key=line.theme_key, away=draft_away(catalog, line),
+        )  # fmt: skip
+
+    def _listed(self, key: str, people: list[_T], line: Callable[[_T], Html]) -> list[Html]:
+        """A heading counting ``people`` and one line each (:meth:`_problem_lines`,
+        :meth:`_missing_lines`); nothing at all for nobody."""
+        if not people:
+            return []
+        return [self._catalog.html(key, count=len(people)), *map(line, people)]
 
     def _speaker_away(self, line: DraftLine) -> Html:
         """For a reminder to a speaker who declined or sent a substitute: that the office still
@@ -642,14 +645,19 @@ class MessageComposer:
         if report.message.kind is MessageKind.DRAFT_REMINDER:
             due = audience_deadline(report.message.audience)
             lines += self._missing_lines(await self._drafts.missing(due))
-        lines += self._problem_lines("report.failed", report.failed, with_error=True)
+        morning = report.message.kind is MessageKind.MORNING_AGENDA
+        # On the meeting morning, those already in the hall (checked in, or their substitute)
+        # are no one to chase: left out of every list, and counted at its end.
+        in_hall = await self._in_hall() if morning and self._in_hall is not None else set()
+        failed = [p for p in report.failed if p.code not in in_hall]
+        lines += self._problem_lines("report.failed", failed, with_error=True)
         if report.message.kind is MessageKind.RSVP_REMINDER and self._dashboard is not None:
             # Whom to phone about an answer, by the overview's rule and in its words: the
             # unanswered whom the invitation reached and no chat does (the blocked among them);
             # those not sent it yet are to be sent it first, not phoned.
             lines += await self._to_phone_lines(self._dashboard)
-        elif report.message.kind is MessageKind.MORNING_AGENDA:
-            lines += await self._morning_to_phone(report)
+        elif morning:
+            lines += self._morning_to_phone(report, in_hall, len(report.failed) - len(failed))
         else:
             # On the day, to those present or awaited: a substitute is who is in the hall or on
             # the way, so her number is given beside the delegate's.
@@ -666,10 +674,12 @@ class MessageComposer:
             buttons = ((Button(label, resend_action(report.message.id)),),)
         return TextPart(Html("\n".join(lines)), buttons)
 
-    async def _morning_to_phone(self, report: DeliveryReport) -> list[Html]:
+    def _morning_to_phone(
+        self, report: DeliveryReport, in_hall: set[str], failed_in_hall: int
+    ) -> list[Html]:
         """The morning programme's list to phone: those it could not reach, less those already
-        in the hall (checked in, or their substitute), with what the call is for."""
-        in_hall = await self._in_hall() if self._in_hall is not None else set()
+        in the hall (checked in, or their substitute: ``in_hall``), with what the call is for;
+        then how many were left out, of this list and of the failed (``failed_in_hall``)."""
         blocked = [p for p in report.blocked if p.code not in in_hall]
         not_linked = [p for p in report.not_linked if p.code not in in_hall]
         lines = []
@@ -677,7 +687,10 @@ class MessageComposer:
             lines.append(self._catalog.html("report.morning_call"))
         lines += self._problem_lines("report.blocked", blocked, phone="own")
         lines += self._problem_lines("report.not_linked", not_linked, phone="own")
-        left_out = len(report.blocked) + len(report.not_linked) - len(blocked) - len(not_linked)
+        left_out = (
+            failed_in_hall
+            + len(report.blocked) + len(report.not_linked) - len(blocked) - len(not_linked)
+        )  # fmt: skip
         if left_out:
             lines.append(self._catalog.html("report.morning_in_hall", count=left_out))
         return lines
@@ -724,15 +737,13 @@ class MessageComposer:
     ) -> list[Html]:
         """One line per problem: with its error, or (``phone``: "own") with her number to
         phone, or ("substitute") with her substitute's too where she sends one."""
-        if not problems:
-            return []
         if with_error:
             line = self._error_line
         elif phone:  # a list to phone: each with her number, as the overview lists them
             line = partial(self._phone_line, substitutes=phone == "substitute")
         else:
             line = self._person_line
-        return [self._catalog.html(key, count=len(problems)), *map(line, problems)]
+        return self._listed(key, problems, line)
 
     def _error_line(self, problem: Problem) -> Html:
         """A delivery that failed: why, and whether she may have it all the same."""

@@ -195,12 +195,20 @@ def date_moved(stored: StoredMeeting | None, config: Config) -> list[ConfigProbl
     if another_meeting(stored, config) is not None:
         return []  # another meeting's row: said by CodeTaken, not as a move
     told = stored.told_the_date
+    # Within the same day the messages sent stay true and are not sent again (a message is
+    # keyed by the day it is timed from: bot.domain.reminders.PlannedMessage), and the
+    # deadlines written as dates matter only if the new start passed them.
+    same_day = meeting.local(stored.starts_at).date() == meeting.local(meeting.starts_at).date()
+    what = "meeting_hour_moved" if same_day else "meeting_moved"
     moved = ConfigProblem(
         "meeting.starts_at",
-        "meeting_moved_told" if told else "meeting_moved",
+        f"{what}_told" if told else what,
         {"old": stored.starts_at, "new": meeting.starts_at, "count": told},
     )
-    return [moved, *fixed_deadlines(config)]
+    deadlines = fixed_deadlines(config)
+    if same_day:
+        deadlines = [one for one in deadlines if one.code == "deadline_after_start"]
+    return [moved, *deadlines]
 
 
 def own_deadlines_after_start(stored: StoredMeeting | None, config: Config) -> list[ConfigProblem]:

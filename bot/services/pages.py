@@ -50,7 +50,13 @@ from bot.delegate_file import ROLE_CONTACT
 from bot.domain.channels import ChatAccount, LinkedChat
 from bot.domain.checkin import SUBSTITUTE_CHECKIN, CheckedIn
 from bot.domain.drafts import CommentLine, DraftStatus, VersionLine
-from bot.domain.outbound import DeliveryStatus, MessageKind, MessageStatus, SkipReason
+from bot.domain.outbound import (
+    DeliveryStatus,
+    MessageKind,
+    MessageStatus,
+    SkipReason,
+    passed_on_to,
+)
 from bot.domain.rsvp import RsvpStatus
 from bot.domain.tasks import TaskStatus, is_overdue
 from bot.domain.tokens import looks_like_token
@@ -140,6 +146,9 @@ class PageNotice:
     number: int
     sent_at: datetime
     body: str
+    # On the meeting day, to those present or awaited through the substitute she sent: the
+    # substitute it is for (bot.domain.outbound.passed_on_to), as her chat's copy opens.
+    for_substitute: str | None = None
 
 
 @dataclass(frozen=True)
@@ -225,7 +234,7 @@ def _notices_statement() -> Select[Any]:
     m = MESSAGES
     sent_at = func.coalesce(m.c.queued_at, m.c.due_at)
     return (
-        select(m.c.number, sent_at.label("sent_at"), m.c.body)
+        select(m.c.number, sent_at.label("sent_at"), m.c.body, m.c.audience)
         .select_from(DELIVERIES.join(m, m.c.id == DELIVERIES.c.message_id))
         .where(_her_notices(bindparam("person_id", type_=Integer)))
         .order_by(sent_at.desc(), m.c.number.desc())
@@ -556,7 +565,15 @@ class PageService:
         tasks, drafts = self._details(rows, now) if rows else ((), ())
         return PageView(
             account, delegate, rsvp, tasks, drafts, link_code=row.link_code,
-            notices=tuple(PageNotice(n.number, n.sent_at, n.body or "") for n in notices),
+            notices=tuple(
+                PageNotice(n.number, n.sent_at, n.body or "", passed_on_to(
+                    n.audience,
+                    sent_substitute=rsvp.status is RsvpStatus.SUBSTITUTE,
+                    substitute_name=rsvp.substitute_name,
+                    stood_in_by=checkin.substitute_name if checkin is not None else None,
+                ))
+                for n in notices
+            ),
             documents=tuple(document_line(d) for d in documents),
             chats=tuple(LinkedChat(*chat) for chat in chats),
             checkin=checkin,

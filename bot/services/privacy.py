@@ -7,6 +7,9 @@ the audit log are replaced (whatever their shape: Telegram's numbers, Zalo's hex
 invitation links stop working. With ``drafts``: the uploaded speech drafts (files and versions)
 and the comment threads. The ids of handled updates go too: they name no one, but after the
 meeting nothing needs them and emptying the table costs nothing.
+
+Kept, and said so: the names, positions and units written at the reception desk for guests and
+substitutes (the record of who was at the meeting), as the substitutes named in the answers are.
 """
 
 from __future__ import annotations
@@ -20,12 +23,14 @@ from sqlalchemy import delete, func, select, update
 
 from bot.domain.outbound import DeliveryStatus
 from bot.services.access import DASHBOARD, LOCAL_OPERATOR
+from bot.services.checkin import ArrivalKind
 from bot.services.context import ServiceContext
 from storage import queries
 from storage.files import FileStore
 from storage.models import (
     AuditEntry,
     ChannelIdentity,
+    Checkin,
     Delegate,
     Delivery,
     DraftComment,
@@ -68,6 +73,10 @@ class PurgeSummary:
     comments: int = 0
     links: int = 0  # personal links that stop working
     link_failures: int = 0  # records of wrong links opened, with the account that opened them
+    # Kept, not removed: the check-ins of guests and of substitutes (their names, positions and
+    # units as the desk wrote them), said apart so that nobody reads them as removed.
+    guests: int = 0
+    substitutes: int = 0
 
 
 class PrivacyService:
@@ -249,6 +258,14 @@ class PrivacyService:
                 ),
             ),
             link_failures=await _count(session, select(LinkFailure.id)),
+            guests=await _count(session, self._checkins(ArrivalKind.GUEST)),
+            substitutes=await _count(session, self._checkins(ArrivalKind.SUBSTITUTE)),
+        )
+
+    def _checkins(self, kind: ArrivalKind) -> Any:
+        """This meeting's check-ins of ``kind`` (undone ones too: they hold the name as well)."""
+        return select(Checkin.id).where(
+            Checkin.meeting_id == self._ctx.meeting_id, Checkin.kind == kind.value
         )
 
 

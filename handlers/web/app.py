@@ -518,6 +518,12 @@ class Site:
                     "number": notice.number,
                     "sent_at": notice.sent_at,
                     "html": notice_body_linked(notice.body),
+                    # The line the chat's copy opens with, for the substitute it is for.
+                    "for_substitute": catalog.html(
+                        "broadcast.for_substitute", name=notice.for_substitute
+                    )
+                    if notice.for_substitute
+                    else None,
                     "new": seen is None or notice.number not in seen,
                 }
                 for notice in view.notices

@@ -390,3 +390,82 @@ async def test_on_the_desk_s_phone_results_the_substitute_s_button_and_a_guest_a
     assert await element_text(desk, "flash") == "Đã hủy lượt điểm danh của Phạm Văn Khách."
     assert await element_text(desk, "total-guests") == "1"
     await desk.screenshot("checkin-office-guest-undone")
+
+
+def _network(browser: Browser, *, offline: bool) -> None:
+    """The phone's network dropped (or back): Chromium's own emulation, as the re-test did."""
+    browser.driver.execute_cdp_cmd("Network.enable", {})
+    browser.driver.execute_cdp_cmd(
+        "Network.emulateNetworkConditions",
+        {"offline": offline, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
+    )
+
+
+async def _offline_said(browser: Browser) -> str:
+    """Wait for the desk's «Mất kết nối mạng» line and return it (the page stays in place)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.wait import WebDriverWait
+
+    def said() -> str:
+        element = browser.driver.find_element(By.ID, "desk-offline")
+        WebDriverWait(browser.driver, 15).until(lambda _: element.is_displayed())
+        return str(element.text)
+
+    return str(await asyncio_run(browser, said))
+
+
+async def test_a_tap_at_the_desk_without_network_says_it_was_not_recorded_and_goes_once_back(
+    hall: Dashboard, browser: Browser
+) -> None:
+    """s32 re-test M2: the hall's Wi-Fi dropped and the volunteer got Chromium's
+    «ERR_INTERNET_DISCONNECTED» page (and again on «Back»), not knowing whether the tap went.
+    Now the card stays, saying the tap was NOT recorded and what to do meanwhile; once the
+    network is back, the same button records her once."""
+    from selenium.webdriver.common.by import By
+
+    services = hall.services
+    tokens = {link.code: link.token for link in await services.invitations.links()}
+    link = await services.signin.link_for_code(CHECKIN_STAFF)
+    assert link.secret is not None
+    await browser.open(hall.url(f"signin/{link.secret}"))
+    await browser.press("Đăng nhập")
+    await browser.fill("Tên bàn đón tiếp", "Bàn 1")
+    await browser.press("Bắt đầu điểm danh")
+    await browser.open(f"http://127.0.0.1:{hall.port}/{tokens['DB007']}")
+    card = browser.url
+    try:
+        await asyncio_run(browser, lambda: _network(browser, offline=True))
+        await asyncio_run(browser, lambda: browser.driver.find_element(By.ID, "tap").click())
+        said = await _offline_said(browser)
+        assert said.startswith(
+            "⚠️ Mất kết nối mạng: lượt bấm vừa rồi CHƯA được ghi nhận. Khi có mạng lại, đề nghị"
+            " bấm lại nút đó (bấm lại không ghi hai lần). Trong lúc chờ, mời đại biểu ký vào Danh"
+            " sách đại biểu ký tên in sẵn"
+        )
+        assert browser.url == card  # her card, not the browser's error page
+        assert await element_text(browser, "person-name") == "Đỗ Thị Kim Oanh"
+        assert (await services.checkin.count()).in_hall == 0
+        await browser.screenshot("checkin-desk-offline")
+        await no_accessibility_problems(browser)
+        await asyncio_run(browser, lambda: _network(browser, offline=False))
+    finally:
+        await asyncio_run(browser, lambda: _network(browser, offline=False))
+    await browser.press("Điểm danh")
+    assert await element_text(browser, "flash") == "Đã điểm danh: Đỗ Thị Kim Oanh."
+    assert (await services.checkin.count()).in_hall == 1
+
+    # The search, offline too: said on the page, the box keeps what was typed.
+    try:
+        await asyncio_run(browser, lambda: _network(browser, offline=True))
+        await browser.fill(
+            "Họ tên, mã cá nhân, mã đại biểu hoặc số điện thoại (gõ không dấu cũng được)", "mai"
+        )
+        await asyncio_run(
+            browser,
+            lambda: browser.driver.find_element(By.CSS_SELECTOR, "#form-search button").click(),
+        )
+        assert (await _offline_said(browser)).startswith("⚠️ Mất kết nối mạng: chưa tìm được.")
+        assert browser.url.startswith(hall.url("checkin"))
+        assert "Kết quả" not in await browser.text()
+    finally:
+        await asyncio_run(browser, lambda: _network(browser, offline=False))

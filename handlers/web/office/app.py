@@ -744,6 +744,7 @@ class Office:
             token_envs=self.services.ctx.chats.token_envs,
             lang=catalog.locale,
             quota_line=quota_line,
+            number=catalog.number,  # «1.234», as the chat writes the same figures
             root=self.root, site_css=self.site_css, css=self.static.url("office.css"),
             js=self.static.url("office.js"), meeting=meeting, office=config.office,
             groups=config.groups_in_order, statuses=list(RsvpStatus),

@@ -84,3 +84,72 @@
     });
   });
 }());
+/* The reception desk on a hall's Wi-Fi: before a desk form leaves, the server is asked (its own
+   script, no-store: no database, no session); when it cannot be reached the form is not sent
+   and the page says so — the tap NOT recorded, what to do meanwhile — instead of the browser's
+   error page, where «Back» shows the same error and the volunteer cannot tell whether the tap
+   went. Without this script the forms are sent as they are (the page's «Khi mất mạng» says
+   what to do). A form sent again is harmless: it carries its own key, recorded once. */
+(function () {
+  "use strict";
+  var said = document.getElementById("desk-offline");
+  if (!said || !window.fetch) { return; }
+  var probe = said.getAttribute("data-probe");
+  var WAIT = 6000;  // ms: longer, and the volunteer would tap again anyway
+  var busy = false;
+  function tell(text) {
+    said.textContent = text;
+    said.hidden = false;
+    if (said.scrollIntoView) { said.scrollIntoView({ block: "center" }); }
+  }
+  function reachable() {
+    var controller = window.AbortController ? new AbortController() : null;
+    var timer = controller ? window.setTimeout(function () { controller.abort(); }, WAIT) : 0;
+    var asked = { method: "HEAD", cache: "no-store", credentials: "same-origin" };
+    if (controller) { asked.signal = controller.signal; }
+    // Any answer at all (even an error status) means the server is there.
+    return fetch(probe, asked)
+      .then(function () { return true; }, function () { return false; })
+      .then(function (found) { window.clearTimeout(timer); return found; });
+  }
+  function send(form, submitter) {
+    form.setAttribute("data-checked", "1");
+    if (form.requestSubmit) {
+      form.requestSubmit(submitter || undefined);
+      return;
+    }
+    if (submitter && submitter.name) {  // form.submit() leaves the pressed button out
+      var field = document.createElement("input");
+      field.type = "hidden";
+      field.name = submitter.name;
+      field.value = submitter.value;
+      form.appendChild(field);
+    }
+    form.submit();
+  }
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!(form instanceof HTMLFormElement)) { return; }
+    if (form.getAttribute("data-checked") === "1") {  // asked already: let it go
+      form.removeAttribute("data-checked");
+      return;
+    }
+    event.preventDefault();
+    if (busy) { return; }
+    busy = true;
+    var submitter = event.submitter || null;
+    var searching = (form.getAttribute("method") || "get").toLowerCase() === "get";
+    reachable().then(function (found) {
+      busy = false;
+      if (found) {
+        said.hidden = true;
+        send(form, submitter);
+      } else {
+        tell(said.getAttribute(searching ? "data-search" : "data-tap"));
+      }
+    });
+  }, true);
+  window.addEventListener("online", function () {
+    if (!said.hidden) { tell(said.textContent.split("\n")[0] + "\n" + said.getAttribute("data-back")); }
+  });
+}());
