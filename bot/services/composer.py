@@ -16,6 +16,7 @@ from bot.domain.clock import Clock
 from bot.domain.drafts import DraftAction, DraftLine, DraftStatus, draft_action
 from bot.domain.ics import ics_filename
 from bot.domain.outbound import (
+    PROXY_REFUSED,
     Audience,
     Button,
     DeliveryStatus,
@@ -756,6 +757,9 @@ class MessageComposer:
             # send it again says nothing about that one.
             when = short_moment(catalog, local(problem.interrupted_at))
             return catalog.html("report.person_maybe_received", time=when, **who)
+        if problem.error == PROXY_REFUSED:
+            # Nothing went: the office's own network refused it, not the person.
+            return catalog.html("report.person_proxy", code=problem.code, name=problem.full_name)
         return catalog.html("report.person_error", **who)
 
     def _phone_line(self, problem: Problem, *, substitutes: bool) -> Html:
