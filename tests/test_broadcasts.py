@@ -367,7 +367,7 @@ async def test_the_resend_button_counts_and_resends_only_those_with_no_copy(
     report = admin.last_message
     assert buttons(report) == ["🔁 Gửi lại cho 1 người chưa nhận được"]
     assert report["text"].endswith(
-        "\nNút «Gửi lại» chỉ gửi cho 1 người chưa nhận được; 1 người có thể đã nhận (ghi ở trên)"
+        "\nLựa chọn «Gửi lại» chỉ gửi cho 1 người chưa nhận được; 1 người có thể đã nhận (ghi ở trên)"
         " không được gửi lại để tránh một tin tới nhiều lần, nếu cần chắc chắn đề nghị gọi điện."
     )
     await harness.send(admin.tap("🔁 Gửi lại cho 1 người chưa nhận được"))
