@@ -475,8 +475,8 @@ async def _fault_checks(stage: Stage) -> None:
             }
         )
         recorded = int(await session.scalar(select(func.sum(Delivery.parts_sent))) or 0)
-        # Failed after a second send with no answer (Zalo): it may have arrived, and the office
-        # is told so; the others' failures are failures for good.
+        # Failed after a second send with no answer (either channel): it may have arrived, and
+        # the office is told so; the others' failures are failures for good.
         maybe = (
             await session.execute(
                 select(Delegate.code, Delegate.full_name)

@@ -365,6 +365,8 @@ class _Fault:
     retry_after: int | None
     timeout: bool
     chat_id: int | None = None  # only calls to this chat, if set
+    proxy_page: bool = False  # a proxy's HTML page with this status, not the Bot API's JSON
+    connect_timeout: bool = False  # timed out connecting: the request never went out
 
 
 # Never touched by chaos: receiving updates, the bot's identity, file downloads (served apart),
@@ -900,10 +902,16 @@ class FakeBotApi:
         times: int = 1,
         timeout: bool = False,
         chat_id: int | None = None,
+        proxy_page: bool = False,
+        connect_timeout: bool = False,
     ) -> None:
         """Answer the next ``times`` calls to ``method`` (to ``chat_id`` only, if given) with
-        this error (or an httpx timeout)."""
-        fault = _Fault(error_code, description, retry_after, timeout, chat_id)
+        this error (or an httpx read timeout; ``connect_timeout``: httpx's connect timeout,
+        over the transport only, the loopback server having accepted the connection), or
+        (``proxy_page``) a company proxy's HTML error page with ``error_code`` as its status."""
+        fault = _Fault(
+            error_code, description, retry_after, timeout, chat_id, proxy_page, connect_timeout
+        )
         self._faults.setdefault(method, deque()).extend([fault] * times)
 
     def chaos(
@@ -1053,9 +1061,18 @@ class FakeBotApi:
             self.violations.append(f"{call.method}: {reject.why}")
 
     def _inject(self, call: ApiCall, fault: _Fault, request: httpx.Request) -> httpx.Response:
+        if fault.connect_timeout:
+            call.error = "connect timeout"
+            raise httpx.ConnectTimeout("injected connect timeout", request=request)
         if fault.timeout:
             call.error = "timeout"
             raise httpx.ReadTimeout("injected timeout", request=request)
+        if fault.proxy_page:
+            call.error_code, call.error = fault.error_code, "proxy page"
+            page = f"<html><body><h1>{fault.error_code} {fault.description}</h1></body></html>"
+            return httpx.Response(
+                fault.error_code, text=page, headers={"content-type": "text/html"}
+            )
         call.error_code, call.error = fault.error_code, fault.description
         return _error_response(fault.error_code, fault.description, fault.retry_after)
 

@@ -42,10 +42,10 @@ so a message is queued once and reported once whichever process gets there first
 No platform tells a bot whether a send it never heard back from arrived, so a delivery caught in
 flight keeps ``interrupted_at``: a copy to an office chat sent again says it may be a repeat,
 and a delivery that then fails is reported as one that may have arrived, not as plainly failed.
-A send whose request went out and got no answer (``maybe_sent``, a Zalo timeout or a proxy's
-error page) is tried once more at most, the delivery keeping ``maybe_sent_at``: a second such
-send ends it failed, reported as one that may have arrived — at most two copies the person may
-read, not one per attempt (``max_attempts``, 10).
+A send whose request went out and got no answer (``maybe_sent``: a Zalo or Telegram read
+timeout, a proxy's 5xx page) is tried once more at most, the delivery keeping
+``maybe_sent_at``: a second such send ends it failed, reported as one that may have arrived —
+at most two copies the person may read, not one per attempt (``max_attempts``, 10).
 A completion report is queued in the same transaction that closes its message, so a kill at any
 point queues it once; only its own send can repeat, as any other.
 """

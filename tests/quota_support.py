@@ -46,9 +46,11 @@ async def sent_on(
     parts: int = 1,
     status: DeliveryStatus = DeliveryStatus.SENT,
     parts_sent: int = 0,
+    maybe_sent: bool = False,
 ) -> None:
     """``count`` deliveries of ``parts`` parts each on ``channel``, sent (or ``status``) at
-    ``at``, as one broadcast; one not sent had ``parts_sent`` of its parts go first."""
+    ``at``, as one broadcast; one not sent had ``parts_sent`` of its parts go first, and
+    (``maybe_sent``) a send of the next one got no answer."""
     async with services.ctx.sessions() as session, session.begin():
         message = OutboundMessage(
             meeting_id=services.ctx.meeting_id,
@@ -75,6 +77,7 @@ async def sent_on(
                 "created_at": at,
                 "updated_at": at,
                 "sent_at": at if sent else None,
+                "maybe_sent_at": at if maybe_sent else None,
             }
             for number in range(count)
         ]

@@ -3,6 +3,8 @@ then the report, the one-tap resend, and the list with cancel buttons."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
@@ -346,6 +348,79 @@ async def test_one_tap_resends_to_those_it_failed_to_reach(harness: BotHarness) 
     assert "Đã gửi: 5 · Chặn bot: 0 · Lỗi: 0" in admin.last_text()
     await harness.send(admin.tap("🔁 Gửi lại cho 1 người chưa nhận được", message=report))
     assert admin.last_text() == "Thông báo số 1 không còn ai cần gửi lại."
+
+
+async def copies_failed(harness: BotHarness, *, doubtful: int, refused: int) -> None:
+    """The office sends a notice now to every linked delegate: ``doubtful`` chats get no answer
+    twice (each may have the notice), ``refused`` chats one refusal Telegram answers."""
+    await linked_answers(harness)
+    await compose(harness, "Thông báo quan trọng.", "Tất cả đại biểu đã liên kết")
+    for code in ("DB001", "DB002")[:doubtful]:
+        chat = harness.user_for(code).id
+        harness.fake.fail_next("sendMessage", timeout=True, times=2, chat_id=chat)
+    for code in ("DB003", "DB004")[:refused]:
+        chat = harness.user_for(code).id
+        harness.fake.fail_next(
+            "sendMessage", error_code=400, description="Bad Request: chat is being migrated",
+            chat_id=chat,
+        )  # fmt: skip
+    await harness.send(harness.admin().tap("📤 Gửi ngay"))
+    await harness.tick()
+    harness.clock.advance(timedelta(seconds=3))  # past the one more try's wait
+    await harness.tick()
+
+
+def tries(harness: BotHarness, code: str) -> int:
+    chat = harness.user_for(code).id
+    return sum(
+        "Thông báo quan trọng." in str(call.params.get("text", ""))
+        for call in harness.fake.calls
+        if call.method == "sendMessage" and call.params.get("chat_id") == chat
+    )
+
+
+async def test_the_resend_button_counts_and_resends_only_those_with_no_copy(
+    harness: BotHarness,
+) -> None:
+    """«Gửi lại cho 2 người» counted, and sent again to, the one who may have the notice
+    (a send with no answer twice): a third copy on her phone. Now the button is for the one
+    with no copy, and the report and the reply say how many were left, and why."""
+    await copies_failed(harness, doubtful=1, refused=1)
+    assert await deliveries(harness, MessageKind.BROADCAST) == {"sent": 3, "failed": 2}
+    admin = harness.admin()
+    report = admin.last_message
+    assert buttons(report) == ["🔁 Gửi lại cho 1 người chưa nhận được"]
+    assert report["text"].endswith(
+        "\nLựa chọn «Gửi lại» chỉ gửi cho 1 người chưa nhận được; 1 người có thể đã nhận (ghi ở trên)"
+        " không được gửi lại để tránh một tin tới nhiều lần, nếu cần chắc chắn đề nghị gọi điện."
+    )
+    await harness.send(admin.tap("🔁 Gửi lại cho 1 người chưa nhận được"))
+    assert admin.last_text() == (
+        "🔁 Đã xếp gửi lại thông báo số 1 cho 1 người chưa nhận được; 1 người có thể đã nhận"
+        " không được gửi lại để tránh một tin tới nhiều lần (nếu cần chắc chắn đề nghị gọi"
+        " điện). Đồng chí sẽ nhận báo cáo mới khi gửi xong."
+    )
+    await harness.tick()
+    assert await deliveries(harness, MessageKind.BROADCAST) == {"sent": 4, "failed": 1}
+    assert (tries(harness, "DB001"), tries(harness, "DB003")) == (2, 2)
+    await harness.send(admin.tap("🔁 Gửi lại cho 1 người chưa nhận được", message=report))
+    assert admin.last_text() == (
+        "Thông báo số 1 không còn ai chưa nhận được; 1 người có thể đã nhận không được gửi lại"
+        " để tránh một tin tới nhiều lần (nếu cần chắc chắn đề nghị gọi điện)."
+    )
+
+
+async def test_a_report_whose_failed_copies_may_all_have_arrived_offers_no_resend(
+    harness: BotHarness,
+) -> None:
+    await copies_failed(harness, doubtful=2, refused=0)
+    assert await deliveries(harness, MessageKind.BROADCAST) == {"sent": 3, "failed": 2}
+    report = harness.admin().last_message
+    assert buttons(report) == []
+    assert report["text"].endswith(
+        "\n2 người có thể đã nhận (ghi ở trên): bot không gửi lại để tránh một tin tới nhiều lần,"
+        " nếu cần chắc chắn đề nghị gọi điện."
+    )
 
 
 async def test_a_group_audience_counts_only_that_group(harness: BotHarness) -> None:

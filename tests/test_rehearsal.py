@@ -197,9 +197,9 @@ def test_rehearsal_under_faults_loses_nothing_and_repeats_within_the_bound(
     )
     assert faults is not None
     assert int(faults[1]) > 0 and int(faults[2]) > 0  # the bot's own replies were hit too
-    # A Zalo send with no answer twice may have arrived: settled, and named to the office.
+    # A send (Telegram or Zalo) with no answer twice may have arrived: settled, and named to the office.
     assert re.search(
-        r"✓ Mọi lượt gửi đã có kết quả \(đang dở: 0, lỗi hẳn: 0; Zalo không trả lời hai lần gửi,"
+        r"✓ Mọi lượt gửi đã có kết quả \(đang dở: 0, lỗi hẳn: 0; Telegram hoặc Zalo không trả lời hai lần gửi,"
         r" có thể đã nhận: \d+, chưa báo Văn phòng: 0\)",
         out,
     )

@@ -357,6 +357,43 @@ async def test_a_failed_copy_is_resent_from_the_report(desk: Desk, harness: BotH
     ]
 
 
+async def test_the_resend_button_names_those_with_no_copy_and_leaves_those_who_may_have_one(
+    desk: Desk, harness: BotHarness
+) -> None:
+    """«Gửi lại cho người bị lỗi» resent every failed copy, the one that may have arrived (two
+    sends with no answer) too. Now the button counts and resends those with no copy, and the
+    row says how many may have one."""
+    await linked_answers(harness)
+    doubtful, refused = harness.user_for("DB001").id, harness.user_for("DB003").id
+    harness.fake.fail_next("sendMessage", timeout=True, times=2, chat_id=doubtful)
+    harness.fake.fail_next(
+        "sendMessage", error_code=400, description="Bad Request: chat is being migrated",
+        chat_id=refused,
+    )  # fmt: skip
+    page = await preview(desk, "Thông báo quan trọng.", "linked")
+    await confirm(desk, page, how="now")
+    await harness.tick()
+    harness.clock.advance(timedelta(seconds=3))  # past the one more try's wait
+    await harness.tick()
+    listed = (await desk.client.get("/office/notices")).text
+    assert text_of(listed, "report-1-failed") == "2"
+    assert text_of(listed, "form-resend-1") == "Gửi lại cho 1 người chưa nhận được"
+    assert text_of(listed, "report-1-maybe_received") == (
+        "1 người có thể đã nhận: không gửi lại để tránh một tin tới nhiều lần (nếu cần chắc chắn"
+        " đề nghị gọi điện)."
+    )
+    resent = await desk.post("notices/1/resend", "form-resend-1", {}, page="notices")
+    assert text_of(resent.text, "flash") == (
+        "Đã xếp gửi lại thông báo số 1 cho 1 người chưa nhận được; 1 người có thể đã nhận không"
+        " được gửi lại để tránh một tin tới nhiều lần (nếu cần chắc chắn đề nghị gọi điện). Kết"
+        " quả gửi hiện ở bảng dưới đây."
+    )
+    await harness.tick()
+    assert await deliveries(harness, MessageKind.BROADCAST) == {"sent": 4, "failed": 1}
+    listed = (await desk.client.get("/office/notices")).text
+    assert 'id="form-resend-1"' not in listed  # the one left may have it: nothing to resend
+
+
 async def test_a_scheduled_notice_is_listed_and_cancelled_and_never_goes(
     desk: Desk, harness: BotHarness
 ) -> None:

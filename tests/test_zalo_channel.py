@@ -144,6 +144,10 @@ async def test_a_stop_cuts_a_waiting_long_poll_at_once() -> None:
         ({"timeout": True}, "maybe_sent"),
         ({"proxy_page": True, "error_code": 502, "description": "Bad Gateway"}, "maybe_sent"),
         ({"proxy_page": True, "error_code": 504, "description": "Gateway Timeout"}, "maybe_sent"),
+        # A company proxy's own refusal (HTML, not Zalo's JSON): nothing went, and it is not
+        # the person blocking the bot (it was read as «blocked», then «failed» for a 407).
+        ({"proxy_page": True, "error_code": 403, "description": "Forbidden"}, "transient"),
+        ({"proxy_page": True, "error_code": 407, "description": "Proxy Auth"}, "transient"),
         ({"error_code": 400, "description": "Bad Request: message rejected"}, "failed"),
         ({"error_code": -201, "description": "Message rejected", "status": 200}, "failed"),
     ],

@@ -117,6 +117,25 @@ async def test_parts_sent_of_a_delivery_that_then_failed_count_in_the_month_they
     assert use.messages == 2 * 2 + 1
 
 
+async def test_a_part_whose_send_got_no_answer_counts_once_as_zalo_probably_took_it(
+    imported: Services, december: ManualClock
+) -> None:
+    """A send with no answer (a timeout after the request went out) was not counted at all:
+    the month's figure ran low by every doubtful send. Now the doubtful part counts once,
+    whether its one more try also got no answer (failed) or is still to come (pending)."""
+    now = december.now()
+    await sent_on(imported, "zalo", now, 2, status=DeliveryStatus.FAILED, maybe_sent=True)
+    await sent_on(
+        imported, "zalo", now, parts=3, parts_sent=1, status=DeliveryStatus.FAILED,
+        maybe_sent=True,
+    )  # fmt: skip
+    await sent_on(imported, "zalo", now, status=DeliveryStatus.PENDING, maybe_sent=True)
+    await sent_on(imported, "zalo", now, 5, status=DeliveryStatus.FAILED)  # nothing went
+    await sent_on(imported, "telegram", now, status=DeliveryStatus.FAILED, maybe_sent=True)
+    [use] = await imported.quotas.usage()
+    assert use.messages == 2 + (1 + 1) + 1
+
+
 async def test_people_count_every_account_linked_on_that_bot(imported: Services) -> None:
     await link_on(imported, "zalo", "DB001", "DB002", "DB003")
     await link_on(imported, "telegram", "DB004")

@@ -291,9 +291,11 @@ def reply(turn: Turn, result: BroadcastResult) -> Answer:
     # empty, bad time, gone, resent, nothing to resend, a confirmation taken before
     when = moment(catalog, config.meeting.local(result.due_at)) if result.due_at else ""
     _, examples = typed_time_params(config, turn.services.ctx.clock.now())  # for a bad time
+    # A resend that left those who may have it says how many, and why.
+    kept = "_kept" if result.kept else ""
     return turn.say(
-        f"broadcast.{step.value}", number=result.number or "", limit=result.limit,
-        count=result.count, when=when, **examples,
+        f"broadcast.{step.value}{kept}", number=result.number or "", limit=result.limit,
+        count=result.count, when=when, kept=result.kept, **examples,
     )  # fmt: skip
 
 

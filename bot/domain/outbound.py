@@ -83,6 +83,10 @@ class SkipReason(StrEnum):
 
 # The error a copy keeps when its message's window closed before it went.
 RAN_OUT = "window closed"
+# The error a send keeps when something on the office's network (a proxy, a firewall) refused
+# it with a page of its own (an HTML 403 or 407, not the platform's answer): nothing went, and
+# it is not the person blocking the bot; the report asks the office to look at its network.
+PROXY_REFUSED = "refused by a proxy on the way (not the platform's answer)"
 
 # ``created_by`` of the plan's automatic messages (schedules.planner).
 BY_THE_PLAN = "plan"

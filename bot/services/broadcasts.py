@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, and_, case, func, select, update
+from sqlalchemy import ColumnElement, and_, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.outbound import (
@@ -125,6 +125,9 @@ class BroadcastResult:
     due_at: datetime | None = None
     count: int = 0
     limit: int = MAX_BROADCAST
+    # A resend's failed copies it left alone: they may have arrived (no answer came to a send
+    # that went out, or a stop caught it on the wire), and another send may be one more copy.
+    kept: int = 0
 
 
 @dataclass(frozen=True)
@@ -147,6 +150,19 @@ class BroadcastSummary:
     # Scheduled, and its time has come («Gửi ngay», or the time reached): the outbox is taking
     # it now, so it is being sent, no longer waiting (nor to be cancelled).
     due: bool = False
+    # Of its failed copies, those that may have arrived all the same (a resend leaves them).
+    maybe_received: int = 0
+
+    @property
+    def to_resend(self) -> int:
+        """The failed copies a resend sends again: those no send may have delivered."""
+        return self.deliveries[DeliveryStatus.FAILED] - self.maybe_received
+
+
+def may_have_arrived() -> ColumnElement[bool]:
+    """A failed delivery whose copy may have reached the person (the report says so): a send
+    of it went out with no answer (``maybe_sent_at``), or a stop caught it on the wire."""
+    return or_(Delivery.maybe_sent_at.is_not(None), Delivery.interrupted_at.is_not(None))
 
 
 def audience_action(message_id: int, audience: str) -> str:
@@ -484,18 +500,30 @@ class BroadcastService:
                 or message.meeting_id != self._ctx.meeting_id
             ):
                 return BroadcastResult(BroadcastStep.GONE, message_id=message_id)
+            doubted = may_have_arrived()
             failed = list(
                 await session.scalars(
                     select(Delivery).where(
                         Delivery.message_id == message_id,
                         Delivery.status == DeliveryStatus.FAILED,
+                        ~doubted,
                     )
+                )
+            )
+            # Those that may have it are left: a copy more is what their rule spares them
+            # (the report asked the office to phone them instead).
+            kept = await session.scalar(
+                select(func.count()).where(
+                    Delivery.message_id == message_id,
+                    Delivery.status == DeliveryStatus.FAILED,
+                    doubted,
                 )
             )
             if not failed:
                 return BroadcastResult(
-                    BroadcastStep.NOTHING_TO_RESEND, message_id=message_id, number=message.number
-                )
+                    BroadcastStep.NOTHING_TO_RESEND, message_id=message_id, number=message.number,
+                    kept=kept or 0,
+                )  # fmt: skip
             for delivery in failed:
                 delivery.status = DeliveryStatus.PENDING
                 delivery.attempts = 0
@@ -520,6 +548,7 @@ class BroadcastService:
                 message_id=message_id,
                 number=message.number,
                 count=len(failed),
+                kept=kept or 0,
             )
         self._ctx.due_now()  # committed: the outbox sends them now, not at its next tick
         return result
@@ -554,14 +583,19 @@ class BroadcastService:
             counts: dict[int, Counter[str]] = {row.id: Counter() for row in rows}
             ran_out: Counter[int] = Counter()
             deliveries = await session.execute(
-                select(Delivery.message_id, Delivery.status, Delivery.last_error).where(
-                    Delivery.message_id.in_(list(counts))
-                )
+                select(
+                    Delivery.message_id,
+                    Delivery.status,
+                    Delivery.last_error,
+                    and_(Delivery.status == DeliveryStatus.FAILED, may_have_arrived()),
+                ).where(Delivery.message_id.in_(list(counts)))
             )
-            for message_id, status, error in deliveries.all():
+            maybe_received: Counter[int] = Counter()
+            for message_id, status, error, doubted in deliveries.all():
                 counts[message_id][status] += 1
                 if status == DeliveryStatus.SKIPPED and error == RAN_OUT:
                     ran_out[message_id] += 1
+                maybe_received[message_id] += bool(doubted)
             groups = self._ctx.config.groups
             first_ran_out = {
                 message_id: [
@@ -585,6 +619,7 @@ class BroadcastService:
                 skipped=skip_reason(row.params) if row.status == MessageStatus.SKIPPED else None,
                 ran_out=ran_out[row.id],
                 first_ran_out=first_ran_out.get(row.id, []),
+                maybe_received=maybe_received[row.id],
                 due=row.status == MessageStatus.SCHEDULED
                 and row.due_at is not None
                 and row.due_at <= now,

@@ -17,6 +17,7 @@ from bot.domain.clock import Clock
 from bot.domain.drafts import DraftAction, DraftLine, DraftStatus, draft_action
 from bot.domain.ics import ics_filename
 from bot.domain.outbound import (
+    PROXY_REFUSED,
     Audience,
     Button,
     DeliveryStatus,
@@ -104,6 +105,11 @@ _REPORT_PROBLEMS_ONLY = frozenset(
         MessageKind.INVITATION_WITHDRAWN,
     }
 )
+
+
+def _may_have_arrived(problem: Problem) -> bool:
+    """A failed copy the report names as one that may have arrived (no resend for it)."""
+    return problem.maybe_sent_at is not None or problem.interrupted_at is not None
 
 
 def resend_action(message_id: int) -> str:
@@ -668,10 +674,18 @@ class MessageComposer:
         if kind in _ANSWERED:
             lines += self._problem_lines(_ANSWERED[kind], report.answered)
         buttons: tuple[tuple[Button, ...], ...] = ()
-        retryable = counts[DeliveryStatus.FAILED]
-        if report.message.kind is MessageKind.BROADCAST and retryable:
-            label = catalog.plain("buttons.resend", count=retryable)
-            buttons = ((Button(label, resend_action(report.message.id)),),)
+        # A resend sends again only the copies no send may have delivered: those that may
+        # have arrived are named above with the advice to phone, and are left (each send of
+        # them may be one more copy on her phone).
+        doubted = sum(_may_have_arrived(problem) for problem in report.failed)
+        retryable = counts[DeliveryStatus.FAILED] - doubted
+        if report.message.kind is MessageKind.BROADCAST and counts[DeliveryStatus.FAILED]:
+            if retryable:
+                label = catalog.plain("buttons.resend", count=retryable)
+                buttons = ((Button(label, resend_action(report.message.id)),),)
+            if doubted:
+                key = "report.resend_kept" if retryable else "report.resend_none"
+                lines.append(catalog.html(key, count=retryable, kept=doubted))
         return TextPart(Html("\n".join(lines)), buttons)
 
     def _morning_to_phone(
@@ -767,6 +781,9 @@ class MessageComposer:
             # send it again says nothing about that one.
             when = short_moment(catalog, local(problem.interrupted_at))
             return catalog.html("report.person_maybe_received", time=when, **who)
+        if problem.error == PROXY_REFUSED:
+            # Nothing went: the office's own network refused it, not the person.
+            return catalog.html("report.person_proxy", code=problem.code, name=problem.full_name)
         return catalog.html("report.person_error", **who)
 
     def _phone_line(self, problem: Problem, *, substitutes: bool) -> Html:

@@ -5,11 +5,12 @@ threshold and once at the limit, per bot and month.
 
 A reply is counted when the platform accepted it (:meth:`QuotaService.replied`, called by the
 channel adapter: a text refused and tried again until accepted counts once, one that may have
-gone but got no answer not at all). The counts are batched, not written one statement per
-reply: each rides in the services' next write transaction (:class:`WriteBehind`, a quarter of a
-second at most), so a reply never waits for a commit of its own, and the texts of a burst of
-answers cost one upsert per bot and month. A kill loses the counts of that quarter second; the
-figures read here (:meth:`QuotaService.usage`) first store this process's."""
+gone but got no answer once too: the platform probably took it). The counts are batched, not
+written one statement per reply: each rides in the services' next write transaction
+(:class:`WriteBehind`, a quarter of a second at most), so a reply never waits for a commit of
+its own, and the texts of a burst of answers cost one upsert per bot and month. A kill loses the
+counts of that quarter second; the figures read here (:meth:`QuotaService.usage`) first store
+this process's."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import logging
 from collections import Counter
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, case, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from bot.domain.quotas import ChannelQuota, QuotaLevel, QuotaUse
@@ -47,8 +48,8 @@ class QuotaService:
 
     def replied(self, channel: str, messages: int = 1) -> None:
         """Count ``messages`` a bot's reply on ``channel`` sent now (the platform accepted
-        them) in this month's figure; stored with the next write transaction, not waited
-        for. A channel without an allowance (Telegram) is not counted."""
+        them, or may have: no answer came) in this month's figure; stored with the next write
+        transaction, not waited for. A channel without an allowance (Telegram) is not counted."""
         quota = self._by_channel.get(channel)
         if quota is None or messages <= 0:
             return
@@ -78,11 +79,15 @@ class QuotaService:
                 # A message split in parts is that many messages on the platform, and the parts
                 # of a delivery that ended failed (or is still going) went all the same: every
                 # part recorded counts, in the month it was sent (a finished one's last part).
+                # A part whose send got no answer (``maybe_sent_at``: failed after its one more
+                # try, or waiting for it) counts once too: the platform probably took it.
                 when = func.coalesce(Delivery.sent_at, Delivery.updated_at)
+                doubted = Delivery.maybe_sent_at.is_not(None)
+                parts = Delivery.parts_sent + case((doubted, 1), else_=0)
                 messages = await session.scalar(
-                    select(func.coalesce(func.sum(Delivery.parts_sent), 0)).where(
+                    select(func.coalesce(func.sum(parts), 0)).where(
                         Delivery.channel == quota.channel,
-                        Delivery.parts_sent > 0,
+                        or_(Delivery.parts_sent > 0, doubted),
                         when >= start,
                         when < end,
                     )

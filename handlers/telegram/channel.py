@@ -5,29 +5,46 @@ sending itself and must see every 429 to pause everything, not have it retried o
 For the same reason it is not given the bot's retries of 5xx and timeouts
 (:mod:`handlers.telegram.limiter`): each send is tried once and the outbox retries it by its
 own durable rules (attempts counted on the row, backoff in plan time), never twice over.
+
+A request that went out and got no answer (a read or write timeout, a proxy's 5xx page) may
+have been delivered: it is ``maybe_sent``, tried once more at most by the outbox's rule for
+every channel (:mod:`schedules.outbox`). A timeout while connecting sent nothing. A proxy's own
+4xx page (an HTML 403 or 407) is the office's network refusing the request, never the person
+blocking the bot (``PROXY_REFUSED``).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import warnings
 from collections.abc import Sequence
 from datetime import timedelta
 
 from telegram import Bot
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.error import (
+    BadRequest,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
 from telegram.request import BaseRequest
 
 from bot.config import TelegramSettings
-from bot.domain.outbound import Outbound, Part, SendOutcome, SendResult
+from bot.domain.outbound import PROXY_REFUSED, Outbound, Part, SendOutcome, SendResult
 from bot.texts import Catalog
 from handlers.telegram.render import CAPABILITIES, CHANNEL, prepare, send_part
-from handlers.telegram.request import new_request
+from handlers.telegram.request import new_request, went_out
 
 log = logging.getLogger(__name__)
 
 # Telegram's answers that mean the person cannot be reached at all (not a bug in the message).
 _UNREACHABLE = ("chat not found", "user is deactivated", "bot was blocked", "bot was kicked")
+# The status PTB names in the message of an answer it could not read as JSON.
+_NOT_TELEGRAMS = "an answer that is not Telegram's (a proxy's page)"
+_STATUS = re.compile(r"\((\d{3})\)\. Parsing the server response")
 
 
 class TelegramSender:
@@ -72,23 +89,53 @@ class TelegramSender:
         """Send one part and say how it went; Telegram's errors become outcomes."""
         try:
             message_id = await send_part(self.bot, int(address), part, self._catalog)
-        except RetryAfter as exc:
-            return SendResult(
-                SendOutcome.RATE_LIMITED,
-                retry_after=retry_after_seconds(exc),
-                error="429 Too Many Requests",
-            )
-        except Forbidden as exc:
-            return SendResult(SendOutcome.BLOCKED, error=f"403 {exc.message}")
-        except BadRequest as exc:
-            unreachable = any(marker in exc.message.lower() for marker in _UNREACHABLE)
-            outcome = SendOutcome.BLOCKED if unreachable else SendOutcome.FAILED
-            return SendResult(outcome, error=f"400 {exc.message}")
-        except NetworkError as exc:  # timeouts and 5xx: worth another try
-            return SendResult(SendOutcome.TRANSIENT, error=f"{type(exc).__name__}: {exc.message}")
         except TelegramError as exc:
-            return SendResult(SendOutcome.FAILED, error=f"{type(exc).__name__}: {exc.message}")
+            return outcome_of(exc)
         return SendResult(SendOutcome.SENT, platform_message_id=str(message_id))
+
+
+def outcome_of(exc: TelegramError) -> SendResult:
+    """What the outbox does with one of Telegram's errors (or a network's on the way)."""
+    if isinstance(exc, RetryAfter):
+        return SendResult(
+            SendOutcome.RATE_LIMITED,
+            retry_after=retry_after_seconds(exc),
+            error="429 Too Many Requests",
+        )
+    if isinstance(exc, TimedOut):
+        # The request went out and no answer came: Telegram may have delivered it, and the
+        # Bot API has no key to spot a copy (the outbox tries it once more at most). One that
+        # timed out connecting sent nothing, and is tried again freely.
+        outcome = SendOutcome.MAYBE_SENT if went_out(exc) else SendOutcome.TRANSIENT
+        return SendResult(outcome, error=f"TimedOut: {exc.message}")
+    status = foreign_status(exc)
+    if status is not None:
+        # Not the Bot API's JSON: a proxy or firewall between the bot and Telegram answered.
+        # Its 403/407 refused the request (nothing went; not the person blocking the bot), its
+        # 5xx page says nothing of what Telegram did with it (as Zalo's rule).
+        log.warning("an answer that is not the Bot API's: HTTP %d (a proxy's page?)", status)
+        if status >= 500 or status == 408:
+            return SendResult(SendOutcome.MAYBE_SENT, error=f"{status} {_NOT_TELEGRAMS}")
+        return SendResult(SendOutcome.TRANSIENT, error=PROXY_REFUSED)
+    if isinstance(exc, Forbidden):
+        return SendResult(SendOutcome.BLOCKED, error=f"403 {exc.message}")
+    if isinstance(exc, BadRequest):
+        unreachable = any(marker in exc.message.lower() for marker in _UNREACHABLE)
+        outcome = SendOutcome.BLOCKED if unreachable else SendOutcome.FAILED
+        return SendResult(outcome, error=f"400 {exc.message}")
+    if isinstance(exc, NetworkError):  # Telegram's 5xx, a connection that failed: try again
+        return SendResult(SendOutcome.TRANSIENT, error=f"{type(exc).__name__}: {exc.message}")
+    return SendResult(SendOutcome.FAILED, error=f"{type(exc).__name__}: {exc.message}")
+
+
+def foreign_status(exc: TelegramError) -> int | None:
+    """The HTTP status of an answer that was not the Bot API's JSON (a proxy's HTML page),
+    else None. PTB raises such an error from the parsing error it met, and names the status
+    in its message: «Forbidden (403). Parsing the server response … failed»."""
+    if not isinstance(exc.__cause__, TelegramError) or isinstance(exc, TimedOut | RetryAfter):
+        return None
+    found = _STATUS.search(exc.message)
+    return int(found.group(1)) if found else None
 
 
 def retry_after_seconds(exc: RetryAfter) -> float:

@@ -24,6 +24,7 @@ from urllib.parse import unquote, urlsplit
 
 import aiohttp
 import certifi
+import httpx
 from telegram._utils.defaultvalue import DefaultValue
 from telegram._utils.types import ODVInput, UploadFileDict
 from telegram.error import NetworkError, TimedOut
@@ -176,6 +177,16 @@ class AiohttpRequest(BaseRequest):
         if host not in self._bypassed:
             self._bypassed[host] = bool(urllib.request.proxy_bypass(host))
         return NO_PROXY if self._bypassed[host] else proxy
+
+
+def went_out(error: TimedOut) -> bool:
+    """Whether a timed-out request may have reached Telegram: PTB raises ``TimedOut`` for
+    every timeout, but one that came while connecting, or waiting for a free connection, had
+    sent nothing (httpx's ``ConnectTimeout``/``PoolTimeout``, aiohttp's
+    ``ConnectionTimeoutError``, each the cause PTB and :class:`AiohttpRequest` keep); a read or
+    write timeout, or one of unknown origin, may have."""
+    unsent = (httpx.ConnectTimeout, httpx.PoolTimeout, aiohttp.ConnectionTimeoutError)
+    return not isinstance(error.__cause__, unsent)
 
 
 def _json_body(fields: dict[str, str]) -> bytes:

@@ -294,6 +294,7 @@ class ZaloAdapter:
                     wait = REPLY_BACKOFF * 2**failures
                 elif outcome.outcome is SendOutcome.MAYBE_SENT:  # a proxy's page: it may have gone
                     log.info("a zalo reply may not have been sent: %s", exc.status)
+                    self.services.quotas.replied(self.channel)  # Zalo probably counted it
                     return _Sent.MAYBE
                 else:  # this message refused (blocked, malformed): trying again does the same
                     log.info("a zalo reply was not sent: %s", exc.code)
@@ -301,6 +302,7 @@ class ZaloAdapter:
             except ZaloNetworkError as exc:
                 if exc.maybe_sent:
                     log.warning("a zalo reply may not have been sent: no answer from the platform")
+                    self.services.quotas.replied(self.channel)  # Zalo probably counted it
                     return _Sent.MAYBE
                 reason, wait = "no connection", REPLY_BACKOFF * 2**failures
             if flooded:

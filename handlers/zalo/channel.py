@@ -10,15 +10,24 @@ list to phone); a 5xx or 408 Zalo answered, or a connection that never opened, i
 the outbox's durable rules; a request that went out and got no answer (a timeout, a dropped
 connection, a proxy's error page that is not Zalo's JSON) may have been delivered: the outbox
 tries it once more at most (``maybe_sent``: Zalo has no idempotency key, so every try may be
-a copy the person reads); anything else is this message refused (failed, not retried). Each
-send is tried once here: the outbox counts the attempts.
+a copy the person reads); a proxy's own 4xx page (an HTML 403 or 407) is the office's network
+refusing the request, not the person: tried again, and reported as that; anything else is
+this message refused (failed, not retried). Each send is tried once here: the outbox counts
+the attempts.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.domain.outbound import Outbound, Part, SendOutcome, SendResult, TextPart
+from bot.domain.outbound import (
+    PROXY_REFUSED,
+    Outbound,
+    Part,
+    SendOutcome,
+    SendResult,
+    TextPart,
+)
 from bot.texts import Catalog
 from handlers.zalo.client import ZaloApiError, ZaloClient, ZaloNetworkError
 from handlers.zalo.events import CHANNEL
@@ -69,6 +78,10 @@ def outcome_of(error: ZaloApiError) -> SendResult:
     if code == 429 or error.status == 429 or any(word in said for word in _FLOOD):
         wait = error.retry_after if error.retry_after is not None else DEFAULT_RETRY_AFTER
         return SendResult(SendOutcome.RATE_LIMITED, retry_after=wait, error=text)
+    if not error.from_platform and 400 <= error.status < 500 and error.status != 408:
+        # A proxy's or firewall's own page (an HTML 403/407): it refused the request, so
+        # nothing went, and it says nothing of the person; tried again, the office told why.
+        return SendResult(SendOutcome.TRANSIENT, error=PROXY_REFUSED)
     if code == 403 or error.status == 403 or any(word in said for word in _UNREACHABLE):
         return SendResult(SendOutcome.BLOCKED, error=text)
     if code >= 500 or error.status >= 500 or code == 408:

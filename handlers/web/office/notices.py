@@ -186,6 +186,9 @@ class Notices:
                 "preview": item.preview,
                 "sent": item.deliveries[DeliveryStatus.SENT],
                 "failed": item.deliveries[DeliveryStatus.FAILED],
+                # Of those, the ones a resend sends again, and the ones that may have it.
+                "to_resend": item.to_resend,
+                "maybe_received": item.maybe_received,
                 "blocked": item.deliveries[DeliveryStatus.BLOCKED],
                 "not_linked": item.deliveries[DeliveryStatus.NOT_LINKED],
                 "waiting": item.deliveries[DeliveryStatus.PENDING]
@@ -395,11 +398,13 @@ class Notices:
         if pages_only(config, reachable, off_chat) and catalog.has(f"{key}_pages"):
             # Nobody on a chat: those who read it on their page first, not «tới 0 người».
             key, count, pages = f"{key}_pages", off_chat, ""
+        if result.kept:  # a resend that left those who may have it: how many, and why
+            key += "_kept"
         if not catalog.has(key):
-            key = f"broadcast.{step.value}"
+            key = f"broadcast.{step.value}{'_kept' if result.kept else ''}"
         _, examples = typed_time_params(config, office.services.ctx.clock.now())  # a bad time
         return catalog.html(
-            key, number=result.number or "", limit=result.limit, count=count,
+            key, number=result.number or "", limit=result.limit, count=count, kept=result.kept,
             reachable=reachable, when=when, zone=config.meeting.timezone, pages=pages,
             **examples,
         )  # fmt: skip
