@@ -567,7 +567,8 @@ class Office:
             "idle": figures.idle,
             "no_chat": figures.no_chat,
             "quotas": [use for use in await services.quotas.usage() if use.in_use],
-            "to_phone": await services.dashboard.to_phone(),
+            # Its tile is hidden on the meeting's day (above): nobody listed, nothing read.
+            "to_phone": await services.dashboard.to_phone() if hall is None else [],
             "phone_total": figures.to_phone,
             "unsent": figures.unsent,
             "overdue": await services.tasks.overdue_heads(),
