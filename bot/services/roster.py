@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from bot.config import Group
+from bot.domain.contact import Contact
 from bot.domain.order import LAST
 from bot.domain.outbound import RAN_OUT, Audience, DeliveryStatus
 from bot.domain.rsvp import RsvpStatus
@@ -58,6 +59,17 @@ def to_phone(
     chat not run), though her invitation reached her (:func:`invitation_unsent` is not so).
     One whose invitation has not gone out is to be sent it first, not phoned."""
     return and_(~reachable(channels, person), ~invitation_unsent(person))
+
+
+def contact(channels: Collection[str] | None) -> ColumnElement[str]:
+    """How the office gets word to the invitee (a row of ``Delegate`` in the enclosing query),
+    as a :class:`Contact` value — the one rule of the lists that mark a person (drafts, tasks):
+    a chat that runs (``channels``) reaches her (:func:`reachable`); else, her invitation not
+    gone out (:func:`invitation_to_send`), send it first; else phone her (:func:`to_phone`).
+    A CASE, so that whether the invitation went out is asked of the unreached alone (in an
+    AND, SQLite works out both sides)."""
+    reached = (reachable(channels), Contact.CHAT.value)
+    return case(reached, (invitation_to_send(), Contact.INVITE.value), else_=Contact.PHONE.value)
 
 
 def invitation_to_send() -> ColumnElement[bool]:

@@ -26,6 +26,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from bot.chat import replies
+from bot.domain.contact import Contact
 from bot.domain.ids import parse_id
 from bot.domain.phones import display_phone, normalize_phone
 from bot.domain.quotas import QuotaUse
@@ -43,7 +44,7 @@ from bot.services.access import OfficeActor
 from bot.services.dashboard import Card, Filters, notice_audience
 from bot.services.rsvp import RsvpStep
 from bot.services.signin import LINK_LIFETIME, Check, LinkState, StaffVisit
-from bot.texts import Catalog
+from bot.texts import Catalog, presenters
 from bot.texts.formatting import file_size, short_moment
 from bot.texts.presenters import (
     action_label,
@@ -727,6 +728,9 @@ class Office:
         def size(value: int) -> str:  # «1,2 MB», as the personal pages write a file's size
             return file_size(catalog, value)
 
+        def contact_mark(contact: Contact) -> Markup:  # beside a person no chat reaches
+            return Markup(presenters.contact_mark(catalog, contact))  # noqa: S704 (catalog HTML)
+
         def is_meeting_day() -> bool:  # asked by the desk's pages only
             return meeting.on_meeting_day(self.services.ctx.clock.now())
 
@@ -735,6 +739,7 @@ class Office:
             t=t, safe=safe, form_fields=form_fields, moment=moment, status_name=status_name,
             channel_name=channel_name, action_name=action_name, who=who, phone=phone, size=size,
             is_meeting_day=is_meeting_day, chat_runs=self.services.ctx.chats.runs,
+            contact_mark=contact_mark,
             sent_via=partial(sent_via, catalog),
             # The variable of an idle chat's token, as start-up names it (overview, her card).
             token_envs=self.services.ctx.chats.token_envs,
