@@ -13,6 +13,6 @@ class Contact(StrEnum):
     CHAT = "chat"
     # No chat does, and her invitation has not gone out: the office sends it first.
     INVITE = "invite"
-    # No chat does, and her invitation reached her (or she has none to send, a task contact):
-    # the office phones her.
+    # No chat does, and her invitation reached her (or she has none to send, a task contact;
+    # or it is the meeting's day, too late to send one): the office phones her.
     PHONE = "phone"

@@ -61,14 +61,18 @@ def to_phone(
     return and_(~reachable(channels, person), ~invitation_unsent(person))
 
 
-def contact(channels: Collection[str] | None) -> ColumnElement[str]:
+def contact(channels: Collection[str] | None, *, meeting_day: bool) -> ColumnElement[str]:
     """How the office gets word to the invitee (a row of ``Delegate`` in the enclosing query),
     as a :class:`Contact` value — the one rule of the lists that mark a person (drafts, tasks):
     a chat that runs (``channels``) reaches her (:func:`reachable`); else, her invitation not
     gone out (:func:`invitation_to_send`), send it first; else phone her (:func:`to_phone`).
-    A CASE, so that whether the invitation went out is asked of the unreached alone (in an
-    AND, SQLite works out both sides)."""
+    On the meeting's day (``meeting_day``) sending an invitation is no longer the office's job
+    (the overview drops that prompt): whom no chat reaches is phoned. A CASE, so that whether
+    the invitation went out is asked of the unreached alone (in an AND, SQLite works out both
+    sides)."""
     reached = (reachable(channels), Contact.CHAT.value)
+    if meeting_day:
+        return case(reached, else_=Contact.PHONE.value)
     return case(reached, (invitation_to_send(), Contact.INVITE.value), else_=Contact.PHONE.value)
 
 
