@@ -8,6 +8,7 @@ may have 10,000 invitees.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from functools import cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, exists, false, func, or_, select, true
@@ -70,6 +71,14 @@ def contact(channels: Collection[str] | None, *, meeting_day: bool) -> ColumnEle
     (the overview drops that prompt): whom no chat reaches is phoned. A CASE, so that whether
     the invitation went out is asked of the unreached alone (in an AND, SQLite works out both
     sides)."""
+    return _contact(None if channels is None else frozenset(channels), meeting_day)
+
+
+@cache
+def _contact(channels: frozenset[str] | None, meeting_day: bool) -> ColumnElement[str]:
+    """:func:`contact`, built once for each set of chats and day: its making (the invitation's
+    subqueries and aliases) on every read of the drafts' lines cost the overview's poll about
+    10 ms of its 65 (bench/web.py dashboard, 10,000 invitees)."""
     reached = (reachable(channels), Contact.CHAT.value)
     if meeting_day:
         return case(reached, else_=Contact.PHONE.value)
