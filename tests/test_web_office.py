@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 import re
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import delete, select
@@ -176,6 +177,30 @@ async def test_the_overview_s_hall_figures_are_written_as_the_chat_writes_them(
     )
     live = (await desk.client.get("/office/live")).text
     assert text_of(live, "hall-said") == text_of(page, "hall-said")
+
+
+async def test_on_the_meeting_s_day_the_overview_reads_no_list_to_phone_it_hides(
+    desk: Desk, imported: Services, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On the meeting's day the tile «Cần gọi điện thoại» is hidden, yet every overview and
+    every poll of it (each few seconds, from every open dashboard) still read its first 20
+    people: the list is read only on the days it is shown."""
+    reads: list[int] = []
+    to_phone = imported.dashboard.to_phone
+
+    async def counted(limit: int = 20) -> list[Any]:
+        reads.append(limit)
+        return await to_phone(limit)
+
+    monkeypatch.setattr(imported.dashboard, "to_phone", counted)
+    assert 'id="to-phone"' in (await desk.client.get("/office/live")).text
+    assert reads == [20]  # the days of preparation: shown, so read
+    clock.set(local(2024, 5, 28, 7, 30))
+    await desk.sign_in()  # days on: a session of its own
+    page = (await desk.client.get("/office/")).text
+    live = (await desk.client.get("/office/live")).text
+    assert 'id="to-phone"' not in page and 'id="to-phone"' not in live
+    assert reads == [20]
 
 
 async def test_after_the_meeting_s_end_the_overview_gives_the_day_s_result_not_a_hall_filling(

@@ -676,6 +676,34 @@ async def test_a_speaker_no_chat_reaches_is_to_phone_once_her_invitation_went_ou
     assert "chưa kết nối kênh nhắn tin" in chat and "chưa gửi giấy mời" not in chat
 
 
+async def test_on_the_meeting_s_day_a_speaker_no_chat_reaches_is_to_phone_not_to_send_to(
+    desk: Desk, harness: BotHarness
+) -> None:
+    """On the meeting's day the overview drops «Chưa gửi giấy mời» (no longer the morning's
+    job) and the morning's report lists whom no chat reaches to phone; «Tham luận» and
+    /thamluan still marked a speaker whose invitation had not gone out «chưa gửi giấy mời».
+    From the meeting's day they say what the overview says: phone her."""
+    services = harness.services
+    catalog = load_catalog("vi")
+    ident = await draft_id(harness, "DB045")
+
+    async def marks() -> tuple[str, str]:
+        await desk.sign_in()  # days on: a session of its own
+        board = (await desk.client.get("/office/drafts")).text
+        [line] = [line for line in await services.drafts.board() if line.code == "DB045"]
+        chat = draft_board_line(catalog, services.config, line, services.ctx.clock.now())
+        return " ".join(text_of(board, f"draft-{ident}-status").split()), chat
+
+    harness.clock.set(local(2024, 5, 27, 23, 59))  # the eve: invitations still to send
+    page, chat = await marks()
+    assert page == "chưa gửi quá hạn · chưa gửi giấy mời"
+    assert chat.endswith(" · <i>chưa gửi giấy mời</i>")
+    harness.clock.set(local(2024, 5, 28, 0, 0))
+    page, chat = await marks()
+    assert page == "chưa gửi quá hạn · chưa kết nối kênh nhắn tin"
+    assert chat.endswith(" · <i>chưa kết nối kênh nhắn tin</i>")
+
+
 async def test_the_overviews_missing_drafts_flag_a_speaker_not_coming_as_the_board_does(
     desk: Desk, harness: BotHarness
 ) -> None:

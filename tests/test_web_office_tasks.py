@@ -822,3 +822,32 @@ async def test_an_assignee_no_chat_reaches_is_to_phone_once_her_invitation_went_
     board = {line.key: line for line in await harness.services.tasks.office_board()}
     [line] = [a for a in board["VI.1.2"].assignments if a.code == "NV01"]
     assert (line.reachable, line.unsent) == (False, False)  # a contact: to phone, as before
+
+
+async def test_on_the_meeting_s_day_an_assignee_no_chat_reaches_is_to_phone_not_to_send_to(
+    desk: Desk, harness: BotHarness
+) -> None:
+    """On the meeting's day the overview drops «Chưa gửi giấy mời» (no longer the morning's
+    job) and the morning's report lists whom no chat reaches to phone; the task's page and
+    /nhiemvu still marked a district chair whose invitation had not gone out «chưa gửi giấy
+    mời». From the meeting's day they say what the overview says: phone her."""
+    task = await task_id(harness, "VI.2")
+    card = await harness.services.dashboard.card("DB045")
+    assert card is not None
+    person = f"{card.person.full_name} ({card.person.organization}): chưa báo cáo"
+
+    async def marks() -> tuple[str, str]:
+        await desk.sign_in()  # days on: a session of its own
+        page = (await desk.client.get(f"/office/tasks/{task}")).text
+        on_page = " ".join(text_of(page, "person-DB045").split())
+        [line] = [line for line in (await board_text(harness)).split("\n") if person in line]
+        mark = on_page.removeprefix(person).partition(" Ghi nhận báo cáo thay")[0]  # its form
+        return mark, line.removeprefix("• ").removeprefix(person)
+
+    harness.clock.set(local(2024, 5, 27, 23, 59))  # the eve: invitations still to send
+    assert await marks() == (" · chưa gửi giấy mời", " — chưa gửi giấy mời")
+    harness.clock.set(local(2024, 5, 28, 0, 0))
+    assert await marks() == (
+        " · chưa kết nối kênh nhắn tin",
+        " — chưa kết nối kênh nhắn tin",
+    )

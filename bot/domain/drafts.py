@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from bot.domain.contact import Contact
 from bot.domain.ids import parse_id
 from bot.domain.rsvp import RsvpStatus
 
@@ -140,12 +141,10 @@ class DraftLine:
     last_comment: CommentLine | None
     buffered_chunks: int = 0  # pieces of a draft being typed, not yet sent as a version
     buffered_chars: int = 0
-    # A chat account that has not blocked the bot: what the office sends the speaker reaches
-    # them (a personal page opened is linked, but the bot cannot write to a page).
-    reachable: bool = False
-    # Not reachable, and her invitation has not gone out (not marked sent, nothing opened or
-    # linked, no answer): the office sends it first rather than phoning (roster.to_phone).
-    unsent: bool = False
+    # How the office gets word to the speaker (roster.contact): a chat that takes the bot's
+    # messages (a personal page opened is linked, but the bot cannot write to a page), else
+    # her invitation to send first, else a call.
+    contact: Contact = Contact.PHONE
     # The office withdrew the assignment («Hủy phân công»): no reminder, no new version, out of
     # every count; what was sent is kept and shown apart.
     withdrawn: bool = False
@@ -156,6 +155,16 @@ class DraftLine:
     # substitute sent (``substitute``: the name of who comes instead); None otherwise.
     away: RsvpStatus | None = None
     substitute: str | None = None
+
+    @property
+    def reachable(self) -> bool:
+        """What the office sends the speaker reaches her: a chat takes the bot's messages."""
+        return self.contact is Contact.CHAT
+
+    @property
+    def unsent(self) -> bool:
+        """No chat reaches her and her invitation has not gone out: it is sent first."""
+        return self.contact is Contact.INVITE
 
     @property
     def missing(self) -> bool:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from bot.domain.contact import Contact
 from bot.domain.ids import parse_id
 
 MAX_TASK_NOTE = 500
@@ -85,14 +86,22 @@ class AssignmentLine:
     status: TaskStatus
     note: str | None
     updated_at: datetime | None
-    # A chat that runs here and has not blocked the bot: her reminders reach her.
-    reachable: bool
+    # How the office gets word to her (roster.contact): a chat that runs here and has not
+    # blocked the bot (her reminders reach her), else her invitation to send first, else a call.
+    contact: Contact
     # The office staff member who recorded the report on her behalf (given by phone, on
     # paper...; ``note`` then says how), or None for her own report or none.
     recorded_by: str | None = None
-    # Not reachable, and her invitation has not gone out: to be sent it first, not phoned
-    # (the overview's rule, roster.to_phone).
-    unsent: bool = False
+
+    @property
+    def reachable(self) -> bool:
+        """Her reminders reach her: a chat takes the bot's messages."""
+        return self.contact is Contact.CHAT
+
+    @property
+    def unsent(self) -> bool:
+        """No chat reaches her and her invitation has not gone out: it is sent first."""
+        return self.contact is Contact.INVITE
 
 
 @dataclass(frozen=True)

@@ -71,3 +71,9 @@ class ServiceContext:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "writes", GroupCommit(self.sessions))
+
+    def on_meeting_day(self) -> bool:
+        """Whether it is now a day the meeting is held: the overview leads with the hall and
+        drops the invitations' prompts, and the lists mark no invitation to send
+        (:func:`bot.services.roster.contact`)."""
+        return self.config.meeting.on_meeting_day(self.clock.now())

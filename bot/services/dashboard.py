@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from functools import cached_property
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import ColumnElement, Select, and_, case, distinct, func, or_, select
@@ -320,6 +319,8 @@ class Card:
     # Her personal page, opened since the live link was made (a chat may have come first):
     # what a re-issue stops opening.
     opened: Identity | None = None
+    # A message can reach her: a chat that runs here takes the bot's messages (roster.reachable).
+    on_chat: bool = False
 
     def chats_kept(self, chats: RunningChats) -> list[str]:
         """The channels whose accounts the bot still writes to after her link is re-issued:
@@ -350,14 +351,6 @@ class Card:
             return None
         return shown.unreachable_at
 
-    def on_chat(self, chats: RunningChats) -> bool:
-        """Whether a message can reach her: an account on a chat that runs here, not blocked
-        (her personal page is no chat)."""
-        return any(
-            i.linked_via != queries.PAGE_LINK and i.unreachable_at is None and chats.runs(i.channel)
-            for i in self.identities
-        )
-
 
 class DashboardService:
     """Read-only views for the dashboard, each one short read-only transaction
@@ -365,6 +358,8 @@ class DashboardService:
 
     def __init__(self, ctx: ServiceContext) -> None:
         self._ctx = ctx
+        # The figures' statement by the chats that run when it was made (:attr:`_figures_query`).
+        self._figures_queries: dict[frozenset[str] | None, Select[Any]] = {}
 
     def _order(self) -> dict[str, int]:
         return {group.key: group.order for group in self._ctx.config.groups}
@@ -409,7 +404,7 @@ class DashboardService:
         idle: dict[str, list[int]] = {}
         no_account = 0
         chats = self._ctx.chats
-        for group_key, status, linked_on, answered, number, _, _ in found:
+        for group_key, status, linked_on, answered, reached, number, _, _ in found:
             if not linked_on and not answered:
                 no_account += number
             names = [n for n in linked_on.split(",") if n != _PAGE] if linked_on else []
@@ -422,12 +417,9 @@ class DashboardService:
                 held = reach if name in running else idle
                 held.setdefault(name.removeprefix("!"), [0, 0])[blocked] += number
             # Whom to phone: the invitation reached her (an account: her page, a chat not run
-            # here or blocked; without one, the marked above) and no chat that runs does.
-            if (
-                linked_on
-                and status == RsvpStatus.NO_ANSWER
-                and all(n.startswith("!") for n in running)
-            ):
+            # here or blocked; without one, the marked above) and no chat that runs does
+            # (roster.reachable, the rule of every list).
+            if linked_on and status == RsvpStatus.NO_ANSWER and not reached:
                 to_phone += number
         return Figures(
             counts=counts_of(self._ctx.config, tallies),
@@ -438,12 +430,20 @@ class DashboardService:
             no_chat=chats.names == frozenset(),
         )
 
-    @cached_property
+    @property
     def _figures_query(self) -> Select[Any]:
-        """The one statement behind :meth:`figures`: a row for each group, answer, accounts
-        and whether she answered since her live link was made, with its count and the two
-        counts of the marked beside. The same for every request, so built once: its making
-        (a dozen subqueries and aliases) cost more than a tenth of the overview."""
+        """The one statement behind :meth:`figures`: a row for each group, answer, accounts,
+        whether she answered since her live link was made and whether a chat that runs
+        reaches her, with its count and the two counts of the marked beside. The same for
+        every request while the same chats run, so built once for them: its making (a dozen
+        subqueries and aliases) cost more than a tenth of the overview."""
+        names = self._ctx.chats.names
+        if names not in self._figures_queries:
+            self._figures_queries[names] = self._make_figures_query(names)
+        return self._figures_queries[names]
+
+    def _make_figures_query(self, running: frozenset[str] | None) -> Select[Any]:
+        """:attr:`_figures_query` for the chats ``running`` (None: every channel counts)."""
         # Each invitee's chat accounts as one text, "telegram,!zalo" ("!": blocked; "~": her
         # personal page opened, no chat), grouped with their group and answer: a few dozen
         # rows however many invitees.
@@ -469,6 +469,13 @@ class DashboardService:
                 accounts.label("accounts"),
                 # Her answer is the row joined here: no look-up of it per invitee.
                 roster.answer_stands(Rsvp).label("answered"),
+                # Whether a chat that runs reaches her, asked of the unanswered alone (whom to
+                # phone is of them; in a CASE, SQLite looks up no one else's accounts): asked of
+                # every invitee, it cost the poll 7 ms of its 65 at 10,000, so 3 (bench/web.py).
+                case(
+                    (Rsvp.status == RsvpStatus.NO_ANSWER.value, roster.reachable(running)),
+                    else_=None,
+                ).label("reached"),
             )
             .join(Rsvp, Rsvp.delegate_id == Delegate.id)
             .where(roster.delegates_of(self._ctx.meeting_id))
@@ -515,7 +522,7 @@ class DashboardService:
             .scalar_subquery()
             .label("marked_waiting")
         )
-        keys = (each.c.group_key, each.c.status, each.c.accounts, each.c.answered)
+        keys = (each.c.group_key, each.c.status, each.c.accounts, each.c.answered, each.c.reached)
         # The marked counts ride along on every row: one statement, one moment.
         return select(*keys, func.count(), marked_alone, marked_waiting).group_by(*keys)
 
@@ -921,6 +928,9 @@ class DashboardService:
                 )
             )
             history = await self._named(session, entries)
+            on_chat = bool(
+                await session.scalar(select(roster.reachable(self._ctx.chats.names, person.id)))
+            )
             live = await session.scalar(
                 select(Invitation)
                 .where(Invitation.delegate_id == person.id, Invitation.revoked_at.is_(None))
@@ -960,7 +970,7 @@ class DashboardService:
             invitation_id=0 if live is None else live.id,
             token=None if live is None else live.token,
             link_code=None if live is None else live.link_code, sent=sent, reached=reached,
-            answered=answered, opened=opened,
+            answered=answered, opened=opened, on_chat=on_chat,
         )  # fmt: skip
 
     async def unsent(self) -> int:

@@ -256,23 +256,26 @@ class OfficeReportService:
                     )
                 )
             }
-        return [
-            AuditRow(
-                at=entry.at,
-                actor=entry.actor,
-                person=people.get(entry.actor),
-                is_office=entry.actor.partition(":")[2] in admins,
-                action=kind,  # an old row as written now, as Nhật ký's page shows it
-                entity=entry.entity,
-                entity_id=entry.entity_id,
-                before=entry.before,
-                after=after,
-                names=named_people(entry.before, entry.after, by_id),
-                subject=by_id.get(entry.entity_id or 0) if entry.entity == "delegate" else None,
+        rows: list[AuditRow] = []
+        for entry in entries:
+            # An old row as written now, as Nhật ký's page shows it.
+            kind, after = audited_kind(entry.action, entry.after)
+            rows.append(
+                AuditRow(
+                    at=entry.at,
+                    actor=entry.actor,
+                    person=people.get(entry.actor),
+                    is_office=entry.actor.partition(":")[2] in admins,
+                    action=kind,
+                    entity=entry.entity,
+                    entity_id=entry.entity_id,
+                    before=entry.before,
+                    after=after,
+                    names=named_people(entry.before, entry.after, by_id),
+                    subject=by_id.get(entry.entity_id or 0) if entry.entity == "delegate" else None,
+                )
             )
-            for entry in entries
-            for kind, after in [audited_kind(entry.action, entry.after)]
-        ]
+        return rows
 
     async def _messages(self, session: AsyncSession) -> list[MessageRow]:
         rows = list(

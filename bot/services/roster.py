@@ -8,6 +8,7 @@ may have 10,000 invitees.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from functools import cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, exists, false, func, or_, select, true
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from bot.config import Group
+from bot.domain.contact import Contact
 from bot.domain.order import LAST
 from bot.domain.outbound import RAN_OUT, Audience, DeliveryStatus
 from bot.domain.rsvp import RsvpStatus
@@ -58,6 +60,29 @@ def to_phone(
     chat not run), though her invitation reached her (:func:`invitation_unsent` is not so).
     One whose invitation has not gone out is to be sent it first, not phoned."""
     return and_(~reachable(channels, person), ~invitation_unsent(person))
+
+
+def contact(channels: Collection[str] | None, *, meeting_day: bool) -> ColumnElement[str]:
+    """How the office gets word to the invitee (a row of ``Delegate`` in the enclosing query),
+    as a :class:`Contact` value — the one rule of the lists that mark a person (drafts, tasks):
+    a chat that runs (``channels``) reaches her (:func:`reachable`); else, her invitation not
+    gone out (:func:`invitation_to_send`), send it first; else phone her (:func:`to_phone`).
+    On the meeting's day (``meeting_day``) sending an invitation is no longer the office's job
+    (the overview drops that prompt): whom no chat reaches is phoned. A CASE, so that whether
+    the invitation went out is asked of the unreached alone (in an AND, SQLite works out both
+    sides)."""
+    return _contact(None if channels is None else frozenset(channels), meeting_day)
+
+
+@cache
+def _contact(channels: frozenset[str] | None, meeting_day: bool) -> ColumnElement[str]:
+    """:func:`contact`, built once for each set of chats and day: its making (the invitation's
+    subqueries and aliases) on every read of the drafts' lines cost the overview's poll about
+    10 ms of its 65 (bench/web.py dashboard, 10,000 invitees)."""
+    reached = (reachable(channels), Contact.CHAT.value)
+    if meeting_day:
+        return case(reached, else_=Contact.PHONE.value)
+    return case(reached, (invitation_to_send(), Contact.INVITE.value), else_=Contact.PHONE.value)
 
 
 def invitation_to_send() -> ColumnElement[bool]:

@@ -14,12 +14,13 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, Select, and_, case, delete, exists, false, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, delete, exists, func, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Task as PlanTask
 from bot.domain.channels import ChatAccount
+from bot.domain.contact import Contact
 from bot.domain.tasks import (
     MAX_TASK_FILES,
     MAX_TASK_NOTE,
@@ -1286,19 +1287,15 @@ class TaskService:
         ids = [t.id for t in tasks]
         # Plain columns, not ORM objects: the board reads every assignment (thousands at
         # 10,000 delegates, a group task has one per district chair), grouped once by task.
-        reached = roster.reachable(self._ctx.chats.names)
         read = await session.execute(
             select(
                 TaskAssignment.task_id, Delegate.code, Delegate.full_name, Delegate.organization,
                 TaskAssignment.status, TaskAssignment.note, TaskAssignment.updated_at,
                 TaskAssignment.updated_by,
-                # Reached on a chat that runs here, as the overview's «to phone» reads it: a
-                # test, not a join (a join listed someone with accounts on two chats twice, and
-                # a page by offset would count them twice); if not, whether her invitation has
-                # gone out (roster.to_phone), asked of the unreached alone (a CASE: in a value,
-                # SQLite works out both sides of an AND).
-                reached,
-                case((reached, false()), else_=roster.invitation_to_send()),
+                # How the office gets word to her, by the lists' one rule: a test, not a join
+                # (a join listed someone with accounts on two chats twice, and a page by offset
+                # would count them twice).
+                roster.contact(self._ctx.chats.names, meeting_day=self._ctx.on_meeting_day()),
             )
             .join(Delegate, Delegate.id == TaskAssignment.person_id)
             .where(TaskAssignment.task_id.in_(ids))
@@ -1315,7 +1312,7 @@ class TaskService:
         staff = await queries.people_behind(session, self._ctx.meeting_id, office)
         for (
             task_id, code, full_name, organization, status, note, updated_at, updated_by,
-            reachable, unsent,
+            contact,
         ) in rows:  # fmt: skip
             recorded_by = None
             if updated_by is not None and _by_office(updated_by):
@@ -1329,9 +1326,8 @@ class TaskService:
                     statuses[status],
                     note,
                     updated_at,
-                    bool(reachable),
+                    Contact(contact),
                     recorded_by,
-                    unsent=bool(unsent),
                 )
             )
         evidence = await session.execute(

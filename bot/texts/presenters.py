@@ -12,6 +12,7 @@ from bot.config import Config
 from bot.delegate_file import RowProblem
 from bot.domain.channels import ChannelInfo, LinkedChat
 from bot.domain.checkin import CheckedIn
+from bot.domain.contact import Contact
 from bot.domain.drafts import DraftAction, DraftLine, DraftStatus, draft_action
 from bot.domain.outbound import Button, SkipReason
 from bot.domain.rsvp import RsvpChoice, RsvpStatus, rsvp_action
@@ -290,9 +291,7 @@ def task_summary(
                 status=catalog.plain(f"task_status.{a.status.value}"),
                 note=a.note or "",
                 at=moment(catalog, meeting.local(a.updated_at)) if a.updated_at else "",
-                unlinked=""
-                if a.reachable
-                else catalog.plain("task_board.unsent" if a.unsent else "task_board.unlinked"),
+                contact=contact_mark(catalog, a.contact, "task_board.contact"),
             )
         )
     for evidence in task.evidence:
@@ -320,6 +319,17 @@ _QUOTE_CHARS = 200
 def _quote(text: str) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= _QUOTE_CHARS else flat[: _QUOTE_CHARS - 1] + "…"
+
+
+def contact_mark(catalog: Catalog, contact: Contact, around: str = "") -> Html:
+    """The mark every list of drafts and tasks writes beside a person whom no chat reaches
+    (:func:`bot.services.roster.contact`): «chưa gửi giấy mời» (send it first) or «chưa kết
+    nối kênh nhắn tin» (phone her); nothing when a chat takes the bot's messages. ``around``:
+    the list's own setting of it (a catalog key with ``{mark}``: " · <i>{mark}</i>")."""
+    if contact is Contact.CHAT:
+        return Html("")
+    mark = catalog.html(f"contact_mark.{contact.value}")
+    return catalog.html(around, mark=mark) if around else mark
 
 
 def draft_status_label(catalog: Catalog, status: DraftStatus) -> str:
@@ -371,16 +381,10 @@ def draft_board_line(catalog: Catalog, config: Config, line: DraftLine, now: dat
         ),
         late=Html(catalog.html("draft_board.late") if line.late(now) else ""),
         away=draft_away(catalog, line),
-        # By the rule the office's «not told: phone her» follows: a page is not a chat.
-        # One whose invitation has not gone out is to be sent it first (roster.to_phone); one
-        # whose invitation was withdrawn owes no speech (DraftLine.owed), whatever her chat.
-        unlinked=Html(
-            catalog.html("draft_board.invitation_withdrawn")
-            if line.invitation_withdrawn
-            else ""
-            if line.reachable
-            else catalog.html("draft_board.unsent" if line.unsent else "draft_board.unlinked")
-        ),
+        # One whose invitation was withdrawn owes no speech (DraftLine.owed), whatever her chat.
+        contact=catalog.html("draft_board.invitation_withdrawn")
+        if line.invitation_withdrawn
+        else contact_mark(catalog, line.contact, "draft_board.contact"),
     )
     comment = line.last_comment
     if comment is not None:

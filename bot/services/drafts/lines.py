@@ -9,10 +9,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.channels import ChatAccount
+from bot.domain.contact import Contact
 from bot.domain.drafts import CommentLine, DraftLine, DraftStatus, VersionLine
 from bot.domain.rsvp import RsvpStatus
 from bot.services import roster
@@ -210,10 +211,13 @@ async def read_lines(
     """The live assignments (of ``person_id``, or among ``assignment_ids``, if given) in the
     order of the themes, then protocol rank, inside the caller's unit of work; with
     ``withdrawn``, those the office withdrew too (marked ``withdrawn``)."""
+    # Whether any account of hers is linked (her page too), and how the office gets word to
+    # her by the lists' one rule (roster.contact): tests, not a join, so one row each.
+    linked = exists().where(ChannelIdentity.delegate_id == Delegate.id)
+    contact = roster.contact(ctx.chats.names, meeting_day=ctx.on_meeting_day())
     query = (
-        select(SpeechAssignment, Delegate, ChannelIdentity)
+        select(SpeechAssignment, Delegate, linked, contact)
         .join(Delegate, Delegate.id == SpeechAssignment.person_id)
-        .outerjoin(ChannelIdentity, ChannelIdentity.delegate_id == Delegate.id)
         .where(SpeechAssignment.meeting_id == ctx.meeting_id)
     )
     if not withdrawn:
@@ -223,7 +227,7 @@ async def read_lines(
     if assignment_ids is not None:
         query = query.where(SpeechAssignment.id.in_(list(assignment_ids)))
     rows = (await session.execute(query)).all()
-    ids = [row.id for row, _, _ in rows]
+    ids = [row.id for row, _, _, _ in rows]
     versions: dict[int, list[DraftVersion]] = {}
     for version in await session.scalars(
         select(DraftVersion)
@@ -240,7 +244,7 @@ async def read_lines(
     themes = {theme.key: (index, theme.title) for index, theme in enumerate(ctx.config.themes)}
     # Who will not be in the hall to speak: the office planning the speeches learns it here.
     away: dict[int, tuple[RsvpStatus, str | None]] = {}
-    people = {person.id for _, person, _ in rows}
+    people = {person.id for _, person, _, _ in rows}
     if people:
         for answer in await session.scalars(
             select(Rsvp).where(
@@ -249,25 +253,8 @@ async def read_lines(
             )
         ):
             away[answer.delegate_id] = (RsvpStatus(answer.status), answer.substitute_name)
-    reachable = {row.id for row, _, ident in rows if _reaches(ident, ctx.chats.runs)}
-    # Of those no chat reaches, whose invitation has not gone out: to be sent it first, not
-    # phoned (the overview's rule, roster.to_phone).
-    unreached = {person.id for row, person, _ in rows if row.id not in reachable}
-    unsent = (
-        set(
-            await session.scalars(
-                select(Delegate.id).where(Delegate.id.in_(unreached), roster.invitation_to_send())
-            )
-        )
-        if unreached
-        else set()
-    )
-    seen: set[int] = set()
     lines: list[tuple[tuple[Any, ...], DraftLine]] = []
-    for row, person, ident in rows:
-        if row.id in seen:  # one line per assignment, however many accounts
-            continue
-        seen.add(row.id)
+    for row, person, is_linked, reach in rows:
         mine = versions.get(row.id, [])
         comment = last_comments.get(row.id)
         order, title = themes.get(row.theme_key, (len(themes), row.theme_key))
@@ -279,7 +266,7 @@ async def read_lines(
             full_name=person.full_name,
             position=person.position,
             organization=person.organization,
-            linked=ident is not None,
+            linked=bool(is_linked),
             deadline_at=row.deadline_at,
             status=DraftStatus(row.status),
             latest=version_line(mine[-1]) if mine else None,
@@ -289,8 +276,7 @@ async def read_lines(
             else None,
             buffered_chunks=len(row.text_buffer or []),
             buffered_chars=sum(len(chunk) for chunk in row.text_buffer or []),
-            reachable=row.id in reachable,
-            unsent=person.id in unsent,
+            contact=Contact(reach),
             withdrawn=row.withdrawn_at is not None,
             invitation_withdrawn=person.withdrawn_at is not None,
             away=away[person.id][0] if person.id in away else None,
@@ -359,15 +345,3 @@ def _copy(source: Path, target: Path) -> bool:
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(content)
     return True
-
-
-def _reaches(ident: ChannelIdentity | None, runs: Callable[[str], bool]) -> bool:
-    """Whether a linked account is a chat the bot can write to: not a page, not blocked, on a
-    chat this process runs (one linked on Zalo is reached by nobody while Zalo's token is
-    unset), as the outbox and the overview judge her."""
-    return (
-        ident is not None
-        and ident.linked_via != queries.PAGE_LINK
-        and ident.unreachable_at is None
-        and runs(ident.channel)
-    )

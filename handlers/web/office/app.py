@@ -27,6 +27,7 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from bot.chat import replies
 from bot.config import base_url_is_local
+from bot.domain.contact import Contact
 from bot.domain.ids import parse_id
 from bot.domain.phones import display_phone, normalize_phone
 from bot.domain.quotas import QuotaUse
@@ -44,7 +45,7 @@ from bot.services.access import OfficeActor
 from bot.services.dashboard import Card, Filters, notice_audience
 from bot.services.rsvp import RsvpStep
 from bot.services.signin import LINK_LIFETIME, Check, LinkState, StaffVisit
-from bot.texts import Catalog
+from bot.texts import Catalog, presenters
 from bot.texts.formatting import file_size, short_moment
 from bot.texts.presenters import (
     action_label,
@@ -570,7 +571,8 @@ class Office:
             "idle": figures.idle,
             "no_chat": figures.no_chat,
             "quotas": [use for use in await services.quotas.usage() if use.in_use],
-            "to_phone": await services.dashboard.to_phone(),
+            # Its tile is hidden on the meeting's day (above): nobody listed, nothing read.
+            "to_phone": await services.dashboard.to_phone() if hall is None else [],
             "phone_total": figures.to_phone,
             "unsent": figures.unsent,
             "overdue": await services.tasks.overdue_heads(),
@@ -729,6 +731,9 @@ class Office:
         def size(value: int) -> str:  # «1,2 MB», as the personal pages write a file's size
             return file_size(catalog, value)
 
+        def contact_mark(contact: Contact) -> Markup:  # beside a person no chat reaches
+            return Markup(presenters.contact_mark(catalog, contact))  # noqa: S704 (catalog HTML)
+
         def is_meeting_day() -> bool:  # asked by the desk's pages only
             return meeting.on_meeting_day(self.services.ctx.clock.now())
 
@@ -739,6 +744,7 @@ class Office:
             is_meeting_day=is_meeting_day, chat_runs=self.services.ctx.chats.runs,
             # No chat runs here (a pages-only installation): none of their commands is offered.
             no_chat_runs=self.services.ctx.chats.names == frozenset(),
+            contact_mark=contact_mark,
             sent_via=partial(sent_via, catalog),
             # The variable of an idle chat's token, as start-up names it (overview, her card).
             token_envs=self.services.ctx.chats.token_envs,

@@ -69,7 +69,7 @@ class Withdrawals:
         return office._render(
             "office/withdraw.html", status=422 if error else 200, visit=visit, actor=actor,
             card=card, work_notes=notes, error=error, reason=reason, tell=tell,
-            on_chat=card.on_chat(office.services.ctx.chats),
+            on_chat=card.on_chat,
         )  # fmt: skip
 
     async def withdraw(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
