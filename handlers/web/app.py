@@ -65,7 +65,7 @@ from bot.texts.presenters import (
     withdrawn_notice,
 )
 from handlers.web.attachment import attachment, attachment_path
-from handlers.web.flash import Flash, Flashes
+from handlers.web.flash import Flash, Flashes, renewed_key
 from handlers.web.office.app import COOKIE as OFFICE_COOKIE
 from handlers.web.office.app import office_routes
 from handlers.web.office.checkin import DESK_COOKIE, DeskPages, desk_pages_of
@@ -669,12 +669,8 @@ class Site:
             visit = replace(visit, catalog=self.catalog.with_locale(values["lang"]))
         if not self.guard.valid(visit.token, values.get("nonce", ""), values.get("csrf", "")):
             kept = dict(keep(values)) if keep is not None else {}
-            if files:  # a file cannot be put back: chosen again
-                key = "web.form_renewed_file"
-            elif any(values.get(name, "").strip() for name in TYPED_FIELDS):
-                key = "web.form_renewed"
-            else:  # a button's form: nothing typed to keep
-                key = "web.form_expired"
+            typed = any(values.get(name, "").strip() for name in TYPED_FIELDS)
+            key = renewed_key(typed=typed, files=bool(files))
             return self._done(visit, visit.catalog.html(key), ok=False, form=kept)
         return visit, values, form
 
