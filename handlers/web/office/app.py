@@ -51,6 +51,7 @@ from bot.texts.presenters import (
     actor_label,
     audience_label,
     deadline_text,
+    not_running,
     sent_via,
     signed_out_wording,
 )
@@ -810,6 +811,7 @@ class Office:
             sent_via=partial(sent_via, catalog),
             # The variable of an idle chat's token, as start-up names it (overview, her card).
             token_envs=self.services.ctx.chats.token_envs,
+            not_running=partial(not_running, catalog),
             lang=catalog.locale,
             quota_line=quota_line,
             root=self.root, site_css=self.site_css, css=self.static.url("office.css"),
