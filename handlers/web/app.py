@@ -1061,8 +1061,9 @@ class Site:
                 # server's words; the server refuses it anyway (storage.files.MAX_BYTES).
                 "max_bytes": MAX_BYTES,
                 "max_mb": MAX_BYTES // (1024 * 1024),
-                # A typed speech past it cannot be read whole to be given back: the page's
-                # script keeps it in its box instead (handlers.web.uploads.MAX_FIELD).
+                # A text past it (a typed speech, a reason, a note) cannot be read whole to be
+                # given back: the page's script keeps it in its box instead
+                # (handlers.web.uploads.MAX_FIELD).
                 "max_text_bytes": MAX_FIELD,
                 "max_draft_chars": count(catalog, MAX_TEXT_DRAFT),
                 "deliverable_types": ",".join(DELIVERABLE_SUFFIXES),
