@@ -95,7 +95,7 @@ POLL_SECONDS = 15
 # body, a draft comment, a task's note, a reason, a document's title, a guest's or a
 # substitute's name, a sheet's name). Shown back, to copy, when the form came after its session
 # ended, each under its label (the catalog's dash.signin.field.<label>); put back in its box on
-# the form's own page when the form came after this server's secret changed (Office._expired),
+# the form's own page when the form came after this server's secret changed (Office.expired),
 # as the personal page does. By the form's path below the dashboard's «/office»:
 # (path, page, ((field, label, box), ...), only_when): ``page`` the path of the page the form
 # is on (the path's groups in it; None: a page that cannot be found again from the form), ``box``
