@@ -49,7 +49,7 @@ async def restarted(desk: Desk, harness: BotHarness) -> AsyncIterator[httpx.Asyn
     renewed = replace(web_setup(harness.services), secret=b"the-new-secret-after-a-restart-000")
     transport = httpx.ASGITransport(app=build_web_app(renewed), client=("203.0.113.9", 50001))
     async with httpx.AsyncClient(
-        transport=transport, base_url=BASE, cookies=desk.client.cookies
+        transport=transport, base_url=BASE, cookies=desk.client.cookies, headers={"origin": BASE}
     ) as client:
         yield client
 
@@ -199,3 +199,23 @@ async def test_a_button_or_an_empty_box_sent_after_the_secret_changed_is_said_ex
         fields = hidden((await desk.client.get(f"/office/{page}")).text, form_id)
         answer = await restarted.post(f"/office/{action}", data={**fields, **data})
         assert answer.status_code == 403 and 'id="message-form_expired"' in answer.text
+
+
+async def test_a_typed_form_not_vouched_for_by_the_browser_is_said_expired_not_filled_again(
+    desk: Desk,
+) -> None:
+    # A forged form whose browser names no page it came from (no Origin, no Sec-Fetch-Site):
+    # nothing it carried is put in the clerk's boxes.
+    for headers in ({}, {"sec-fetch-site": "none"}):
+        answer = await desk.client.post(
+            "/office/notices/preview",
+            data={"nonce": "abc", "csrf": "forged", "body": NOTICE, "audience": "linked"},
+            headers=headers,
+        )
+        assert answer.status_code == 403 and 'id="message-form_expired"' in answer.text
+    vouched = await desk.client.post(
+        "/office/notices/preview",
+        data={"nonce": "abc", "csrf": "forged", "body": NOTICE, "audience": "linked"},
+        headers={"sec-fetch-site": "same-origin"},
+    )
+    assert vouched.status_code == 303

@@ -69,7 +69,7 @@ from handlers.web.office.notices import Notices
 from handlers.web.office.staff import StaffRoles
 from handlers.web.office.tasks import Tasks
 from handlers.web.office.withdrawals import Withdrawals
-from handlers.web.security import Guard, same_site
+from handlers.web.security import Guard, own_page, same_site
 from handlers.web.static import Static
 from handlers.web.uploads import FORM_FIELDS, TooLarge, leading_fields, read_form, text_field
 
@@ -428,13 +428,14 @@ class Office:
 
     async def expired(self, request: Request, form: FormData, *, files: bool = False) -> Response:
         """The answer to a form this server did not sign for this session: one that took typed
-        text (:data:`UNSAVED_FORMS`), from a session still open — the server's secret changed
-        since the page was shown, a restart with a new one — goes back to its page with what was
-        typed in its boxes, saying to press send again (``files``: to choose its file again),
-        as the personal page does; any other is said to have expired."""
+        text (:data:`UNSAVED_FORMS`), from a session still open, posted from this server's own
+        page as the browser says (:func:`own_page`) — the server's secret changed since the page
+        was shown, a restart with a new one — goes back to its page with what was typed in its
+        boxes, saying to press send again (``files``: to choose its file again), as the personal
+        page does; any other is said to have expired."""
         values = {name: text_field(form, name) for name in form}
         found = renewable(request.url.path, values)
-        if found is not None:
+        if found is not None and own_page(request, self.origin):
             visit = await self._visit(request)
             if visit.check is Check.OK and visit.session_id is not None:
                 page, kept = found
