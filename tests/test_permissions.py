@@ -25,9 +25,9 @@ from bot.chat import notices
 from bot.delegate_file import Group as FileGroup
 from bot.delegate_file import parse_delegate_file
 from bot.domain.channels import ChatAccount
-from bot.domain.drafts import DraftStatus
+from bot.domain.drafts import DraftAction, DraftStatus
 from bot.domain.outbound import Audience, DeliveryStatus, MessageStatus
-from bot.domain.tasks import TaskStatus
+from bot.domain.tasks import TaskAction, TaskStatus
 from bot.services import Services
 from bot.services.access import OfficeActor
 from bot.texts.presenters import typed_time_params
@@ -100,6 +100,8 @@ MATRIX: dict[str, tuple[str | None, ...]] = {
     "task:help:<other task>":                 (NA, NO, NA, NA, NA, NA),
     "task:file:<own task>":                   (NA, NA, OK, NA, NA, NA),
     "task:file:<other task>":                 (NA, NO, NA, NA, NA, NA),
+    "task:cancel:<own task>":                 (NA, NA, OK, NA, NA, NA),
+    "task:cancel:<other task>":               (LN, NO, NO, LN, NA, NA),
     "task:close:<VI.1.1>":                    (OK, NO, NO, NO, NO, OK),
     "task:getfile:<evidence>":                (OK, NO, NO, NA, NA, OK),
     # draft buttons of a speaker
@@ -119,6 +121,13 @@ MATRIX: dict[str, tuple[str | None, ...]] = {
     "dr:final:<version>":                     (OK, NO, NO, NO, NO, OK),
     "dr:revise:<version>":                    (OK, NO, NA, NA, NA, OK),
     "dr:getfile:<version>":                   (OK, NO, NA, NO, NA, OK),
+    "dr:comment:<version>":                   (NA, NO, NO, NO, NO, NA),
+    "dr:nocomment:<version>":                 (NA, NO, NA, NO, NA, NA),
+    # the answers to a verdict asked once more where choices are typed numbers (Zalo); a
+    # button's forged data on Telegram decides at once, for the office alone
+    "dr:finalok:<version>":                   (OK, NO, NO, NO, NO, OK),
+    "dr:reviseok:<version>":                  (OK, NO, NO, NO, NO, OK),
+    "dr:keep:<version>":                      (OK, NO, NO, NO, NO, OK),
     # notice buttons (sent in private only)
     "bc:aud:<draft>:linked":                  (OK, NO, NO, NO, NA, NA),
     "bc:groups:<draft>":                      (OK, NO, NA, NA, NA, NA),
@@ -688,6 +697,25 @@ def verdict(status: DraftStatus, key: str) -> Check:
     return check
 
 
+async def verdict_kept(scene: Scene, said: Said) -> None:
+    line = next(x for x in await scene.h.services.drafts.board() if x.code == "DB036")
+    assert line.status is DraftStatus.SUBMITTED
+    assert said.here(scene)[0] == scene.say(
+        "draft_office.kept", key="1.2", name=line.full_name, number=1
+    )
+
+
+async def task_input_cancelled(scene: Scene, said: Said) -> None:
+    assert said.private[0] == scene.say("task.cancelled", key="VI.1.1")
+    assert await _pending(scene.h, scene.user) is None
+
+
+async def with_note_asked(scene: Scene) -> None:
+    """The contact pressed «Đang thực hiện» on her task: the bot waits for her note."""
+    await scene.h.send(scene.user.tap_data(f"task:progress:{scene.ids['own_task']}"))
+    assert await _pending(scene.h, scene.user) == "task_note"
+
+
 async def version_sent(scene: Scene, said: Said) -> None:
     [document] = said.documents
     assert document["chat_id"] == (OFFICE_CHAT if scene.group else ADMIN_ID)
@@ -856,6 +884,10 @@ ACTIONS: dict[str, Action] = {
     "task:help:<other task>": _task("help", "other_task"),
     "task:file:<own task>": _task("file", "own_task", file_asked),
     "task:file:<other task>": _task("file", "other_task"),
+    "task:cancel:<own task>": Action(
+        "task:cancel:{own_task}", task_input_cancelled, (with_note_asked,), world=True
+    ),
+    "task:cancel:<other task>": _task("cancel", "other_task"),
     "task:close:<VI.1.1>": _office("task:close:{vi11}", task_closed, world=True),
     "task:getfile:<evidence>": _office(
         "task:getfile:{evidence}", evidence_sent, with_evidence, world=True
@@ -894,6 +926,27 @@ ACTIONS: dict[str, Action] = {
         world=True,
     ),
     "dr:getfile:<version>": _office("dr:getfile:{version}", version_sent, with_version, world=True),
+    # a comment is a reply to the version's post where a chat has replies (Telegram): these
+    # choices are sent only where it has none (Zalo), and allowed in the core's matrix
+    "dr:comment:<version>": Action(
+        "dr:comment:{version}", None, (with_version,), office=True, world=True
+    ),
+    "dr:nocomment:<version>": Action(
+        "dr:nocomment:{version}", None, (with_version,), office=True, world=True
+    ),
+    "dr:finalok:<version>": _office(
+        "dr:finalok:{version}",
+        verdict(DraftStatus.FINAL, "draft_office.verdict_final"),
+        with_version,
+        world=True,
+    ),
+    "dr:reviseok:<version>": _office(
+        "dr:reviseok:{version}",
+        verdict(DraftStatus.REVISION, "draft_office.verdict_revision"),
+        with_version,
+        world=True,
+    ),
+    "dr:keep:<version>": _office("dr:keep:{version}", verdict_kept, with_version, world=True),
     "bc:aud:<draft>:linked": _office(
         "bc:aud:{draft}:linked", audience_chosen, with_draft_at_audience
     ),
@@ -944,6 +997,18 @@ async def test_every_choice_the_chat_takes_and_every_notice_choice_is_in_the_mat
     assert taken == {data.partition(":")[0] for data in MATRIX if ":" in data}
     verbs = set(re.findall(r'what == "(\w+)"', getsource(notices.on_action)))
     assert verbs == {data.split(":")[1] for data in MATRIX if data.startswith("bc:")}
+
+
+def test_every_draft_and_task_choice_is_in_the_matrix() -> None:
+    """The office's answers to a verdict asked once more (dr:finalok, dr:reviseok, dr:keep),
+    its comment (dr:comment, dr:nocomment) and a task's «Hủy» (task:cancel) were proven only
+    in the core's tests, not refused to a delegate in the matrix: every verb has a row."""
+    assert {verb.value for verb in DraftAction} == {
+        data.split(":")[1] for data in MATRIX if data.startswith("dr:")
+    }
+    assert {verb.value for verb in TaskAction} == {
+        data.split(":")[1] for data in MATRIX if data.startswith("task:")
+    }
 
 
 @pytest.mark.parametrize(

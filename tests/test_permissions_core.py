@@ -82,6 +82,10 @@ LINKED_STAFF: dict[str, tuple[str | None, ...]] = {
     "rsvp:attend":              (NA, OK, NA, LN),  # a contact has no invitation to answer
     "task:done:<other task>":   (NO, NO, NO, LN),  # linked, but not an assignee: refused
     "dr:compose:<other draft>": (NO, NO, NO, LN),  # linked, but not the speaker: refused
+    "task:cancel:<other task>": (NO, NO, NO, LN),  # linked, but not an assignee: refused
+    # No reply threads here: the office comments through these choices (Telegram: a reply).
+    "dr:comment:<version>":     (OK, NO, NO, NO),
+    "dr:nocomment:<version>":   (OK, NO, NA, NO),
 }
 # fmt: on
 # Not on a text channel: /id tells Telegram's chat ids (the Telegram adapter answers it), and
@@ -655,6 +659,36 @@ async def verdict_kept(scene: Scene, said: Said) -> None:
     assert said.all == [scene.say("draft_office.kept", key="1.2", name=line.full_name, number=1)]
 
 
+async def comment_asked(scene: Scene, said: Said) -> None:
+    line = next(x for x in await scene.services.drafts.board() if x.code == "DB036")
+    named = {"key": "1.2", "name": line.full_name, "number": 1}
+    assert said.all[0] == scene.say("draft.ask_comment", **named)
+    assert await _pending(scene) is not None
+
+
+async def comment_dropped(scene: Scene, said: Said) -> None:
+    assert said.all[0] == scene.say("draft.cancelled", key="1.2")
+    assert await _pending(scene) is None
+
+
+async def with_office_commenting(scene: Scene) -> None:
+    """The office chose «Góp ý» under DB036's version: its comment is awaited."""
+    world = scene.world
+    office = scene.person if scene.role == OFFICE else await world.link(STAFF)
+    await world.handle(office, f"dr:comment:{scene.ids['version']}")
+
+
+async def task_input_cancelled(scene: Scene, said: Said) -> None:
+    assert said.all[0] == scene.say("task.cancelled", key="VI.1.1")
+    assert await _pending(scene) is None
+
+
+async def with_note_asked(scene: Scene) -> None:
+    """The contact chose «Đang thực hiện» on her task: her note is awaited."""
+    await scene.world.handle(scene.person, f"task:progress:{scene.ids['own_task']}")
+    assert await _pending(scene) == "task_note"
+
+
 async def version_sent(scene: Scene, said: Said) -> None:
     [part] = said.files
     assert isinstance(part, FilePart) and "quận Đống Đa báo cáo" in part.content.decode()
@@ -787,6 +821,8 @@ CORE: dict[str, Core] = {
     "task:help:<other task>": Core.of(None),
     "task:file:<own task>": Core.of(file_asked),
     "task:file:<other task>": Core.of(None),
+    "task:cancel:<own task>": Core.of(task_input_cancelled, with_note_asked),
+    "task:cancel:<other task>": Core.of(None),
     "task:close:<VI.1.1>": Core.of(task_closed),
     "task:getfile:<evidence>": Core.of(evidence_sent, with_evidence),
     "dr:compose:<own draft>": Core.of(composing),
@@ -803,6 +839,15 @@ CORE: dict[str, Core] = {
     "dr:final:<version>": Core.of(verdict_asked(final=True), with_version),
     "dr:revise:<version>": Core.of(verdict_asked(final=False), with_version),
     "dr:getfile:<version>": Core.of(version_sent, with_version),
+    "dr:comment:<version>": Core.of(comment_asked, with_version),
+    "dr:nocomment:<version>": Core.of(comment_dropped, with_version, with_office_commenting),
+    "dr:finalok:<version>": Core.of(
+        verdict(DraftStatus.FINAL, "draft_office.verdict_final"), with_version
+    ),
+    "dr:reviseok:<version>": Core.of(
+        verdict(DraftStatus.REVISION, "draft_office.verdict_revision_typed"), with_version
+    ),
+    "dr:keep:<version>": Core.of(verdict_kept, with_version),
     "bc:aud:<draft>:linked": Core.of(audience_chosen, with_draft_at_audience),
     "bc:groups:<draft>": Core.of(groups_offered, with_draft_at_audience),
     "bc:now:<draft>": Core.of(queued, with_draft_at_preview),
@@ -863,34 +908,3 @@ async def test_who_may_do_what_in_the_core(
         assert said.all in [[scene.say(key)] for key in NOT_LINKED]
     assert said.files == []
     assert await snapshot(world.services) == before  # no answer, task, draft, notice moved
-
-
-# The answers to a verdict's second question, asked where choices are numbers typed (the
-# Telegram matrix has no such question: its buttons decide at once).
-CONFIRMATIONS = {
-    "dr:finalok:{version}": verdict(DraftStatus.FINAL, "draft_office.verdict_final"),
-    "dr:reviseok:{version}": verdict(DraftStatus.REVISION, "draft_office.verdict_revision_typed"),
-    "dr:keep:{version}": verdict_kept,
-}
-
-
-@pytest.mark.parametrize("data", list(CONFIRMATIONS))
-async def test_the_office_confirms_or_keeps_a_verdict_typed_as_a_number(
-    world: World, data: str
-) -> None:
-    scene = await enter(world, OFFICE)
-    await with_version(scene)
-    said = Said.of(await world.handle(scene.person, data.format(**scene.ids)))
-    await CONFIRMATIONS[data](scene, said)
-
-
-@pytest.mark.parametrize("data", list(CONFIRMATIONS))
-async def test_no_one_but_the_office_confirms_a_verdict(world: World, data: str) -> None:
-    scene = await enter(world, DELEGATE)
-    await with_version(scene)
-    await world.inbox.flush()
-    before = await snapshot(world.services)
-    said = Said.of(await world.handle(scene.person, data.format(**scene.ids)))
-    await world.inbox.flush()
-    assert said.all == [refusal_text(scene, "dr:final:<version>")]
-    assert await snapshot(world.services) == before

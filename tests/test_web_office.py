@@ -872,6 +872,21 @@ async def test_the_workbooks_delegates_sheet_says_a_chat_that_does_not_run_here_
     assert rows["DB002"] == ("Zalo, Telegram (đã chặn bot)", "Có", None)
 
 
+async def test_the_workbooks_reach_note_names_the_variable_of_a_chat_that_does_not_run_here(
+    imported: Services,
+) -> None:
+    """Her card on the dashboard named the variable to set; the workbook's «Ghi chú liên lạc»
+    said only «chưa đặt token»: the clerk who reads the workbook did not know which."""
+    await link(imported, "DB001", 601)
+    imported.ctx.chats.run(("zalo",), {"telegram": "TELEGRAM_BOT_TOKEN", "zalo": "ZALO_BOT_TOKEN"})
+    sheet = office_report_sheets(CATALOG, imported.config, await imported.office_report.collect())
+    [row] = [row for row in sheet[0].rows if row[1] == "DB001"]
+    assert row[15] == (
+        "Máy này hiện không chạy kênh Telegram vì chưa đặt token (TELEGRAM_BOT_TOKEN): bot không"
+        " gửi tin nhắn được, đề nghị gọi điện"
+    )
+
+
 async def test_a_search_reads_only_its_matches_from_the_database(imported: Services) -> None:
     # The search is chosen in SQL on the folded text kept with each person (migration 0019):
     # no statement reads the people without it (before, all of them were read and folded).

@@ -182,6 +182,28 @@ async def test_every_box_of_a_phone_answer_posted_after_the_session_ended_is_sho
     assert 'id="signin-typed-4"' not in posted.text  # the reason, left empty: no box
 
 
+async def test_a_sheet_name_sent_with_a_list_after_the_session_ended_is_shown_back(
+    desk: Desk, imported: Services
+) -> None:
+    # The import's form is multipart: its sheet's name, typed before the file, is shown back
+    # under its label as the other forms' texts are (the file is chosen again anyway).
+    await desk.sign_in()
+    page = (await desk.client.get("/office/import")).text
+    fields = hidden(page, "form-import")
+    await desk.client.post("/office/signout", data=hidden(page, "form-signout"))
+    parts = {name: (None, value) for name, value in {**fields, "sheet": "Đại biểu"}.items()}
+    posted = await desk.client.post(
+        "/office/import",
+        files={**parts, "file": ("dai-bieu.csv", b"Ma,Ho va ten\n", "text/csv")},
+        headers={"origin": "http://testserver"},
+    )
+    assert posted.status_code == 401
+    assert text_of(posted.text, "signin-typed-1-label") == (
+        "Tên trang tính trong tệp danh sách đại biểu"
+    )
+    assert text_of(posted.text, "signin-typed-1") == "Đại biểu"
+
+
 async def test_behind_https_the_cookie_is_secure(imported: Services) -> None:
     await make_staff(imported)
     desk = await desk_for(imported, base_url="https://hoinghi.example.vn")

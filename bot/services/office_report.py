@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -114,6 +115,9 @@ class OfficeReport:
     attendance: Attendance | None = None
     # Everyone a message's copy ran out for, message by message, in protocol order.
     ran_out: list[RanOutRow] = field(default_factory=list)
+    # The environment variable of each chat's token, as start-up named them: the «Ghi chú liên
+    # lạc» of someone linked only on chats that do not run here names the one to set.
+    token_envs: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -216,6 +220,7 @@ class OfficeReportService:
             checkins=await self._checkin.records(),
             attendance=await self._checkin.count(),
             ran_out=ran_out,
+            token_envs=dict(self._ctx.chats.token_envs),
         )
 
     async def audit(self, filters: LogFilters | None = None) -> list[AuditRow]:

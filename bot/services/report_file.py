@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -19,7 +20,7 @@ from bot.services.reports import Tally
 from bot.services.views import DelegateView
 from bot.texts import Catalog
 from bot.texts.formatting import file_size
-from bot.texts.presenters import action_label, audience_label, draft_status_label
+from bot.texts.presenters import action_label, audience_label, draft_status_label, not_running
 
 # How a time inside an audited change is written (as the CSV writes date cells).
 LOCAL_MOMENT = "%d/%m/%Y %H:%M"
@@ -199,7 +200,7 @@ def _delegates(catalog: Catalog, config: Config, report: OfficeReport, local: An
                 local(row.answered_at),
                 _reach(catalog, row) if row.linked else not_linked,
                 None if reachable is None else (yes if reachable else cannot),
-                _idle(catalog, row)
+                _idle(catalog, row, report.token_envs)
                 if row.only_idle
                 else _unreachable(catalog, row.unreachable_reason),
             ]
@@ -249,10 +250,9 @@ def _reach(catalog: Catalog, row: DelegateRow) -> str:
     return ", ".join([name(catalog, channel) for channel in row.channels] + blocked + idle)
 
 
-def _idle(catalog: Catalog, row: DelegateRow) -> str:
+def _idle(catalog: Catalog, row: DelegateRow, token_envs: Mapping[str, str]) -> str:
     """Why someone linked only on chats that do not run here is not written to: phone her."""
-    channels = ", ".join(_channel_name(catalog, channel) for channel in row.idle)
-    return catalog.plain("report_sheet.unreachable.not_running", channel=channels)
+    return not_running(catalog, "report_sheet.unreachable", row.idle, token_envs)
 
 
 def _groups(catalog: Catalog, report: OfficeReport) -> Sheet:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import html
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 from bot.config import Config
@@ -20,6 +20,25 @@ from bot.domain.tasks import TaskAction, TaskLine, TaskStatus, task_action
 from bot.domain.timespec import typed_time_examples
 from bot.texts import Catalog, Html
 from bot.texts.formatting import clock, count, file_size, meeting_time, moment, short_moment
+
+
+def not_running(
+    catalog: Catalog, section: str, channels: Sequence[str], token_envs: Mapping[str, str]
+) -> str:
+    """Why chats that do not run here (``channels``, their names joined) reach nobody: the
+    text of ``section``, naming the environment variable each one's token is set in when
+    start-up told them all (``token_envs``, by channel) — her card on the dashboard and the
+    workbook's «Ghi chú liên lạc» alike."""
+    names = ", ".join(_channel_name(catalog, channel) for channel in channels)
+    envs = [token_envs[channel] for channel in channels if channel in token_envs]
+    if envs and len(envs) == len(channels):
+        return catalog.plain(f"{section}.not_running_env", channel=names, env=", ".join(envs))
+    return catalog.plain(f"{section}.not_running", channel=names)
+
+
+def _channel_name(catalog: Catalog, channel: str) -> str:
+    key = f"channel_name.{channel}"
+    return catalog.plain(key) if catalog.has(key) else channel
 
 
 def status_label(catalog: Catalog, status: RsvpStatus) -> str:

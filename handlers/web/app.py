@@ -65,7 +65,7 @@ from bot.texts.presenters import (
     withdrawn_notice,
 )
 from handlers.web.attachment import attachment, attachment_path
-from handlers.web.flash import Flash, Flashes
+from handlers.web.flash import Flash, Flashes, renewed_key
 from handlers.web.office.app import COOKIE as OFFICE_COOKIE
 from handlers.web.office.app import office_routes
 from handlers.web.office.checkin import DESK_COOKIE, DeskPages, desk_pages_of
@@ -675,12 +675,8 @@ class Site:
             visit = replace(visit, catalog=self.catalog.with_locale(values["lang"]))
         if not self.guard.valid(visit.token, values.get("nonce", ""), values.get("csrf", "")):
             kept = dict(keep(values)) if keep is not None else {}
-            if files:  # a file cannot be put back: chosen again
-                key = "web.form_renewed_file"
-            elif any(values.get(name, "").strip() for name in TYPED_FIELDS):
-                key = "web.form_renewed"
-            else:  # a button's form: nothing typed to keep
-                key = "web.form_expired"
+            typed = any(values.get(name, "").strip() for name in TYPED_FIELDS)
+            key = renewed_key(typed=typed, files=bool(files))
             return self._done(visit, visit.catalog.html(key), ok=False, form=kept)
         return visit, values, form
 
@@ -1071,8 +1067,9 @@ class Site:
                 # server's words; the server refuses it anyway (storage.files.MAX_BYTES).
                 "max_bytes": MAX_BYTES,
                 "max_mb": MAX_BYTES // (1024 * 1024),
-                # A typed speech past it cannot be read whole to be given back: the page's
-                # script keeps it in its box instead (handlers.web.uploads.MAX_FIELD).
+                # A text past it (a typed speech, a reason, a note) cannot be read whole to be
+                # given back: the page's script keeps it in its box instead
+                # (handlers.web.uploads.MAX_FIELD).
                 "max_text_bytes": MAX_FIELD,
                 "max_draft_chars": count(catalog, MAX_TEXT_DRAFT),
                 "deliverable_types": ",".join(DELIVERABLE_SUFFIXES),

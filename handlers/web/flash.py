@@ -29,6 +29,18 @@ class Flash:
         return dict(self.form)
 
 
+def renewed_key(*, typed: bool, files: bool) -> str:
+    """What a page says of a form sent back because this server no longer recognises it (its
+    secret changed since the page was shown: a restart with a new one), the form filled again
+    with what was typed: choose the file again (one cannot be put back), press send again
+    (``typed``: a box had text, kept), or choose again (a button's form)."""
+    if files:
+        return "web.form_renewed_file"
+    if typed:
+        return "web.form_renewed"
+    return "web.form_expired"
+
+
 class Flashes:
     """Messages waiting for their page, the oldest dropped first."""
 

@@ -481,6 +481,39 @@ async def test_a_typed_speech_too_large_to_come_back_stays_in_its_box_unsent(
     assert await site.harness.services.drafts.versions(line.id) == []
 
 
+async def test_a_reason_pasted_past_what_the_page_sends_stays_in_its_box_unsent(
+    site: Site, browser: Browser
+) -> None:
+    # A decline's reason (500 characters) with a whole report pasted in it: past what the
+    # server reads in one go, it came back refused with the box empty. The page's script, one
+    # check for every form that carries a limit, keeps it from leaving and says why.
+    from selenium.webdriver.common.by import By
+
+    await browser.open(site.page("DB004"))
+    before = browser.url
+    pasted = "Phụ nữ Thủ đô đoàn kết, sáng tạo.\n" * 20_000  # 700,000 characters, 900 KB sent
+    await asyncio.to_thread(
+        browser.driver.execute_script,
+        "document.getElementById('decline-reason').value = arguments[0];",
+        pasted,
+    )
+    await asyncio.to_thread(lambda: browser.driver.find_element(By.ID, "rsvp-decline").click())
+    shown = await asyncio.to_thread(lambda: browser.driver.find_element(By.ID, "decline-too-large"))
+    assert await asyncio.to_thread(shown.is_displayed)
+    assert await asyncio.to_thread(lambda: shown.text) == (
+        "Nội dung vừa nhập dài vượt xa giới hạn của khung, quá mức trang gửi được trong một lần, "
+        "nên chưa được gửi; toàn bộ nội dung vẫn ở nguyên trong khung. Đề nghị đồng chí rút gọn "
+        "rồi gửi lại."
+    )
+    assert browser.url == before  # nothing was posted: still the page, no flash
+    kept = await asyncio.to_thread(
+        browser.driver.execute_script, "return document.getElementById('decline-reason').value"
+    )
+    assert kept == pasted
+    assert (await site.rsvp("DB004")).status == RsvpStatus.NO_ANSWER
+    await browser.screenshot("22-ly-do-qua-lon")
+
+
 async def test_the_first_screen_of_an_unanswered_invitation_asks_for_the_answer_and_leads_to_it(
     site: Site, browser: Browser
 ) -> None:

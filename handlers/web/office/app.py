@@ -9,6 +9,7 @@ another site cannot post one; the cookie is HttpOnly, SameSite=Lax, Secure behin
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
 from pathlib import Path
@@ -52,10 +53,11 @@ from bot.texts.presenters import (
     actor_label,
     audience_label,
     deadline_text,
+    not_running,
     sent_via,
     signed_out_wording,
 )
-from handlers.web.flash import Flash, Flashes
+from handlers.web.flash import Flash, Flashes, renewed_key
 from handlers.web.office.accounts import Accounts
 from handlers.web.office.binding import session_binding
 from handlers.web.office.checkin import DESK_COOKIE, DeskPages
@@ -69,7 +71,7 @@ from handlers.web.office.notices import Notices
 from handlers.web.office.staff import StaffRoles
 from handlers.web.office.tasks import Tasks
 from handlers.web.office.withdrawals import Withdrawals
-from handlers.web.security import Guard, same_site
+from handlers.web.security import Guard, own_page, same_site
 from handlers.web.static import Static
 from handlers.web.uploads import FORM_FIELDS, TooLarge, leading_fields, read_form, text_field
 
@@ -93,53 +95,107 @@ CSP = (
 POLL_SECONDS = 15
 # The fields of the dashboard's and the desk's forms that hold text someone wrote (a notice's
 # body, a draft comment, a task's note, a reason, a document's title, a guest's or a
-# substitute's name): shown back, to copy, when the form came after its session ended, each
-# under its label (the catalog's dash.signin.field.<label>). By the form's path below the
-# dashboard's «/office»: (path, ((field, label), ...), only_when), ``only_when`` a (field, value)
+# substitute's name, a sheet's name). Shown back, to copy, when the form came after its session
+# ended, each under its label (the catalog's dash.signin.field.<label>); put back in its box on
+# the form's own page when the form came after this server's secret changed (Office.expired),
+# as the personal page does. By the form's path below the dashboard's «/office»:
+# (path, page, ((field, label, box), ...), only_when): ``page`` the path of the page the form
+# is on (the path's groups in it; None: a page that cannot be found again from the form), ``box``
+# the key the page fills that box from (the form's values in it), ``only_when`` a (field, value)
 # the form must hold for its boxes to be shown (the card's big button posts its substitute
 # boxes, prefilled, for «in person» too).
-UnsavedForm = tuple[re.Pattern[str], tuple[tuple[str, str], ...], tuple[str, str] | None]
+UnsavedForm = tuple[
+    re.Pattern[str], str | None, tuple[tuple[str, str, str], ...], tuple[str, str] | None
+]
 UNSAVED_FORMS: tuple[UnsavedForm, ...] = tuple(
-    (re.compile(f"/office{path}$"), fields, only_when)
-    for path, fields, only_when in (
-        ("/notices/preview", (("body", "notice_body"),), None),
-        (r"/drafts/\d+/comment", (("body", "comment_body"),), None),
-        (r"/drafts/\d+/revise", (("reason", "revise_reason"),), None),
-        (r"/tasks/\d+/close", (("note", "close_note"),), None),
-        (r"/tasks/\d+/reopen", (("note", "reopen_note"),), None),
-        (r"/tasks/\d+/record", (("note", "record_note"),), None),
-        ("/delegates/[^/]+/withdraw", (("reason", "withdraw_reason"),), None),
+    (re.compile(f"/office{path}$"), page, fields, only_when)
+    for path, page, fields, only_when in (
+        ("/notices/preview", "notices", (("body", "notice_body", "notice-body"),), None),
         (
-            "/delegates/[^/]+/phone",
+            r"/drafts/(\d+)/comment",
+            "drafts/{0}",
+            (("body", "comment_body", "comment-body"),),
+            None,
+        ),
+        (
+            r"/drafts/(\d+)/revise",
+            "drafts/{0}",
+            (("reason", "revise_reason", "revise-reason"),),
+            None,
+        ),
+        (r"/tasks/(\d+)/close", "tasks/{0}", (("note", "close_note", "close-note"),), None),
+        (r"/tasks/(\d+)/reopen", "tasks/{0}", (("note", "reopen_note", "reopen-note"),), None),
+        (
+            r"/tasks/(\d+)/record",
+            "tasks/{0}",
+            (("note", "record_note", "record-note-{person}"),),
+            None,
+        ),
+        (
+            "/delegates/([^/]+)/withdraw",
+            "delegates/{0}/withdraw",
+            (("reason", "withdraw_reason", "withdraw-reason"),),
+            None,
+        ),
+        (
+            "/delegates/([^/]+)/phone",
+            "delegates/{0}",
             (
-                ("reason", "phone_reason"),
-                ("name", "phone_name"),
-                ("position", "phone_position"),
-                ("unit", "phone_unit"),
+                ("reason", "phone_reason", "reason"),
+                ("name", "phone_name", "name"),
+                ("position", "phone_position", "position"),
+                ("unit", "phone_unit", "unit"),
             ),
             None,
         ),
-        ("/documents", (("title", "document_title"), ("note", "document_note")), None),
+        (
+            "/documents",
+            "documents",
+            (("title", "document_title", "title"), ("note", "document_note", "note")),
+            None,
+        ),
+        ("/import", "import", (("sheet", "import_sheet", "import-sheet"),), None),
         (
             "/checkin/guest",
+            "checkin",
             (
-                ("name", "guest_name"),
-                ("position", "guest_position"),
-                ("organization", "guest_organization"),
+                ("name", "guest_name", "name"),
+                ("position", "guest_position", "position"),
+                ("organization", "guest_organization", "organization"),
             ),
             None,
         ),
         (
             "/checkin/in",
+            None,
             (
-                ("substitute_name", "substitute_name"),
-                ("substitute_position", "substitute_position"),
-                ("substitute_unit", "substitute_unit"),
+                ("substitute_name", "substitute_name", "substitute_name"),
+                ("substitute_position", "substitute_position", "substitute_position"),
+                ("substitute_unit", "substitute_unit", "substitute_unit"),
             ),
             ("as", "substitute"),
         ),
     )
 )
+
+
+def renewable(path: str, values: Mapping[str, str]) -> tuple[str, dict[str, str]] | None:
+    """The page a form posted to ``path`` is on and what it had typed, by the keys that page
+    fills its boxes from (:data:`UNSAVED_FORMS`); None for a form that took nothing typed (a
+    button's), or whose page cannot be found again from it."""
+    for pattern, page, boxes, only_when in UNSAVED_FORMS:
+        found = pattern.search(path)
+        if found is None:
+            continue
+        if page is None or (only_when is not None and values.get(only_when[0]) != only_when[1]):
+            return None
+        named = defaultdict(str, values)
+        kept = {box.format_map(named): values.get(field, "") for field, _, box in boxes}
+        if not any(text.strip() for text in kept.values()):
+            return None
+        return page.format(*found.groups()), kept
+    return None
+
 
 Handler = Callable[[Request], Awaitable[Response]]
 StaffHandler = Callable[[Request, StaffVisit, OfficeActor], Awaitable[Response]]
@@ -327,8 +383,8 @@ class Office:
         found = next((form for form in UNSAVED_FORMS if form[0].search(path)), None)
         if found is None:
             return []
-        _, boxes, only_when = found
-        wanted = [field for field, _ in boxes] + ([only_when[0]] if only_when else [])
+        _, _, boxes, only_when = found
+        wanted = [field for field, _, _ in boxes] + ([only_when[0]] if only_when else [])
         content_type = request.headers.get("content-type", "")
         values: dict[str, str] = {}
         try:
@@ -343,7 +399,7 @@ class Office:
             return []
         return [
             (self.catalog.plain(f"dash.signin.field.{label}"), values[field])
-            for field, label in boxes
+            for field, label, _ in boxes
             if values.get(field, "").strip()
         ]
 
@@ -371,8 +427,25 @@ class Office:
             )
         nonce, csrf = text_field(form, "nonce"), text_field(form, "csrf")
         if not self.guard.valid(bound_to, nonce, csrf):
-            return self._render("office/message.html", status=403, key="form_expired")
+            return await self.expired(request, form)
         return form
+
+    async def expired(self, request: Request, form: FormData, *, files: bool = False) -> Response:
+        """The answer to a form this server did not sign for this session: one that took typed
+        text (:data:`UNSAVED_FORMS`), from a session still open, posted from this server's own
+        page as the browser says (:func:`own_page`) — the server's secret changed since the page
+        was shown, a restart with a new one — goes back to its page with what was typed in its
+        boxes, saying to press send again (``files``: to choose its file again), as the personal
+        page does; any other is said to have expired."""
+        values = {name: text_field(form, name) for name in form}
+        found = renewable(request.url.path, values)
+        if found is not None and own_page(request, self.origin):
+            visit = await self._visit(request)
+            if visit.check is Check.OK and visit.session_id is not None:
+                page, kept = found
+                text = self.catalog.html(renewed_key(typed=True, files=files))
+                return self._done(visit, page, text, ok=False, form=kept)
+        return self._render("office/message.html", status=403, key="form_expired")
 
     def _same_site(self, request: Request) -> bool:
         """Whether a form was posted from this server's own pages (:func:`same_site`)."""
@@ -645,7 +718,9 @@ class Office:
             "office/delegate.html", status=422 if refused else 200, visit=visit,
             actor=actor, card=card, answer=replies.answer(self.catalog, card.rsvp, to_office=True),
             is_open=self.services.rsvp.is_open(), deadline=deadline_text(self.catalog, self.config),
-            flash=flash, typed=typed or {}, invite=invite_of(self, card, self.paper, bot),
+            # A phone form sent back after the server's secret changed: its boxes as typed.
+            flash=flash, typed=typed or (flash.typed if flash else {}),
+            invite=invite_of(self, card, self.paper, bot),
             via_missing=via_missing,
         )  # fmt: skip
 
@@ -748,6 +823,7 @@ class Office:
             sent_via=partial(sent_via, catalog),
             # The variable of an idle chat's token, as start-up names it (overview, her card).
             token_envs=self.services.ctx.chats.token_envs,
+            not_running=partial(not_running, catalog),
             lang=catalog.locale,
             quota_line=quota_line,
             number=catalog.number,  # «1.234», as the chat writes the same figures

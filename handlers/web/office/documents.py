@@ -56,7 +56,9 @@ class Documents:
 
     async def page(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
         """The upload form and every document, newest first."""
-        return await self._page(visit, actor, self.office._flash(request, visit))
+        flash = self.office._flash(request, visit)
+        # A form refused after the server's secret changed: its title and note, as typed.
+        return await self._page(visit, actor, flash, typed=flash.typed if flash else None)
 
     async def _page(
         self,
@@ -92,7 +94,7 @@ class Documents:
         if not office.guard.valid(
             session_binding(visit), text_field(form, "nonce"), text_field(form, "csrf")
         ):
-            return office._render("office/message.html", status=403, key="form_expired")
+            return await office.expired(request, form, files=True)
         typed = {"title": text_field(form, "title"), "note": text_field(form, "note")}
         documents = office.services.documents
         chosen = upload(form, "file")

@@ -162,7 +162,7 @@ class Imports:
         if not office.guard.valid(
             session_binding(visit), text_field(form, "nonce"), text_field(form, "csrf")
         ):
-            return office._render("office/message.html", status=403, key="form_expired")
+            return await office.expired(request, form, files=True)
         # Every refusal fills the sheet's box again as typed (a wrong name is corrected there).
         sheet = _sheet(text_field(form, "sheet"))
         sent = upload(form, "file")

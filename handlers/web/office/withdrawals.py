@@ -20,6 +20,7 @@ from bot.services.withdrawals import (
     withdrawal_lines,
     work_lines,
 )
+from handlers.web.flash import Flash
 from handlers.web.office.binding import session_binding
 
 if TYPE_CHECKING:
@@ -47,7 +48,8 @@ class Withdrawals:
     async def confirm(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
         """The confirmation before withdrawing: who, what it does, the reason's box, and the
         speech drafts and tasks that stay theirs until reassigned."""
-        return await self._confirmation(visit, actor, str(request.path_params["code"]))
+        code, flash = str(request.path_params["code"]), self.office._flash(request, visit)
+        return await self._confirmation(visit, actor, code, flash=flash)
 
     async def _confirmation(
         self,
@@ -58,8 +60,11 @@ class Withdrawals:
         error: str = "",
         reason: str = "",
         tell: bool = False,
+        flash: Flash | None = None,
     ) -> Response:
-        """The confirmation page; after a refused reason, with why and the form as filled."""
+        """The confirmation page; after a refused reason, with why and the form as filled
+        (``flash``: a form sent back, with its reason typed, after the server's secret
+        changed)."""
         office = self.office
         card = await office.services.dashboard.card(code)
         if card is None:
@@ -68,7 +73,7 @@ class Withdrawals:
         notes = work_lines(office.catalog.html, work, card.person.code, form=self._form)
         return office._render(
             "office/withdraw.html", status=422 if error else 200, visit=visit, actor=actor,
-            card=card, work_notes=notes, error=error, reason=reason, tell=tell,
+            card=card, work_notes=notes, error=error, reason=reason, tell=tell, flash=flash,
             on_chat=card.on_chat,
         )  # fmt: skip
 

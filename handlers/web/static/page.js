@@ -8,44 +8,43 @@
     if (event.persisted) { window.location.reload(); }
   });
 }());
-/* A file over the limit is refused before it travels (20 MB over a phone's 3G is minutes), in
-   the server's own words, written in the form by the server and shown here. */
+/* A form past what the server takes is kept from leaving, and the page says why in the server's
+   own words, written in the form by the server (data-too-large): a file over the limit before it
+   travels (20 MB over a phone's 3G is minutes); a text past what the server reads in one go (a
+   whole report pasted), which could not come back in its box, stays there. Each form's limit is
+   its data-max-bytes, measured by one function, as the form sends it. */
 (function () {
   "use strict";
+  /* What a (multipart) form sends of what was chosen and typed: a file by its size, a text in
+     UTF-8 with each line break as CR LF; the hidden fields are the server's own, small. */
+  function sentBytes(form) {
+    var total = 0;
+    Array.prototype.forEach.call(form.elements, function (field) {
+      var kind = field.type;
+      if (!field.name || field.disabled || kind === "hidden") { return; }
+      if ((kind === "radio" || kind === "checkbox") && !field.checked) { return; }
+      if (kind === "file") {
+        Array.prototype.forEach.call(field.files || [], function (file) { total += file.size; });
+      } else if (typeof field.value === "string") {
+        var text = field.value.replace(/\r?\n/g, "\r\n");
+        try {
+          total += encodeURIComponent(text).replace(/%[0-9A-F]{2}/g, "x").length;
+        } catch (broken) {  /* a lone surrogate: at most three bytes a character */
+          total += 3 * text.length;
+        }
+      }
+    });
+    return total;
+  }
   var forms = document.querySelectorAll("form[data-max-bytes]");
   Array.prototype.forEach.call(forms, function (form) {
     var limit = parseInt(form.getAttribute("data-max-bytes"), 10);
-    var input = form.querySelector("input[type=file]");
     var said = form.querySelector("[data-too-large]");
-    if (!limit || !input || !said) { return; }
-    function tooLarge() {
-      var file = input.files && input.files[0];
-      return Boolean(file && file.size > limit);
-    }
-    input.addEventListener("change", function () { said.hidden = !tooLarge(); });
-    form.addEventListener("submit", function (event) {
-      if (tooLarge()) {
-        event.preventDefault();
-        said.hidden = false;
-        said.focus();
-      }
-    });
-  });
-}());
-/* A typed speech past what the server reads in one go (a whole report pasted) could not come
-   back in its box: it is kept from leaving, so it stays there, and the page says why. Counted
-   as the form sends it: UTF-8, each line break as CR LF. */
-(function () {
-  "use strict";
-  var forms = document.querySelectorAll("form[data-max-text-bytes]");
-  Array.prototype.forEach.call(forms, function (form) {
-    var limit = parseInt(form.getAttribute("data-max-text-bytes"), 10);
-    var box = form.querySelector("textarea");
-    var said = form.querySelector("[data-text-too-large]");
-    if (!limit || !box || !said || typeof Blob === "undefined") { return; }
-    function tooLarge() {
-      var breaks = box.value.match(/\n/g);
-      return new Blob([box.value]).size + (breaks ? breaks.length : 0) > limit;
+    if (!limit || !said) { return; }
+    function tooLarge() { return sentBytes(form) > limit; }
+    var input = form.querySelector("input[type=file]");
+    if (input) {
+      input.addEventListener("change", function () { said.hidden = !tooLarge(); });
     }
     form.addEventListener("submit", function (event) {
       if (tooLarge()) {

@@ -1,0 +1,221 @@
+"""A dashboard form sent after the server's secret changed (a restart with a new one while the
+page stayed open): nothing is done, and a form that took typed text comes back to its page with
+every box as typed and the personal page's sentence saying to press send again."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import AsyncIterator
+from dataclasses import replace
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from handlers.web.app import build_web_app
+from storage.models import AuditEntry, DraftComment, MeetingDocument, OutboundMessage
+from tests.harness import BotHarness
+from tests.office_support import Desk, desk_for, hidden, make_staff, text_of
+from tests.samples import DOCX
+from tests.test_tasks import task_id, with_contacts
+from tests.test_web_office_drafts import draft_id, upload, word
+from tests.web_support import BASE, web_setup
+
+PRESS_AGAIN = (
+    "Trang đã được làm mới kể từ lúc đồng chí mở nên nội dung vừa gửi chưa được nhận. Toàn bộ "
+    "nội dung đồng chí đã nhập vẫn ở nguyên trong khung dưới đây; đề nghị đồng chí bấm gửi lại."
+)
+CHOOSE_FILE_AGAIN = (
+    "Trang đã được làm mới kể từ lúc đồng chí mở nên tệp vừa gửi chưa được nhận. Đề nghị đồng "
+    "chí chọn lại tệp rồi bấm gửi lại."
+)
+NOTICE = "Kính gửi các đồng chí đại biểu,\nHội nghị <b>bắt đầu</b> lúc 07:30 & kết thúc 11:00."
+
+
+@pytest.fixture
+async def desk(harness: BotHarness) -> AsyncIterator[Desk]:
+    await with_contacts(harness)
+    await make_staff(harness.services)
+    desk = await desk_for(harness.services)
+    await desk.sign_in()
+    yield desk
+    await desk.client.aclose()
+
+
+@pytest.fixture
+async def restarted(desk: Desk, harness: BotHarness) -> AsyncIterator[httpx.AsyncClient]:
+    """The same browser (its session's cookie) on the server restarted with a new secret."""
+    renewed = replace(web_setup(harness.services), secret=b"the-new-secret-after-a-restart-000")
+    transport = httpx.ASGITransport(app=build_web_app(renewed), client=("203.0.113.9", 50001))
+    async with httpx.AsyncClient(
+        transport=transport, base_url=BASE, cookies=desk.client.cookies, headers={"origin": BASE}
+    ) as client:
+        yield client
+
+
+async def sent_back(
+    desk: Desk, restarted: httpx.AsyncClient, page: str, form_id: str, action: str, data: dict
+) -> tuple[str, str]:
+    """Send the form ``form_id`` of ``page`` (signed before the restart) to ``action`` after it:
+    where it was sent back to, and that page."""
+    fields = hidden((await desk.client.get(f"/office/{page}")).text, form_id)
+    answer = await restarted.post(f"/office/{action}", data={**fields, **data})
+    assert answer.status_code == 303, answer.text[:300]
+    location = answer.headers["location"]
+    return location, (await restarted.get(location)).text
+
+
+def box(page: str, box_id: str) -> str:
+    """What the box ``box_id`` holds (a textarea's text or an input's value)."""
+    found = re.search(rf'<textarea id="{box_id}"[^>]*>(.*?)</textarea>', page, re.S)
+    if found is None:
+        found = re.search(rf'<input id="{box_id}"[^>]*\bvalue="([^"]*)"', page)
+    assert found is not None, box_id
+    return html.unescape(found.group(1))
+
+
+async def count(harness: BotHarness, model: type) -> int:
+    async with harness.services.ctx.sessions() as session:
+        return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+async def test_a_notice_sent_after_the_secret_changed_comes_back_in_its_box_to_send_again(
+    desk: Desk, restarted: httpx.AsyncClient, harness: BotHarness
+) -> None:
+    before = await count(harness, OutboundMessage)
+    where, page = await sent_back(
+        desk, restarted, "notices", "form-notice", "notices/preview",
+        {"body": NOTICE, "audience": "linked"},
+    )  # fmt: skip
+    assert where.startswith("/office/notices?f=")
+    assert text_of(page, "flash") == PRESS_AGAIN
+    assert box(page, "notice-body") == NOTICE
+    assert await count(harness, OutboundMessage) == before  # no draft started
+
+
+async def test_a_comment_and_a_revision_sent_after_the_secret_changed_come_back_in_their_boxes(
+    desk: Desk, restarted: httpx.AsyncClient, harness: BotHarness
+) -> None:
+    await upload(harness, "DB031", "Tham luận Ba Đình.docx", word("Kính thưa Đoàn Chủ tịch,"))
+    draft = await draft_id(harness, "DB031")
+    for form_id, action, field, box_id, typed in (
+        ("form-comment", "comment", "body", "comment-body", "Đề nghị bổ sung số liệu 2023."),
+        ("form-revise", "revise", "reason", "revise-reason", "Rút gọn phần mở đầu."),
+    ):
+        where, page = await sent_back(
+            desk, restarted, f"drafts/{draft}", form_id, f"drafts/{draft}/{action}",
+            {field: typed},
+        )  # fmt: skip
+        assert where.startswith(f"/office/drafts/{draft}?f=")
+        assert text_of(page, "flash") == PRESS_AGAIN
+        assert box(page, box_id) == typed
+    assert await count(harness, DraftComment) == 0
+
+
+async def test_a_tasks_note_sent_after_the_secret_changed_comes_back_in_its_box(
+    desk: Desk, restarted: httpx.AsyncClient, harness: BotHarness
+) -> None:
+    task = await task_id(harness, "VI.1.3")
+    where, page = await sent_back(
+        desk, restarted, f"tasks/{task}", "form-close", f"tasks/{task}/close",
+        {"note": "Đã đủ báo cáo của 30 quận, huyện."},
+    )  # fmt: skip
+    assert where.startswith(f"/office/tasks/{task}?f=")
+    assert text_of(page, "flash") == PRESS_AGAIN
+    assert box(page, "close-note") == "Đã đủ báo cáo của 30 quận, huyện."
+    # The record form is multipart (a file may come with it): its note back, its file asked for.
+    fields = hidden((await desk.client.get(f"/office/tasks/{task}")).text, "form-record-NV04")
+    parts = {
+        **{name: (None, value) for name, value in fields.items()},
+        "person": (None, "NV04"),
+        "note": (None, "Báo cáo qua điện thoại"),
+    }
+    answer = await restarted.post(f"/office/tasks/{task}/record", files=parts)
+    page = (await restarted.get(answer.headers["location"])).text
+    assert text_of(page, "flash") == CHOOSE_FILE_AGAIN
+    assert box(page, "record-note-NV04") == "Báo cáo qua điện thoại"
+    assert 'id="record-NV04" open' in page
+    async with harness.services.ctx.sessions() as session:
+        actions = set(await session.scalars(select(AuditEntry.action)))
+    assert not {a for a in actions if a.startswith("task.")} - {"task.assigned", "task.created"}
+
+
+async def test_a_phone_answer_and_a_withdrawal_sent_after_the_secret_changed_come_back_as_typed(
+    desk: Desk, restarted: httpx.AsyncClient
+) -> None:
+    typed = {"name": "Nguyễn Thị Hoa", "position": "Phó Chủ tịch", "unit": "Hội LHPN quận Ba Đình"}
+    where, page = await sent_back(
+        desk, restarted, "delegates/DB010", "form-phone", "delegates/DB010/phone",
+        {"choice": "substitute", **typed},
+    )  # fmt: skip
+    assert where.startswith("/office/delegates/DB010?f=")
+    assert text_of(page, "flash") == PRESS_AGAIN
+    for field, value in typed.items():
+        assert box(page, f"phone-{field}") == value
+    where, page = await sent_back(
+        desk, restarted, "delegates/DB010/withdraw", "form-withdraw", "delegates/DB010/withdraw",
+        {"reason": "Đồng chí đã nghỉ hưu từ tháng 4."},
+    )  # fmt: skip
+    assert where.startswith("/office/delegates/DB010/withdraw?f=")
+    assert text_of(page, "flash") == PRESS_AGAIN
+    assert box(page, "withdraw-reason") == "Đồng chí đã nghỉ hưu từ tháng 4."
+    assert "đã rút" not in text_of((await desk.client.get("/office/delegates/DB010")).text, "main")
+
+
+async def test_a_document_or_a_list_sent_after_the_secret_changed_asks_for_its_file_again(
+    desk: Desk, restarted: httpx.AsyncClient, harness: BotHarness
+) -> None:
+    for page_path, form_id, typed, ids in (
+        (
+            "documents",
+            "form-document",
+            {"title": "Báo cáo sơ kết giữa nhiệm kỳ", "note": "Đề nghị đọc trước hội nghị"},
+            {"title": "document-title", "note": "document-note"},
+        ),
+        ("import", "form-import", {"sheet": "Đại biểu"}, {"sheet": "import-sheet"}),
+    ):
+        fields = hidden((await desk.client.get(f"/office/{page_path}")).text, form_id)
+        parts = {name: (None, value) for name, value in {**fields, **typed}.items()}
+        answer = await restarted.post(
+            f"/office/{page_path}", files={**parts, "file": ("bao-cao.docx", b"PK..", DOCX)}
+        )
+        assert answer.status_code == 303
+        assert answer.headers["location"].startswith(f"/office/{page_path}?f=")
+        page = (await restarted.get(answer.headers["location"])).text
+        assert text_of(page, "flash") == CHOOSE_FILE_AGAIN
+        for field, box_id in ids.items():
+            assert box(page, box_id) == typed[field]
+    assert await count(harness, MeetingDocument) == 0
+
+
+async def test_a_button_or_an_empty_box_sent_after_the_secret_changed_is_said_expired(
+    desk: Desk, restarted: httpx.AsyncClient
+) -> None:
+    for page, form_id, action, data in (
+        ("delegates/DB010", "form-sent", "delegates/DB010/sent", {"via": "zalo"}),
+        ("notices", "form-notice", "notices/preview", {"body": "  ", "audience": "linked"}),
+    ):
+        fields = hidden((await desk.client.get(f"/office/{page}")).text, form_id)
+        answer = await restarted.post(f"/office/{action}", data={**fields, **data})
+        assert answer.status_code == 403 and 'id="message-form_expired"' in answer.text
+
+
+async def test_a_typed_form_not_vouched_for_by_the_browser_is_said_expired_not_filled_again(
+    desk: Desk,
+) -> None:
+    # A forged form whose browser names no page it came from (no Origin, no Sec-Fetch-Site):
+    # nothing it carried is put in the clerk's boxes.
+    for headers in ({}, {"sec-fetch-site": "none"}):
+        answer = await desk.client.post(
+            "/office/notices/preview",
+            data={"nonce": "abc", "csrf": "forged", "body": NOTICE, "audience": "linked"},
+            headers=headers,
+        )
+        assert answer.status_code == 403 and 'id="message-form_expired"' in answer.text
+    vouched = await desk.client.post(
+        "/office/notices/preview",
+        data={"nonce": "abc", "csrf": "forged", "body": NOTICE, "audience": "linked"},
+        headers={"sec-fetch-site": "same-origin"},
+    )
+    assert vouched.status_code == 303
