@@ -404,7 +404,7 @@ async def test_a_phone_that_is_not_one_is_refused_with_the_form_filled_again(
     )
     assert 'id="substitute-name" name="name" required autocomplete="off" ' \
         'value="Lê Thị Hoa">' in page.text  # fmt: skip
-    assert 'value="Hội LHPN quận Ba Đình">' in page.text
+    assert 'value="Hội LHPN quận Ba Đình" placeholder="Thành ủy Hà Nội"' in page.text
     assert 'name="phone" type="tel" maxlength="40" autocomplete="off" value="0912 34">' in page.text
     assert (await _substitute_row(imported, "DB003"))[0] == "no_answer"
 
