@@ -26,6 +26,7 @@ from typing import BinaryIO, Final
 from bot.documents import xlsx_reader
 from bot.domain.invisible import BIDI_CONTROLS, invisible_in, shown, strip_invisible
 from bot.domain.phones import first_phone, normalize_phone
+from bot.domain.typed import in_title_case, written_in_capitals
 from storage.models import fold_code
 
 # --- problem codes (file-level ones have row=None) -----------------------------------------
@@ -102,6 +103,7 @@ SHARED_PHONE: Final = "shared_phone"
 SUBHEADING_SKIPPED: Final = "subheading_skipped"
 SECTION_ROW_SKIPPED: Final = "section_row_skipped"
 DUPLICATE_PERSON: Final = "duplicate_person"
+NAMES_IN_CAPITALS: Final = "names_in_capitals"
 
 WARNING_CODES: Final = (
     STOPPED_AT_BLANK_ROWS,
@@ -114,6 +116,7 @@ WARNING_CODES: Final = (
     SUBHEADING_SKIPPED,
     SECTION_ROW_SKIPPED,
     DUPLICATE_PERSON,
+    NAMES_IN_CAPITALS,
 )
 
 # --- roles -------------------------------------------------------------------------------------
@@ -845,6 +848,7 @@ def _parse_rows(
         and CANONICAL_HEADINGS[f] not in said
     ]
     delegates_lacking: list[int] = []
+    capitals: list[tuple[str, str]] = []  # names written in capitals: as typed, as written
 
     for number, cells in records:
         if not cells:
@@ -881,6 +885,12 @@ def _parse_rows(
             warnings.append(RowProblem(number, None, SECTION_ROW_SKIPPED, _shown(" ".join(words))))
             continue
         data_rows += 1
+        # «NGUYỄN VĂN AN», as lists often write names, reads shouted in «Kính gửi đồng chí …»:
+        # written as Vietnamese writes a name; one with any small letter is kept as typed.
+        full_name = values.get("full_name", "")
+        if written_in_capitals(full_name) and "full_name" not in refused:
+            values["full_name"] = in_title_case(full_name)
+            capitals.append((full_name, values["full_name"]))
         for index, raw in cells.items():
             if index not in header.by_index and index not in unheaded and _clean(raw):
                 unheaded[index] = (number, _clean(raw))
@@ -1007,6 +1017,14 @@ def _parse_rows(
         problems.append(RowProblem(None, None, NO_ROWS, None))
     for index, (number, value) in sorted(unheaded.items()):
         warnings.append(RowProblem(number, _column_letter(index), UNHEADED_CELL, _shown(value)))
+    if capitals and "full_name" in header.written:  # how many, with the first as the example
+        typed_name, written = capitals[0]
+        example = f"«{_shown(typed_name)}» → «{_shown(written)}»"
+        warnings.append(
+            RowProblem(
+                None, header.written["full_name"], NAMES_IN_CAPITALS, str(len(capitals)), example
+            )
+        )
     return rows, problems
 
 

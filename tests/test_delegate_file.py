@@ -497,12 +497,49 @@ def test_one_person_under_two_codes_is_a_warning_naming_the_first_row_whatever_t
     result = parse(write_csv(tmp_path, HEADER, GOOD, other, second))
     assert result.problems == []
     assert [r.code for r in result.rows] == ["DB001", "DB002", "DB020"]
-    assert result.warnings == [RowProblem(4, None, "duplicate_person", "NGUYỄN THỊ LAN", "2")]
+    assert result.warnings == [
+        RowProblem(4, None, "duplicate_person", "Nguyễn Thị Lan", "2"),
+        RowProblem(None, "Họ và tên", "names_in_capitals", "1", "«NGUYỄN THỊ LAN» → «Nguyễn Thị Lan»"),
+    ]  # fmt: skip
     assert problem_line(load_catalog("vi"), "import.warning", result.warnings[0]) == (
-        "  - Dòng 4: «NGUYỄN THỊ LAN» trùng họ tên, chức vụ và đơn vị với dòng 2: nếu là cùng một "
+        "  - Dòng 4: «Nguyễn Thị Lan» trùng họ tên, chức vụ và đơn vị với dòng 2: nếu là cùng một "
         "người được ghi hai lần, xin bỏ một dòng, để đồng chí ấy không nhận hai giấy mời và không "
         "bị tính hai lần vào sức chứa hội trường."
     )
+
+
+def test_names_written_in_capitals_are_imported_in_title_case_and_the_summary_says_how_many(
+    tmp_path: Path,
+) -> None:
+    # «Kính gửi đồng chí NGUYỄN VĂN AN» (s33 N11): a list in capitals reads shouted.
+    lines = (
+        "DB001,NGUYỄN VĂN AN,Phó Chủ tịch,UBND quận Long Biên,chu_tich_cap_huyen,,",
+        "DB002,ĐỖ THỊ H'HEN NIÊ,Chánh Văn phòng,UBND quận Long Biên,chu_tich_cap_huyen,,",
+        "DB003,Lê THỊ Hoa,Phó Chánh Văn phòng,UBND quận Long Biên,chu_tich_cap_huyen,,",
+        "DB004,trần văn bình,Chuyên viên,UBND quận Long Biên,chu_tich_cap_huyen,,",
+    )
+    result = parse(write_csv(tmp_path, HEADER, *lines))
+    assert result.problems == []
+    # Only a name entirely in capitals is written anew; one with any small letter is as typed.
+    assert [r.full_name for r in result.rows] == [
+        "Nguyễn Văn An", "Đỗ Thị H'Hen Niê", "Lê THỊ Hoa", "trần văn bình"
+    ]  # fmt: skip
+    assert result.rows[0].position == "Phó Chủ tịch"  # only the name
+    assert result.warnings == [
+        RowProblem(None, "Họ và tên", "names_in_capitals", "2", "«NGUYỄN VĂN AN» → «Nguyễn Văn An»")
+    ]  # fmt: skip
+    assert problem_line(load_catalog("vi"), "import.warning", result.warnings[0]) == (
+        "  - Cột «Họ và tên»: 2 họ tên viết toàn chữ in hoa được ghi theo cách viết họ tên thông "
+        "thường, viết hoa chữ cái đầu mỗi tiếng (ví dụ «NGUYỄN VĂN AN» → «Nguyễn Văn An»), như sẽ "
+        "in trên giấy mời, phiếu và danh sách; họ tên có chữ thường được giữ nguyên như đã gõ. "
+        "Nếu một họ tên cần viết khác, xin sửa trong tệp rồi nhập lại."
+    )
+
+
+def test_a_list_with_no_name_in_capitals_says_nothing_of_capitals(tmp_path: Path) -> None:
+    result = parse(write_csv(tmp_path, HEADER, GOOD))
+    assert [r.full_name for r in result.rows] == ["Nguyễn Thị Lan"]
+    assert result.warnings == []
 
 
 def test_one_person_twice_with_the_same_phone_is_said_once_as_the_same_person(
