@@ -173,7 +173,13 @@ def plan_summary(
                 "check.agenda_item", start=clock(item.start), end=clock(item.end), title=item.title
             )
         )
-    lines += ["", catalog.plain("check.themes", count=len(config.themes))]
+    # No speeches (an office's own meeting often has none): said so, not «(0):» over nothing.
+    themes_line = (
+        catalog.plain("check.themes", count=len(config.themes))
+        if config.themes
+        else catalog.plain("check.themes_none")
+    )
+    lines += ["", themes_line]
     for theme in config.themes:
         lines.append(catalog.plain("check.theme_item", key=theme.key, title=theme.title))
         if theme.speakers:
