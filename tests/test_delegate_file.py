@@ -793,6 +793,95 @@ def test_group_heading_and_total_rows_of_an_office_list_are_skipped_with_a_note(
     )
 
 
+def test_a_group_heading_naming_a_plan_group_gives_it_to_the_rows_under_it_without_one(
+    tmp_path: Path,
+) -> None:
+    # «I | PHÓNG VIÊN CÁC CƠ QUAN BÁO CHÍ» over rows whose «Nhóm» is left empty: the heading
+    # says their group, as a «Nhóm» cell would (by label, in capitals, numbered in the cell).
+    path = write_xlsx(
+        tmp_path,
+        [
+            ["STT", "Mã", "Họ và tên", "Chức vụ", "Đơn vị", "Nhóm"],
+            ["I", None, "PHÓNG VIÊN CÁC CƠ QUAN BÁO CHÍ"],
+            [1, "DB001", "Nguyễn Văn An", "Phóng viên", "Báo Hà Nội mới"],
+            [2, "DB002", "Trần Thị Bình", "Phó Chủ tịch", "Hội LHPN quận", "ban_thuong_vu"],
+            [3, "DB003", "Lê Văn Cường", "Phóng viên", "Đài PT-TH Hà Nội"],
+            [None, None, "II. Ban Thường vụ Hội LHPN thành phố"],
+            [4, "DB004", "Phạm Thị Dung", "Ủy viên", "Hội LHPN thành phố"],
+            [None, None, "Tổng cộng: 04 đại biểu"],
+        ],
+    )
+    result = parse(path)
+    assert result.problems == []
+    assert [(r.code, r.group_key) for r in result.rows] == [
+        ("DB001", "bao_chi"), ("DB002", "ban_thuong_vu"), ("DB003", "bao_chi"),
+        ("DB004", "ban_thuong_vu"),
+    ]  # fmt: skip
+    assert [(w.row, w.code, w.value, w.detail) for w in result.warnings] == [
+        (2, "group_from_heading", "PHÓNG VIÊN CÁC CƠ QUAN BÁO CHÍ", "2"),
+        (6, "group_from_heading", "II. Ban Thường vụ Hội LHPN thành phố", "1"),
+        (8, "section_row_skipped", "Tổng cộng: 04 đại biểu", None),
+    ]
+    assert problem_line(load_catalog("vi"), "import.warning", result.warnings[0]) == (
+        "  - Dòng 2: dòng «PHÓNG VIÊN CÁC CƠ QUAN BÁO CHÍ» là dòng tiêu đề nhóm nên không nhập; "
+        "tên dòng trùng tên một nhóm của kế hoạch, nên 2 người ghi dưới dòng này (đến dòng tiêu "
+        "đề kế tiếp) chưa ghi nhóm (ô «Nhóm» trống hoặc danh sách không có cột «Nhóm») được xếp "
+        "vào nhóm đó. Người đã ghi nhóm giữ nhóm của mình."
+    )
+
+
+def test_a_heading_naming_no_plan_group_gives_nothing_and_ends_the_one_above(
+    tmp_path: Path,
+) -> None:
+    path = write_xlsx(
+        tmp_path,
+        [
+            ["STT", "Mã", "Họ và tên", "Chức vụ", "Đơn vị", "Nhóm"],
+            ["I", None, "PHÓNG VIÊN CÁC CƠ QUAN BÁO CHÍ"],
+            [1, "DB001", "Nguyễn Văn An", "Phóng viên", "Báo Hà Nội mới"],
+            ["II", None, "KHÁCH MỜI"],
+            [2, "DB002", "Trần Thị Bình", "Phó Chủ tịch", "Hội LHPN quận"],
+        ],
+    )
+    result = parse(path)
+    assert [(p.row, p.column, p.code) for p in result.problems] == [(5, "Nhóm", "missing_value")]
+    assert [(w.row, w.code) for w in result.warnings] == [
+        (2, "group_from_heading"), (4, "section_row_skipped")
+    ]  # fmt: skip
+
+
+def test_a_list_without_a_group_column_takes_its_groups_from_its_heading_rows(
+    tmp_path: Path,
+) -> None:
+    # An office's own list has no «Nhóm» column: its heading rows say the groups.
+    rows: list[list[object]] = [
+        ["STT", "Mã", "Họ và tên", "Chức vụ", "Đơn vị"],
+        ["I", None, "Phóng viên các cơ quan báo chí"],
+        [1, "DB001", "Nguyễn Văn An", "Phóng viên", "Báo Hà Nội mới"],
+        ["II", None, "BAN THƯỜNG VỤ HỘI LHPN THÀNH PHỐ"],
+        [2, "DB002", "Trần Thị Bình", "Ủy viên", "Hội LHPN thành phố"],
+    ]
+    result = parse(write_xlsx(tmp_path, rows))
+    assert result.problems == []
+    assert [(r.code, r.group_key) for r in result.rows] == [
+        ("DB001", "bao_chi"), ("DB002", "ban_thuong_vu")
+    ]  # fmt: skip
+    # The groups are the list's: an import does not keep the ones stored before.
+    assert "group_key" not in result.absent
+    # A row under no heading naming a group: the column is missing for that row, named.
+    rows.insert(1, [1, "DB009", "Lê Văn Cường", "Phóng viên", "Báo Hà Nội mới"])
+    result = parse(write_xlsx(tmp_path, rows))
+    assert [(p.row, p.column, p.code, p.value) for p in result.problems] == [
+        (None, "Nhóm", "group_column_under_no_heading", "2")
+    ]
+    assert problem_line(load_catalog("vi"), "import.problem", result.problems[0]) == (
+        "  - Cột «Nhóm»: thiếu cột này: các dòng tiêu đề nhóm đã ghi nhóm cho những người nằm "
+        "dưới chúng, nhưng dòng 2 nằm dưới một dòng tiêu đề không trùng tên nhóm nào của kế "
+        "hoạch (hoặc không có dòng tiêu đề nào phía trên). Đề nghị sửa dòng tiêu đề phía trên cho đúng tên nhóm trong kế hoạch (xem "
+        "`hoinghi check`), hoặc thêm cột «Nhóm» và ghi nhóm cho các dòng đó."
+    )
+
+
 def test_a_numbered_row_with_only_a_name_is_a_person_to_complete_not_a_heading(
     tmp_path: Path,
 ) -> None:
