@@ -96,6 +96,22 @@ def test_check_says_plainly_that_a_plan_without_themes_has_no_speeches(
     assert not [line for line in lines if "Hạn gửi tham luận" in line]
 
 
+def test_check_counts_apart_the_reminders_of_a_task_with_no_contacts(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """«Nhắc nhiệm vụ chuẩn bị: 20 lượt» counted the reminders of a task nobody gets (s33)."""
+    plan = office / "config.toml"
+    text = plan.read_text(encoding="utf-8")
+    assert text.count('contacts = ["NV04"]\n') == 1
+    plan.write_text(text.replace('contacts = ["NV04"]\n', ""), encoding="utf-8")
+    assert main(["check"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line for line in lines if line.startswith("  Nhắc nhiệm vụ chuẩn bị:")] == [
+        "  Nhắc nhiệm vụ chuẩn bị: 16 lượt trước hạn gửi người đầu mối; 4 lượt của nhiệm vụ chưa "
+        "có đầu mối (VI.1.3) không gửi tới ai; báo cáo nhiệm vụ quá hạn: 21 buổi sáng."
+    ]
+
+
 def test_check_says_run_needs_the_bot_token_when_there_is_no_web_page(
     office: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
