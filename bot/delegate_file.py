@@ -26,6 +26,7 @@ from typing import BinaryIO, Final
 from bot.documents import xlsx_reader
 from bot.domain.invisible import BIDI_CONTROLS, invisible_in, shown, strip_invisible
 from bot.domain.phones import first_phone, normalize_phone
+from bot.domain.typed import in_title_case, written_in_capitals
 from storage.models import fold_code
 
 # --- problem codes (file-level ones have row=None) -----------------------------------------
@@ -40,6 +41,7 @@ MISSING_COLUMN: Final = "missing_column"
 MISSING_CODE_COLUMN: Final = "missing_code_column"
 GROUP_COLUMN_FOR_DELEGATES: Final = "group_column_for_delegates"
 GROUP_COLUMN_WITHOUT_ROLES: Final = "group_column_without_roles"
+GROUP_COLUMN_UNDER_NO_HEADING: Final = "group_column_under_no_heading"
 DUPLICATE_COLUMN: Final = "duplicate_column"
 MISSING_VALUE: Final = "missing_value"
 UNKNOWN_GROUP: Final = "unknown_group"
@@ -71,6 +73,7 @@ PROBLEM_CODES: Final = (
     MISSING_CODE_COLUMN,
     GROUP_COLUMN_FOR_DELEGATES,
     GROUP_COLUMN_WITHOUT_ROLES,
+    GROUP_COLUMN_UNDER_NO_HEADING,
     DUPLICATE_COLUMN,
     MISSING_VALUE,
     UNKNOWN_GROUP,
@@ -102,6 +105,8 @@ SHARED_PHONE: Final = "shared_phone"
 SUBHEADING_SKIPPED: Final = "subheading_skipped"
 SECTION_ROW_SKIPPED: Final = "section_row_skipped"
 DUPLICATE_PERSON: Final = "duplicate_person"
+NAMES_IN_CAPITALS: Final = "names_in_capitals"
+GROUP_FROM_HEADING: Final = "group_from_heading"
 
 WARNING_CODES: Final = (
     STOPPED_AT_BLANK_ROWS,
@@ -114,6 +119,8 @@ WARNING_CODES: Final = (
     SUBHEADING_SKIPPED,
     SECTION_ROW_SKIPPED,
     DUPLICATE_PERSON,
+    NAMES_IN_CAPITALS,
+    GROUP_FROM_HEADING,
 )
 
 # --- roles -------------------------------------------------------------------------------------
@@ -845,6 +852,11 @@ def _parse_rows(
         and CANONICAL_HEADINGS[f] not in said
     ]
     delegates_lacking: list[int] = []
+    capitals: list[tuple[str, str]] = []  # names written in capitals: as typed, as written
+    # The group heading row above the rows read now, when it names a group of the plan: it
+    # gives its group to the rows under it that have none of their own.
+    heading: _GroupHeading | None = None
+    headings: list[_GroupHeading] = []
 
     for number, cells in records:
         if not cells:
@@ -879,8 +891,19 @@ def _parse_rows(
         if _is_section_row(values, cells, header):
             words = [values[f] for f in _SECTION_TEXT_FIELDS if values.get(f)]
             warnings.append(RowProblem(number, None, SECTION_ROW_SKIPPED, _shown(" ".join(words))))
+            # A heading naming no group of the plan (or the total row) ends the one above.
+            key = _heading_group(words, groups)
+            heading = None if key is None else _GroupHeading(len(warnings) - 1, key)
+            if heading is not None:
+                headings.append(heading)
             continue
         data_rows += 1
+        # «NGUYỄN VĂN AN», as lists often write names, reads shouted in «Kính gửi đồng chí …»:
+        # written as Vietnamese writes a name; one with any small letter is kept as typed.
+        full_name = values.get("full_name", "")
+        if written_in_capitals(full_name) and "full_name" not in refused:
+            values["full_name"] = in_title_case(full_name)
+            capitals.append((full_name, values["full_name"]))
         for index, raw in cells.items():
             if index not in header.by_index and index not in unheaded and _clean(raw):
                 unheaded[index] = (number, _clean(raw))
@@ -888,6 +911,12 @@ def _parse_rows(
             warnings.append(
                 RowProblem(number, header.written[field], INVISIBLE_REMOVED, ", ".join(characters))
             )
+
+        # No group of its own (an empty cell, or no «Nhóm» column): the heading's, if any.
+        from_heading = heading is not None and not values.get("group") and "group" not in refused
+        if heading is not None and from_heading:
+            values["group"] = heading.key
+            heading.filled += 1
 
         row_problems: list[RowProblem] = []
         problem = _RowProblems(number, header.written, row_problems).add
@@ -907,7 +936,7 @@ def _parse_rows(
             exempt = role != ROLE_DELEGATE and field in _OPTIONAL_FOR_CONTACTS
             if field in values and not values[field] and not exempt and field not in reported:
                 problem(field, MISSING_VALUE, None)
-        if lacking and role == ROLE_DELEGATE:
+        if lacking and role == ROLE_DELEGATE and not from_heading:
             delegates_lacking.append(number)
 
         code = values.get("code", "")
@@ -1001,13 +1030,65 @@ def _parse_rows(
                 )
             )
 
-    if delegates_lacking:
+    filled = [h for h in headings if h.filled]
+    for h in filled:  # said on the heading's own line: what its group was given to
+        skipped = warnings[h.warning]
+        warnings[h.warning] = dataclasses.replace(
+            skipped, code=GROUP_FROM_HEADING, detail=str(h.filled)
+        )
+    if delegates_lacking and filled:  # the headings gave most their group, not these rows
+        problems[:0] = [
+            RowProblem(
+                None, CANONICAL_HEADINGS[f], GROUP_COLUMN_UNDER_NO_HEADING, _rows(delegates_lacking)
+            )
+            for f in lacking
+        ]
+    elif delegates_lacking:
         problems[:0] = _missing_for_delegates(lacking, delegates_lacking, "role" in header.columns)
     if data_rows == 0:
         problems.append(RowProblem(None, None, NO_ROWS, None))
     for index, (number, value) in sorted(unheaded.items()):
         warnings.append(RowProblem(number, _column_letter(index), UNHEADED_CELL, _shown(value)))
+    if capitals and "full_name" in header.written:  # how many, with the first as the example
+        typed_name, written = capitals[0]
+        example = f"«{_shown(typed_name)}» → «{_shown(written)}»"
+        warnings.append(
+            RowProblem(
+                None, header.written["full_name"], NAMES_IN_CAPITALS, str(len(capitals)), example
+            )
+        )
     return rows, problems
+
+
+@dataclass
+class _GroupHeading:
+    """A group heading row naming a group of the plan: its warning's place, the group's key,
+    and how many rows under it took that group."""
+
+    warning: int
+    key: str
+    filled: int = 0
+
+
+# A heading's own numbering, when written in the same cell: «I.», «II -», «A)», «1.».
+_HEADING_NUMBER = re.compile(r"^(?:[IVXLC]+|[A-Za-z]|\d+)\s*[.):\-–]\s*")
+
+
+def _heading_group(words: Sequence[str], groups: _GroupResolver) -> str | None:
+    """The plan's group a heading row names, by its key or label as a «Nhóm» cell would
+    («LÃNH ĐẠO THÀNH PHỐ» for «Lãnh đạo thành phố»); None if it names none (a total row)."""
+    for text in words:
+        for candidate in (text, _HEADING_NUMBER.sub("", text)):
+            key = groups.resolve(candidate) if candidate else None
+            if key is not None:
+                return key
+    return None
+
+
+def _rows(numbers: Sequence[int]) -> str:
+    """Row numbers as a message names them: the first few, «…» for the rest."""
+    named = ", ".join(str(row) for row in numbers[:_MAX_ROWS_NAMED])
+    return named + ", …" if len(numbers) > _MAX_ROWS_NAMED else named
 
 
 # What a heading or total row of a list leaves empty: a person has at least one of these.
@@ -1116,10 +1197,12 @@ def parse_delegate_file(
         # Closes the file (and the zip) when reading stopped early.
         stream.close()
         source.close()
+    # Groups given by the list's heading rows are the list's: not kept from before.
+    headed = any(w.code == GROUP_FROM_HEADING for w in warnings)
     absent = frozenset(
         _ATTRIBUTE.get(field, field)
         for field in KEPT_WHEN_ABSENT
-        if header is not None and field not in header.columns
+        if header is not None and field not in header.columns and not (field == "group" and headed)
     )
     return ParsedDelegates(
         rows=rows,

@@ -99,6 +99,21 @@ def test_vietnamese_texts_carry_full_diacritics() -> None:
     assert [key for key in VI.all_keys() if unaccented.search(VI.template(key))] == []
 
 
+# The meeting may open at any hour (an afternoon one at 14:00, s33 N12): the programme sent on
+# the day and the check-in are «trong ngày họp», not «sáng ngày họp».
+MORNING_WORDS = {
+    "vi": re.compile(r"sáng ngày (?:họp|hội nghị)|chương trình (?:buổi )?sáng", re.IGNORECASE),
+    "en": re.compile(r"morning programme|meeting[- ]morning|meeting's morning", re.IGNORECASE),
+}
+
+
+@pytest.mark.parametrize("locale", sorted(MORNING_WORDS))
+def test_texts_about_the_meeting_day_fit_a_meeting_at_any_hour(locale: str) -> None:
+    catalog = load_catalog(locale)
+    words = MORNING_WORDS[locale]
+    assert [key for key in sorted(catalog.all_keys()) if words.search(catalog.template(key))] == []
+
+
 # The sections whose texts reach people in chat, on whatever channel they use (Telegram, the
 # personal web page, Zalo, a channel without buttons): the command line's, the plan check's and
 # the rehearsal's own lines are Telegram's business where they say so.

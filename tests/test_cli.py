@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -75,6 +76,40 @@ def test_check_says_the_automatic_messages_reach_nobody_when_only_the_pages_run(
     monkeypatch.setenv("ZALO_BOT_TOKEN", "1234567890:" + "a" * 40)  # a chat runs: nothing to say
     assert main(["check"]) == 0
     assert "Cửa sổ dòng lệnh này chưa đặt token" not in capsys.readouterr().out
+
+
+def test_check_says_plainly_that_a_plan_without_themes_has_no_speeches(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A meeting with no speeches read «Nội dung tham luận (0):» over nothing (s33 N12)."""
+    plan = office / "config.toml"
+    text = re.sub(r"\[\[themes\]\]\n(?:[^\[\n].*\n|\n)*", "", plan.read_text(encoding="utf-8"))
+    assert "[[themes]]" not in text
+    plan.write_text(text, encoding="utf-8")
+    assert main(["check"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert (
+        "Nội dung tham luận: không có (kế hoạch không có mục [[themes]]); không có hạn gửi hay "
+        "tin nhắc gửi tham luận."
+    ) in lines
+    assert not [line for line in lines if line.startswith("Nội dung tham luận (")]
+    assert not [line for line in lines if "Hạn gửi tham luận" in line]
+
+
+def test_check_counts_apart_the_reminders_of_a_task_with_no_contacts(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """«Nhắc nhiệm vụ chuẩn bị: 20 lượt» counted the reminders of a task nobody gets (s33)."""
+    plan = office / "config.toml"
+    text = plan.read_text(encoding="utf-8")
+    assert text.count('contacts = ["NV04"]\n') == 1
+    plan.write_text(text.replace('contacts = ["NV04"]\n', ""), encoding="utf-8")
+    assert main(["check"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line for line in lines if line.startswith("  Nhắc nhiệm vụ chuẩn bị:")] == [
+        "  Nhắc nhiệm vụ chuẩn bị: 16 lượt trước hạn gửi người đầu mối; 4 lượt của nhiệm vụ chưa "
+        "có đầu mối (VI.1.3) không gửi tới ai; báo cáo nhiệm vụ quá hạn: 21 buổi sáng."
+    ]
 
 
 def test_check_says_run_needs_the_bot_token_when_there_is_no_web_page(

@@ -497,12 +497,49 @@ def test_one_person_under_two_codes_is_a_warning_naming_the_first_row_whatever_t
     result = parse(write_csv(tmp_path, HEADER, GOOD, other, second))
     assert result.problems == []
     assert [r.code for r in result.rows] == ["DB001", "DB002", "DB020"]
-    assert result.warnings == [RowProblem(4, None, "duplicate_person", "NGUYỄN THỊ LAN", "2")]
+    assert result.warnings == [
+        RowProblem(4, None, "duplicate_person", "Nguyễn Thị Lan", "2"),
+        RowProblem(None, "Họ và tên", "names_in_capitals", "1", "«NGUYỄN THỊ LAN» → «Nguyễn Thị Lan»"),
+    ]  # fmt: skip
     assert problem_line(load_catalog("vi"), "import.warning", result.warnings[0]) == (
-        "  - Dòng 4: «NGUYỄN THỊ LAN» trùng họ tên, chức vụ và đơn vị với dòng 2: nếu là cùng một "
+        "  - Dòng 4: «Nguyễn Thị Lan» trùng họ tên, chức vụ và đơn vị với dòng 2: nếu là cùng một "
         "người được ghi hai lần, xin bỏ một dòng, để đồng chí ấy không nhận hai giấy mời và không "
         "bị tính hai lần vào sức chứa hội trường."
     )
+
+
+def test_names_written_in_capitals_are_imported_in_title_case_and_the_summary_says_how_many(
+    tmp_path: Path,
+) -> None:
+    # «Kính gửi đồng chí NGUYỄN VĂN AN» (s33 N11): a list in capitals reads shouted.
+    lines = (
+        "DB001,NGUYỄN VĂN AN,Phó Chủ tịch,UBND quận Long Biên,chu_tich_cap_huyen,,",
+        "DB002,ĐỖ THỊ H'HEN NIÊ,Chánh Văn phòng,UBND quận Long Biên,chu_tich_cap_huyen,,",
+        "DB003,Lê THỊ Hoa,Phó Chánh Văn phòng,UBND quận Long Biên,chu_tich_cap_huyen,,",
+        "DB004,trần văn bình,Chuyên viên,UBND quận Long Biên,chu_tich_cap_huyen,,",
+    )
+    result = parse(write_csv(tmp_path, HEADER, *lines))
+    assert result.problems == []
+    # Only a name entirely in capitals is written anew; one with any small letter is as typed.
+    assert [r.full_name for r in result.rows] == [
+        "Nguyễn Văn An", "Đỗ Thị H'Hen Niê", "Lê THỊ Hoa", "trần văn bình"
+    ]  # fmt: skip
+    assert result.rows[0].position == "Phó Chủ tịch"  # only the name
+    assert result.warnings == [
+        RowProblem(None, "Họ và tên", "names_in_capitals", "2", "«NGUYỄN VĂN AN» → «Nguyễn Văn An»")
+    ]  # fmt: skip
+    assert problem_line(load_catalog("vi"), "import.warning", result.warnings[0]) == (
+        "  - Cột «Họ và tên»: 2 họ tên viết toàn chữ in hoa được ghi theo cách viết họ tên thông "
+        "thường, viết hoa chữ cái đầu mỗi tiếng (ví dụ «NGUYỄN VĂN AN» → «Nguyễn Văn An»), như sẽ "
+        "in trên giấy mời, phiếu và danh sách; họ tên có chữ thường được giữ nguyên như đã gõ. "
+        "Nếu một họ tên cần viết khác, xin sửa trong tệp rồi nhập lại."
+    )
+
+
+def test_a_list_with_no_name_in_capitals_says_nothing_of_capitals(tmp_path: Path) -> None:
+    result = parse(write_csv(tmp_path, HEADER, GOOD))
+    assert [r.full_name for r in result.rows] == ["Nguyễn Thị Lan"]
+    assert result.warnings == []
 
 
 def test_one_person_twice_with_the_same_phone_is_said_once_as_the_same_person(
@@ -753,6 +790,95 @@ def test_group_heading_and_total_rows_of_an_office_list_are_skipped_with_a_note(
         "số điện thoại, nên được coi là dòng tiêu đề nhóm hoặc dòng tổng cộng của danh sách và "
         "không nhập (không cần xoá). Nếu đây là một người trong danh sách, xin điền đủ các cột "
         "rồi nhập lại."
+    )
+
+
+def test_a_group_heading_naming_a_plan_group_gives_it_to_the_rows_under_it_without_one(
+    tmp_path: Path,
+) -> None:
+    # «I | PHÓNG VIÊN CÁC CƠ QUAN BÁO CHÍ» over rows whose «Nhóm» is left empty: the heading
+    # says their group, as a «Nhóm» cell would (by label, in capitals, numbered in the cell).
+    path = write_xlsx(
+        tmp_path,
+        [
+            ["STT", "Mã", "Họ và tên", "Chức vụ", "Đơn vị", "Nhóm"],
+            ["I", None, "PHÓNG VIÊN CÁC CƠ QUAN BÁO CHÍ"],
+            [1, "DB001", "Nguyễn Văn An", "Phóng viên", "Báo Hà Nội mới"],
+            [2, "DB002", "Trần Thị Bình", "Phó Chủ tịch", "Hội LHPN quận", "ban_thuong_vu"],
+            [3, "DB003", "Lê Văn Cường", "Phóng viên", "Đài PT-TH Hà Nội"],
+            [None, None, "II. Ban Thường vụ Hội LHPN thành phố"],
+            [4, "DB004", "Phạm Thị Dung", "Ủy viên", "Hội LHPN thành phố"],
+            [None, None, "Tổng cộng: 04 đại biểu"],
+        ],
+    )
+    result = parse(path)
+    assert result.problems == []
+    assert [(r.code, r.group_key) for r in result.rows] == [
+        ("DB001", "bao_chi"), ("DB002", "ban_thuong_vu"), ("DB003", "bao_chi"),
+        ("DB004", "ban_thuong_vu"),
+    ]  # fmt: skip
+    assert [(w.row, w.code, w.value, w.detail) for w in result.warnings] == [
+        (2, "group_from_heading", "PHÓNG VIÊN CÁC CƠ QUAN BÁO CHÍ", "2"),
+        (6, "group_from_heading", "II. Ban Thường vụ Hội LHPN thành phố", "1"),
+        (8, "section_row_skipped", "Tổng cộng: 04 đại biểu", None),
+    ]
+    assert problem_line(load_catalog("vi"), "import.warning", result.warnings[0]) == (
+        "  - Dòng 2: dòng «PHÓNG VIÊN CÁC CƠ QUAN BÁO CHÍ» là dòng tiêu đề nhóm nên không nhập; "
+        "tên dòng trùng tên một nhóm của kế hoạch, nên 2 người ghi dưới dòng này (đến dòng tiêu "
+        "đề kế tiếp) chưa ghi nhóm (ô «Nhóm» trống hoặc danh sách không có cột «Nhóm») được xếp "
+        "vào nhóm đó. Người đã ghi nhóm giữ nhóm của mình."
+    )
+
+
+def test_a_heading_naming_no_plan_group_gives_nothing_and_ends_the_one_above(
+    tmp_path: Path,
+) -> None:
+    path = write_xlsx(
+        tmp_path,
+        [
+            ["STT", "Mã", "Họ và tên", "Chức vụ", "Đơn vị", "Nhóm"],
+            ["I", None, "PHÓNG VIÊN CÁC CƠ QUAN BÁO CHÍ"],
+            [1, "DB001", "Nguyễn Văn An", "Phóng viên", "Báo Hà Nội mới"],
+            ["II", None, "KHÁCH MỜI"],
+            [2, "DB002", "Trần Thị Bình", "Phó Chủ tịch", "Hội LHPN quận"],
+        ],
+    )
+    result = parse(path)
+    assert [(p.row, p.column, p.code) for p in result.problems] == [(5, "Nhóm", "missing_value")]
+    assert [(w.row, w.code) for w in result.warnings] == [
+        (2, "group_from_heading"), (4, "section_row_skipped")
+    ]  # fmt: skip
+
+
+def test_a_list_without_a_group_column_takes_its_groups_from_its_heading_rows(
+    tmp_path: Path,
+) -> None:
+    # An office's own list has no «Nhóm» column: its heading rows say the groups.
+    rows: list[list[object]] = [
+        ["STT", "Mã", "Họ và tên", "Chức vụ", "Đơn vị"],
+        ["I", None, "Phóng viên các cơ quan báo chí"],
+        [1, "DB001", "Nguyễn Văn An", "Phóng viên", "Báo Hà Nội mới"],
+        ["II", None, "BAN THƯỜNG VỤ HỘI LHPN THÀNH PHỐ"],
+        [2, "DB002", "Trần Thị Bình", "Ủy viên", "Hội LHPN thành phố"],
+    ]
+    result = parse(write_xlsx(tmp_path, rows))
+    assert result.problems == []
+    assert [(r.code, r.group_key) for r in result.rows] == [
+        ("DB001", "bao_chi"), ("DB002", "ban_thuong_vu")
+    ]  # fmt: skip
+    # The groups are the list's: an import does not keep the ones stored before.
+    assert "group_key" not in result.absent
+    # A row under no heading naming a group: the column is missing for that row, named.
+    rows.insert(1, [1, "DB009", "Lê Văn Cường", "Phóng viên", "Báo Hà Nội mới"])
+    result = parse(write_xlsx(tmp_path, rows))
+    assert [(p.row, p.column, p.code, p.value) for p in result.problems] == [
+        (None, "Nhóm", "group_column_under_no_heading", "2")
+    ]
+    assert problem_line(load_catalog("vi"), "import.problem", result.problems[0]) == (
+        "  - Cột «Nhóm»: thiếu cột này: các dòng tiêu đề nhóm đã ghi nhóm cho những người nằm "
+        "dưới chúng, nhưng dòng 2 nằm dưới một dòng tiêu đề không trùng tên nhóm nào của kế "
+        "hoạch (hoặc không có dòng tiêu đề nào phía trên). Đề nghị sửa dòng tiêu đề phía trên cho đúng tên nhóm trong kế hoạch (xem "
+        "`hoinghi check`), hoặc thêm cột «Nhóm» và ghi nhóm cho các dòng đó."
     )
 
 

@@ -57,7 +57,7 @@ MEETING_KINDS = (MessageKind.RSVP_REMINDER, MessageKind.DAY_BEFORE, MessageKind.
 MEETING_KIND_LABELS = (
     "nhắc xác nhận tham dự",
     "nhắc lịch trước một ngày",
-    "chương trình sáng ngày hội nghị",
+    "chương trình ngày hội nghị",
 )
 REMINDER_1 = local(2024, 5, 18, 8, 0)  # -3d@08:00 before the deadline 21/5 17:00
 REMINDER_2 = local(2024, 5, 20, 8, 0)  # -1d@08:00
@@ -1649,7 +1649,7 @@ async def test_the_morning_report_phones_no_one_already_in_the_hall_and_says_wha
     )
     harness.clock.set(local(2024, 5, 28, 6, 30))
     await harness.tick()
-    [report] = [t for t in texts(harness, OFFICE_CHAT) if "chương trình sáng ngày hội nghị" in t]
+    [report] = [t for t in texts(harness, OFFICE_CHAT) if "chương trình ngày hội nghị" in t]
     assert "Chưa liên kết: 2" in report
     assert report.endswith(
         "\nNội dung cuộc gọi: nhắc chương trình hội nghị hôm nay và mã đón tiếp đại biểu; các "
@@ -1681,7 +1681,7 @@ async def test_the_morning_report_s_failed_list_leaves_out_those_already_in_the_
             chat_id=harness.user_for(code).id,
         )  # fmt: skip
     await harness.tick()
-    [report] = [t for t in texts(harness, OFFICE_CHAT) if "chương trình sáng ngày hội nghị" in t]
+    [report] = [t for t in texts(harness, OFFICE_CHAT) if "chương trình ngày hội nghị" in t]
     assert "Lỗi: 2" in report  # the figures are what happened
     assert "\n\nGửi không thành công (1):\n• DB002 — Hoàng Thị Ngọc Diệp: 400 X\n" in report
     assert "DB001" not in report

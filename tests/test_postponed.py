@@ -114,7 +114,7 @@ def test_check_says_the_date_moved_how_many_were_told_the_old_one_and_how_to_tel
         f"  - meeting.starts_at: ngày họp đã đổi từ {OLD} sang {NEW} (so với dữ liệu của bot); 3 "
         "đại biểu đã nhận tin nhắn của bot nêu ngày cũ. Bot tự gửi lại theo ngày mới các tin "
         "nhắn tính theo ngày họp (nhắc xác nhận tham dự, nhắc lịch trước một ngày, chương trình "
-        "buổi sáng, nhắc nhiệm vụ), nhưng không tự báo cho đại biểu việc dời lịch. Đề nghị Văn "
+        "gửi trong ngày họp, nhắc nhiệm vụ), nhưng không tự báo cho đại biểu việc dời lịch. Đề nghị Văn "
         "phòng gửi thông báo dời lịch tại trang Thông báo của trang điều hành (/office/notices, "
         "có mẫu soạn sẵn để sửa, xem trước rồi mới gửi) hoặc bằng lệnh /thongbao gửi cho bot (trên"
         " Telegram hay Zalo đều được)."
@@ -152,8 +152,8 @@ def test_check_says_an_hour_moved_within_the_day_sends_nothing_again(
         f"  - meeting.starts_at: giờ khai mạc đã đổi từ {OLD} sang 08:30, Thứ Ba, ngày 28/5/2024,"
         " trong cùng ngày họp (so với dữ liệu của bot); 3 đại biểu đã nhận tin nhắn của bot nêu"
         " giờ cũ. Bot không gửi lại các tin đã gửi (ngày họp không đổi); các tin bot tự gửi chưa"
-        " đến giờ gửi (nhắc lịch trước một ngày, chương trình buổi sáng) sẽ ghi giờ mới. Bot không"
-        " tự báo cho đại biểu việc đổi giờ: đề nghị Văn phòng gửi thông báo đổi giờ tại trang"
+        " đến giờ gửi (nhắc lịch trước một ngày, chương trình gửi trong ngày họp) sẽ ghi giờ mới."
+        " Bot không tự báo cho đại biểu việc đổi giờ: đề nghị Văn phòng gửi thông báo đổi giờ tại trang"
         " Thông báo của trang điều hành (/office/notices, có mẫu soạn sẵn để sửa, xem trước rồi"
         " mới gửi) hoặc bằng lệnh /thongbao gửi cho bot (trên Telegram hay Zalo đều được)."
     )
@@ -403,7 +403,7 @@ def test_check_marks_the_plan_s_automatic_messages_already_past_as_it_marks_a_sp
         "  08:00, Thứ Bảy, ngày 18/5/2024: nhắc xác nhận tham dự (đã qua)",
         "  08:00, Thứ Hai, ngày 20/5/2024: nhắc xác nhận tham dự (đã qua)",
         "  16:00, Thứ Hai, ngày 27/5/2024: nhắc lịch trước một ngày",
-        "  06:30, Thứ Ba, ngày 28/5/2024: chương trình sáng ngày hội nghị",
+        "  06:30, Thứ Ba, ngày 28/5/2024: chương trình ngày hội nghị",
         "  08:00, Thứ Bảy, ngày 18/5/2024: nhắc gửi tham luận (đã qua)",
         "  08:00, Thứ Hai, ngày 20/5/2024: nhắc gửi tham luận (đã qua)",
         "  08:00, Thứ Ba, ngày 21/5/2024: nhắc gửi tham luận (đã qua)",

@@ -95,7 +95,7 @@ def test_rehearsal_plays_the_example_plan_and_passes_every_check(
     assert "[18/05 08:00] Bot gửi xong nhắc xác nhận tham dự" in out
     assert "Văn phòng (mô phỏng) trả lời bài đăng tham luận của DB031 để góp ý" in out
     assert "Đại biểu DB031 (mô phỏng) gửi tham luận chủ đề 1.1, bản 2." in out
-    assert "[28/05 06:30] Bot gửi xong chương trình sáng ngày hội nghị: " in out
+    assert "[28/05 06:30] Bot gửi xong chương trình ngày hội nghị: " in out
     assert "Tình hình cuối cùng (lệnh /thongke của Văn phòng):" in out
     # A third of the delegates on Zalo: linked by the code they type, served by the outbox.
     assert (
@@ -112,7 +112,7 @@ def test_rehearsal_plays_the_example_plan_and_passes_every_check(
     assert "Văn phòng (mô phỏng) trả lời bài đăng tham luận của DB042 để góp ý" in out
     assert (
         "✓ Zalo: 28 người liên kết bằng mã cá nhân, 24 trả lời giấy mời bằng số hoặc bằng chữ; "
-        "94 lượt nhắc, thông báo và chương trình sáng gửi qua Zalo như qua Telegram (không gửi "
+        "94 lượt nhắc, thông báo và chương trình ngày họp gửi qua Zalo như qua Telegram (không gửi "
         "được: 0); tin dài nhất 1569/2.000 ký tự, 0 tệp; mất 0, lặp 0; hạn mức: bot đếm 111 tin "
         "trả lời (các tháng), Zalo mô phỏng đã nhận 111; góp ý của Văn phòng về tham luận soạn "
         "trên Zalo đã tới người viết: có" in lines
@@ -122,7 +122,7 @@ def test_rehearsal_plays_the_example_plan_and_passes_every_check(
     assert "✓ Mọi lệnh gửi Zalo đúng các phương thức của Zalo Bot API (vi phạm: 0)" in lines
     # Those expected who came, over those expected; one who had declined and came, apart.
     assert (
-        "✓ Điểm danh sáng ngày họp: 66/66 đại biểu dự kiến có mặt đã đến (trong đó 11 người dự "
+        "✓ Điểm danh ngày họp: 66/66 đại biểu dự kiến có mặt đã đến (trong đó 11 người dự "
         "thay), 1 đại biểu đã báo vắng vẫn đến" in lines
     )
     assert "✗" not in out
@@ -401,6 +401,6 @@ def test_a_list_of_five_people_is_rehearsed_and_says_what_it_could_not_play(
         "– Tham luận: 0 bài đã chốt, 0 lượt góp ý và trả lời (không diễn tập phần này: danh sách "
         "không có ai được kế hoạch giao tham luận)",
     ]
-    assert "✓ Đã gửi chương trình sáng ngày hội nghị: 5 lượt" in lines
+    assert "✓ Đã gửi chương trình ngày hội nghị: 5 lượt" in lines
     assert not [line for line in lines if line.startswith("✗")]
     assert lines[-1].startswith("✅ Diễn tập thành công: mọi bước mà danh sách cho phép")

@@ -596,10 +596,15 @@ async def test_someone_else_in_her_place_is_recorded_with_the_unit_the_desk_wrot
     page = (await phone.client.get(path)).text
     form = page[page.index('id="form-tap-substitute"') :]
     form = form[: form.index("</form>")]
-    # Offered: the invitee's unit, as the personal page's and the office's forms offer it.
+    # Offered: the invitee's unit, as the box's hint (as the personal page offers it), not its
+    # content: typed into on a phone, a filled box kept it in front of what was typed.
     assert (
-        '<input id="substitute_unit" name="substitute_unit" autocomplete="off" '
-        'value="Trung ương Hội LHPN Việt Nam">'
+        '<input id="substitute_unit" name="substitute_unit" autocomplete="off" value="" '
+        'placeholder="Trung ương Hội LHPN Việt Nam" aria-describedby="substitute-unit-same">'
+    ) in form
+    assert (
+        '<p class="muted" id="substitute-unit-same">Để trống nếu người dự thay cùng đơn vị với '
+        "đồng chí Phạm Thị Thanh Mai (Trung ương Hội LHPN Việt Nam).</p>"
     ) in form
     await post_form(phone, path, "form-tap-substitute", {
         "substitute_name": "Trần Thị Bích", "substitute_position": "Phó Vụ trưởng",
@@ -620,6 +625,12 @@ async def test_someone_else_in_her_place_is_recorded_with_the_unit_the_desk_wrot
         "substitute_unit": " ",
     })  # fmt: skip
     assert (await present(services))[1].organization == "Trung ương Hội LHPN Việt Nam"
+    # Typed after a unit the box held (an older page): stored once.
+    await post_form(phone, f"/{meeting.tokens['DB010']}", "form-tap-substitute", {
+        "substitute_name": "Đỗ Văn Nam", "substitute_position": "Chuyên viên",
+        "substitute_unit": "Sở Nội vụSở Nội vụ",
+    })  # fmt: skip
+    assert (await present(services))[2].organization == "Sở Nội vụ"
 
 
 async def test_the_desk_offers_the_unit_the_substitute_s_answer_gave_and_records_a_correction(

@@ -20,6 +20,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from bot.config import load_config
 from bot.documents.reading import MAX_SHOWN, Reading, draft_text
 from bot.domain.channels import ChatAccount
 from bot.domain.drafts import MAX_COMMENT, DraftStatus
@@ -31,7 +32,7 @@ from bot.texts import load_catalog
 from bot.texts.presenters import draft_board_line
 from handlers.web.office import drafts as drafts_pages
 from storage.models import AuditEntry, DraftComment, OutboundMessage, SpeechAssignment
-from tests.conftest import HANOI, local
+from tests.conftest import EXAMPLE_CONFIG, HANOI, local
 from tests.fakes.telegram_api import FakeUser
 from tests.harness import ADMIN_ID, BotHarness
 from tests.office_support import STAFF, Desk, desk_for, hidden, make_staff, text_of
@@ -474,6 +475,27 @@ async def test_a_draft_or_version_that_does_not_exist_is_not_found(
         "không có gì thay đổi."
     )
     assert await audits(harness, "draft.verdict") == []
+
+
+# An office's own meeting often has no speeches: the plan without [[themes]].
+NO_THEMES = load_config(EXAMPLE_CONFIG).config.model_copy(update={"themes": []})
+
+
+@pytest.mark.parametrize("config", [NO_THEMES], ids=["no-themes"])
+async def test_a_plan_without_speeches_says_so_on_the_drafts_page_with_no_deadline_or_zip(
+    desk: Desk,
+) -> None:
+    """The «Tham luận» page of a meeting with no speeches gave «Đã gửi 0/0», a deadline for
+    nothing and the zip's hint (s33 N12): it says once that there are none."""
+    page = (await desk.client.get("/office/drafts")).text
+    for shown in ('id="drafts-summary"', 'id="drafts-order"', 'id="download-approved"'):
+        assert shown not in page, shown
+    said = re.search(r'<p class="muted" id="drafts-none">(.*?)</p>', page)
+    assert said is not None and said.group(1) == (
+        "Hội nghị này không có tham luận: kế hoạch không có chủ đề tham luận nào (mục "
+        "[[themes]]), nên không có hạn gửi, tin nhắc hay bản nào để tải. Nếu cần tham luận, đề "
+        "nghị cán bộ kỹ thuật thêm chủ đề vào tệp kế hoạch."
+    )
 
 
 async def test_the_overviews_missing_drafts_lead_to_their_pages(

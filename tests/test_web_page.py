@@ -328,12 +328,47 @@ async def test_after_sending_a_substitute_her_page_says_unit_and_phone_and_fills
     assert "Nguyễn Thị Hà, Phó Chủ tịch, điện thoại 0912 777 888." in flash(page.text)
 
 
-async def test_the_substitute_form_offers_her_own_unit_and_the_phone_may_be_left_empty(
+async def test_the_substitute_form_offers_her_own_unit_as_the_box_hint_not_its_content(
     web: Web, imported: Services
 ) -> None:
+    # A box filled with her unit was typed after on a phone: «Sở Nội vụSở Nội vụ» (s33 N10).
     page = await web.open("DB003")
-    assert '<input id="substitute-unit" name="unit" autocomplete="off" ' \
-        'value="Thành ủy Hà Nội">' in page.text  # fmt: skip
+    assert '<input id="substitute-unit" name="unit" autocomplete="off" value="" ' \
+        'placeholder="Thành ủy Hà Nội" aria-describedby="substitute-unit-same">' in page.text  # fmt: skip
+    assert '<p class="muted" id="substitute-unit-same">Để trống nếu người dự thay cùng đơn vị ' \
+        "với đồng chí (Thành ủy Hà Nội).</p>" in page.text  # fmt: skip
+    # Left empty, the unit is hers; the page after it keeps the box empty (her unit, the hint).
+    page = await send_substitute(
+        web, "DB003", name="Lê Thị Hoa", position="Phó Bí thư", unit="", phone=""
+    )
+    assert await _substitute_row(imported, "DB003") == (
+        "substitute", "Lê Thị Hoa", "Phó Bí thư", "Thành ủy Hà Nội", None
+    )  # fmt: skip
+    shown = re.search(r'<input id="substitute-unit" [^>]*value="([^"]*)"', page.text)
+    assert shown is not None and shown.group(1) == ""
+
+
+async def test_a_unit_typed_after_a_unit_already_in_the_box_is_stored_once(
+    web: Web, imported: Services
+) -> None:
+    # An older page (or her substitute's unit, kept to be corrected) held a unit and she typed
+    # after it: the same unit twice is stored once, her own with another glued on is the other.
+    for typed, stored in (
+        ("Sở Nội vụSở Nội vụ", "Sở Nội vụ"),
+        ("Sở Nội vụ Sở Nội vụ", "Sở Nội vụ"),
+        ("Thành ủy Hà NộiSở Nội vụ", "Sở Nội vụ"),
+        ("Sở Nội vụ Hà Nội", "Sở Nội vụ Hà Nội"),
+    ):
+        page = await send_substitute(
+            web, "DB003", name="Lê Thị Hoa", position="Phó Bí thư", unit=typed, phone=""
+        )
+        assert "Sở Nội vụSở" not in flash(page.text)
+        assert (await _substitute_row(imported, "DB003"))[3] == stored, typed
+
+
+async def test_the_substitute_form_with_her_own_unit_typed_and_the_phone_left_empty(
+    web: Web, imported: Services
+) -> None:
     page = await send_substitute(
         web, "DB003", name="Lê Thị Hoa", position="Phó Bí thư", unit="Thành ủy Hà Nội", phone=""
     )
@@ -369,7 +404,7 @@ async def test_a_phone_that_is_not_one_is_refused_with_the_form_filled_again(
     )
     assert 'id="substitute-name" name="name" required autocomplete="off" ' \
         'value="Lê Thị Hoa">' in page.text  # fmt: skip
-    assert 'value="Hội LHPN quận Ba Đình">' in page.text
+    assert 'value="Hội LHPN quận Ba Đình" placeholder="Thành ủy Hà Nội"' in page.text
     assert 'name="phone" type="tel" maxlength="40" autocomplete="off" value="0912 34">' in page.text
     assert (await _substitute_row(imported, "DB003"))[0] == "no_answer"
 

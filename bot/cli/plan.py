@@ -23,7 +23,7 @@ from bot.cli.common import (
 )
 from bot.config import Config, LoadedConfig
 from bot.domain.clock import SystemClock
-from bot.domain.outbound import MessageKind
+from bot.domain.outbound import Audience, MessageKind
 from bot.domain.reminders import planned_messages
 from bot.services.meetings import StoredMeeting, another_meeting, stored_meeting
 from bot.texts import Catalog
@@ -173,7 +173,13 @@ def plan_summary(
                 "check.agenda_item", start=clock(item.start), end=clock(item.end), title=item.title
             )
         )
-    lines += ["", catalog.plain("check.themes", count=len(config.themes))]
+    # No speeches (an office's own meeting often has none): said so, not «(0):» over nothing.
+    themes_line = (
+        catalog.plain("check.themes", count=len(config.themes))
+        if config.themes
+        else catalog.plain("check.themes_none")
+    )
+    lines += ["", themes_line]
     for theme in config.themes:
         lines.append(catalog.plain("check.theme_item", key=theme.key, title=theme.title))
         if theme.speakers:
@@ -212,11 +218,19 @@ def plan_summary(
         # or before, it is not still to come.
         key = "check.reminder_item_past" if message.due_at <= now else "check.reminder_item"
         lines.append(catalog.plain(key, what=what, when=when))
+    # A task with no contacts has its reminders planned but nobody to get them: counted apart.
+    alone = [t.key for t in config.tasks if not t.contacts]
+    unread = {f"{Audience.TASK}:{key}" for key in alone}
+    reminders = [p for p in planned if p.kind is MessageKind.TASK_REMINDER]
+    nobody = sum(p.audience in unread for p in reminders)
+    mornings = sum(p.kind is MessageKind.TASK_OVERDUE for p in planned)
     lines.append(
         catalog.plain(
-            "check.task_reminders",
-            reminders=sum(p.kind is MessageKind.TASK_REMINDER for p in planned),
-            mornings=sum(p.kind is MessageKind.TASK_OVERDUE for p in planned),
+            "check.task_reminders_nobody" if nobody else "check.task_reminders",
+            reminders=len(reminders) - nobody,
+            nobody=nobody,
+            tasks=", ".join(alone),
+            mornings=mornings,
         )
     )
     # Run with the pages alone, the plan's messages reach nobody: a page is read, not pushed to.

@@ -62,6 +62,24 @@ def answers_open(now: datetime, deadline: datetime) -> bool:
     return now <= deadline
 
 
+def unit_typed_once(typed: str, own_unit: str) -> str:
+    """The substitute's unit as meant when a box that held the delegate's own unit was typed
+    after rather than over: «Sở Nội vụSở Nội vụ» is «Sở Nội vụ»; her unit with another glued
+    after it («Thành ủy Hà NộiSở Nội vụ», no space, a capital) is the other. Anything else,
+    «Sở Nội vụ Hà Nội» included, is kept as typed."""
+    text = typed.strip()
+    for gap in ("", " "):  # the same words twice, glued or with a space between
+        half, odd = divmod(len(text) - len(gap), 2)
+        if half and not odd and text == text[:half] + gap + text[:half]:
+            return text[:half]
+    own = own_unit.strip()
+    if own and text.startswith(own):
+        after = text[len(own) :]
+        if after[:1].isupper():  # glued: a unit never runs a capital on without a space
+            return after
+    return text
+
+
 class RsvpChoice(StrEnum):
     """A button the delegate can press."""
 

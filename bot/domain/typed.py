@@ -51,3 +51,17 @@ def bare_name(text: str) -> str:
     text as it was if nothing would be left."""
     name = _HONORIFIC.sub("", unicodedata.normalize("NFC", text), count=1).strip()
     return name or text
+
+
+_WORD = re.compile(r"[^\W\d_]+")
+
+
+def written_in_capitals(name: str) -> bool:
+    """Whether a name is written entirely in capitals («NGUYỄN VĂN AN»), as many lists do."""
+    return name.isupper() and len(_WORD.findall(name)) > 0 and len(name) > 1
+
+
+def in_title_case(name: str) -> str:
+    """A name as Vietnamese writes one: each word's first letter a capital, the rest small
+    («NGUYỄN VĂN AN» → «Nguyễn Văn An»; «H'HEN NIÊ» → «H'Hen Niê», «ĐỖ-LÊ» → «Đỗ-Lê»)."""
+    return _WORD.sub(lambda word: word.group(0)[0].upper() + word.group(0)[1:].lower(), name)

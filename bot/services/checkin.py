@@ -33,7 +33,7 @@ from bot.config import Meeting
 from bot.domain.checkin import SUBSTITUTE_CHECKIN
 from bot.domain.order import LAST
 from bot.domain.phones import display_phone, phone_matches, phone_query
-from bot.domain.rsvp import RsvpStatus
+from bot.domain.rsvp import RsvpStatus, unit_typed_once
 from bot.domain.tokens import looks_like_token, parse_link_code
 from bot.domain.typed import fold, one_line
 from bot.services import roster
@@ -472,7 +472,10 @@ class CheckinService:
             kind = ArrivalKind.SUBSTITUTE if substitute else ArrivalKind.DELEGATE
             organization = person.organization
             if substitute:
-                organization = unit or _answered_unit(arrival.answer, substitute) or organization
+                # A unit typed after the one the box held is stored once (her answer's unit
+                # offered to correct; an older desk page offering the invitee's own).
+                typed = unit_typed_once(unit, organization) if unit else None
+                organization = typed or _answered_unit(arrival.answer, substitute) or organization
             row = Checkin(
                 meeting_id=self._ctx.meeting_id,
                 delegate_id=person.id,

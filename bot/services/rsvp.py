@@ -32,6 +32,7 @@ from bot.domain.rsvp import (
     RsvpChoice,
     RsvpStatus,
     answers_open,
+    unit_typed_once,
 )
 from bot.domain.typed import bare_name, fold, one_line
 from bot.services.access import OfficeActor
@@ -501,6 +502,7 @@ class RsvpService:
             _await(ident, Awaiting.SUBSTITUTE_UNIT, {**data, "position": value})
             return RsvpResult(RsvpStep.ASK_SUBSTITUTE_UNIT, current, substitute_name=name)
         if awaiting is Awaiting.SUBSTITUTE_UNIT:
+            value = unit_typed_once(value, ident.own_unit)  # typed after a box holding hers
             if len(value) > MAX_SUBSTITUTE_UNIT:
                 return RsvpResult(RsvpStep.TOO_LONG, current, limit=MAX_SUBSTITUTE_UNIT)
             return self._unit_given(ident, value)

@@ -269,13 +269,15 @@ def link_preview(request: Request) -> bool:
 
 def _substitute_form(rsvp: RsvpView, own_unit: str) -> dict[str, str]:
     """What the substitute form shows before anything is typed: the substitute she sent, so a
-    mistyped phone is corrected without typing the rest again; else her own unit only."""
+    mistyped phone is corrected without typing the rest again; else nothing. Her own unit is
+    the unit box's hint, not its content (left empty, the unit is hers)."""
     if rsvp.status is not RsvpStatus.SUBSTITUTE:
-        return {"unit": own_unit}
+        return {}
+    unit = rsvp.substitute_unit or ""
     return {
         "name": rsvp.substitute_name or "",
         "position": rsvp.substitute_position or "",
-        "unit": rsvp.substitute_unit or own_unit,
+        "unit": "" if unit == own_unit else unit,
         "phone": display_phone(rsvp.substitute_phone) if rsvp.substitute_phone else "",
     }
 
@@ -731,7 +733,7 @@ class Site:
         reason = " ".join(values.get("reason", "").split())
         name = " ".join(values.get("name", "").split())
         position = " ".join(values.get("position", "").split())
-        # Pre-filled with her own unit (most substitutes come from it); left empty, it is hers.
+        # Her own unit is the box's hint (most substitutes come from it); left empty, it is hers.
         unit = " ".join(values.get("unit", "").split())
         typed_phone = " ".join(values.get("phone", "").split())
         phone = normalize_phone(typed_phone) if typed_phone else None

@@ -132,6 +132,32 @@ async def test_a_delegate_declines_with_a_reason_then_sends_a_substitute(
     await no_accessibility_problems(browser)
 
 
+async def test_on_a_phone_the_unit_typed_in_the_substitute_s_box_is_recorded_once(
+    site: Site, browser: Browser
+) -> None:
+    """She tapped «Đơn vị» and typed «Sở Nội vụ»: the box held her own unit, so «Thành ủy Hà
+    NộiSở Nội vụ» was recorded (s33 N10). The box shows her unit as its hint and types empty."""
+    from selenium.webdriver.common.by import By
+
+    await browser.open(site.page("DB003"))
+    await browser.fill("Họ và tên người dự thay", "Trần Thị Bình")
+    await browser.fill("Chức vụ", "Phó Giám đốc")
+
+    def tap_and_type() -> tuple[str, str]:
+        box = browser.driver.find_element(By.ID, "substitute-unit")
+        box.click()
+        box.send_keys("Sở Nội vụ")  # as a phone types: at the caret, nothing cleared first
+        return str(box.get_attribute("placeholder")), str(box.get_attribute("value"))
+
+    assert await asyncio.to_thread(tap_and_type) == ("Thành ủy Hà Nội", "Sở Nội vụ")
+    await browser.screenshot("4b-don-vi-nguoi-du-thay")
+    await no_accessibility_problems(browser)
+    await browser.press("Cử người dự thay")
+    rsvp = await site.rsvp("DB003")
+    assert (rsvp.substitute_name, rsvp.substitute_unit) == ("Trần Thị Bình", "Sở Nội vụ")
+    assert "Trần Thị Bình, Phó Giám đốc, Sở Nội vụ" in await browser.text()
+
+
 async def test_a_speaker_uploads_a_draft_reads_the_office_comment_and_answers_it(
     site: Site, browser: Browser, tmp_path: Path
 ) -> None:
