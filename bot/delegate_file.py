@@ -877,8 +877,8 @@ def _parse_rows(
         if not any(value for field, value in values.items() if field != "role"):
             continue
         if _is_section_row(values, cells, header):
-            words = [values[f] for f in _SECTION_TEXT_FIELDS if values.get(f)]
-            warnings.append(RowProblem(number, None, SECTION_ROW_SKIPPED, _shown(" ".join(words))))
+            words = next(values[f] for f in _SECTION_TEXT_FIELDS if values.get(f))
+            warnings.append(RowProblem(number, None, SECTION_ROW_SKIPPED, _shown(words)))
             continue
         data_rows += 1
         for index, raw in cells.items():
@@ -1019,15 +1019,20 @@ _SECTION_TEXT_FIELDS: Final = ("full_name", "group")
 def _is_section_row(values: dict[str, str], cells: Row, header: _Header) -> bool:
     """Whether a row is one of the lines offices put between and after the people, not a
     person: a group's heading («I | LÃNH ĐẠO THÀNH PHỐ») or the total («Tổng cộng: 120»). It
-    has words only where a name or a group goes, and none of a person's code, position, unit,
-    phone; its STT cell, if any, holds no number (a Roman numeral, a letter, or nothing),
-    while a numbered row is a person whose details are still to be typed, and is told so."""
+    has words where a name or a group goes, in that one cell alone (a heading merged across
+    the columns keeps its text in its first cell), and none of a person's code, position,
+    unit, phone; its STT cell, if any, holds no number (a Roman numeral, a letter, or
+    nothing). A numbered row, or a name written with its group (or a note beside it), is a
+    person whose details are still to be typed, and is told so."""
     if any(values.get(field) for field in _PERSON_FIELDS):
         return False
     if not any(values.get(field) for field in _SECTION_TEXT_FIELDS):
         return False
     serial = "" if header.serial is None else _clean(cells.get(header.serial, ""))
-    return not any(ch.isdigit() for ch in serial)
+    if any(ch.isdigit() for ch in serial):
+        return False
+    written = [index for index, raw in cells.items() if index != header.serial and _clean(raw)]
+    return len(written) == 1
 
 
 def _missing_for_delegates(

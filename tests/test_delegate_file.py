@@ -770,6 +770,21 @@ def test_a_numbered_row_with_only_a_name_is_a_person_to_complete_not_a_heading(
     assert result.warnings == []
 
 
+def test_a_name_with_its_group_and_no_code_yet_is_a_person_to_complete_not_a_heading(
+    tmp_path: Path,
+) -> None:
+    # A list with no STT column (the plan's own template): a late invitee whose code, position
+    # and unit are still to be typed. A heading or a total writes its words in one cell; a name
+    # and a group is a person, refused as one, not imported without her.
+    result = parse(write_csv(tmp_path, HEADER, GOOD, ",Trần Thị Bình,,,chu_tich_cap_huyen,,"))
+    assert [(p.row, p.column, p.code) for p in result.problems] == [
+        (3, "Mã", "missing_value"),
+        (3, "Chức vụ", "missing_value"),
+        (3, "Đơn vị", "missing_value"),
+    ]
+    assert result.warnings == []
+
+
 def test_a_row_with_a_number_under_the_headings_is_a_person_not_a_heading(tmp_path: Path) -> None:
     # Someone whose code, name… are still to be typed: told, not skipped.
     result = parse(write_csv(tmp_path, HEADER, ",,,,,0912 345 999,", GOOD))
