@@ -73,7 +73,14 @@ from handlers.web.office.tasks import Tasks
 from handlers.web.office.withdrawals import Withdrawals
 from handlers.web.security import Guard, own_page, same_site
 from handlers.web.static import Static
-from handlers.web.uploads import FORM_FIELDS, TooLarge, leading_fields, read_form, text_field
+from handlers.web.uploads import (
+    FORM_FIELDS,
+    TooLarge,
+    leading_fields,
+    read_form,
+    text_field,
+    upload,
+)
 
 if TYPE_CHECKING:
     from handlers.web.app import WebSetup
@@ -430,19 +437,22 @@ class Office:
             return await self.expired(request, form)
         return form
 
-    async def expired(self, request: Request, form: FormData, *, files: bool = False) -> Response:
+    async def expired(self, request: Request, form: FormData) -> Response:
         """The answer to a form this server did not sign for this session: one that took typed
         text (:data:`UNSAVED_FORMS`), from a session still open, posted from this server's own
         page as the browser says (:func:`own_page`) — the server's secret changed since the page
         was shown, a restart with a new one — goes back to its page with what was typed in its
-        boxes, saying to press send again (``files``: to choose its file again), as the personal
-        page does; any other is said to have expired."""
+        boxes, saying to press send again (to choose its file again, when one was chosen: a
+        file cannot be put back), as the personal page does; any other is said to have
+        expired."""
         values = {name: text_field(form, name) for name in form}
         found = renewable(request.url.path, values)
         if found is not None and own_page(request, self.origin):
             visit = await self._visit(request)
             if visit.check is Check.OK and visit.session_id is not None:
                 page, kept = found
+                # A form's empty file box comes with no name: nothing to choose again.
+                files = any(upload(form, name) is not None for name in form)
                 text = self.catalog.html(renewed_key(typed=True, files=files))
                 return self._done(visit, page, text, ok=False, form=kept)
         return self._render("office/message.html", status=403, key="form_expired")
