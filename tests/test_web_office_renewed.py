@@ -197,6 +197,23 @@ async def test_a_document_or_a_list_sent_after_the_secret_changed_asks_for_its_f
     assert await count(harness, MeetingDocument) == 0
 
 
+async def test_a_list_chosen_with_no_sheet_typed_after_the_secret_changed_asks_for_it_again(
+    desk: Desk, restarted: httpx.AsyncClient
+) -> None:
+    # Nothing typed to put back, but a file chosen: its page says to choose it again, not the
+    # bare «Biểu mẫu đã hết hiệu lực» page of a button.
+    fields = hidden((await desk.client.get("/office/import")).text, "form-import")
+    parts = {name: (None, value) for name, value in {**fields, "sheet": ""}.items()}
+    answer = await restarted.post(
+        "/office/import", files={**parts, "file": ("dai-bieu.xlsx", b"PK..", DOCX)}
+    )
+    assert answer.status_code == 303
+    assert answer.headers["location"].startswith("/office/import?f=")
+    page = (await restarted.get(answer.headers["location"])).text
+    assert text_of(page, "flash") == CHOOSE_FILE_AGAIN
+    assert box(page, "import-sheet") == ""
+
+
 async def test_a_button_or_an_empty_box_sent_after_the_secret_changed_is_said_expired(
     desk: Desk, restarted: httpx.AsyncClient
 ) -> None:
