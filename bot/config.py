@@ -834,13 +834,20 @@ def _agenda_out_of_order(config: Config) -> list[ConfigProblem]:
         return []
     return [
         ConfigProblem(
-            f"agenda[{number}]",
+            # Named by its title too: an office does not count [[agenda]] blocks.
+            f"agenda[{number}] ({_shortened(item.title)})",
             "agenda_out_of_order",
             {"start": f"{item.start:%H:%M}", "before": f"{above.start:%H:%M}"},
         )
         for number, (above, item) in enumerate(itertools.pairwise(config.agenda), start=2)
         if item.start < above.start
     ]
+
+
+def _shortened(text: str, limit: int = 40) -> str:
+    """``text`` on one line, cut to ``limit`` characters with «…»: a title named in a key."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def _tasks_without_contacts(config: Config) -> list[ConfigProblem]:

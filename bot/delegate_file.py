@@ -1100,12 +1100,14 @@ _SECTION_TEXT_FIELDS: Final = ("full_name", "group")
 def _is_section_row(values: dict[str, str], cells: Row, header: _Header) -> bool:
     """Whether a row is one of the lines offices put between and after the people, not a
     person: a group's heading («I | LÃNH ĐẠO THÀNH PHỐ») or the total («Tổng cộng: 120»). It
-    has words only where a name or a group goes, and none of a person's code, position, unit,
-    phone; its STT cell, if any, holds no number (a Roman numeral, a letter, or nothing),
-    while a numbered row is a person whose details are still to be typed, and is told so."""
+    has words where a name or a group goes, in one of them alone (a heading merged across the
+    columns keeps its text in its first cell; a note or a count in a column not read does not
+    matter), and none of a person's code, position, unit, phone; its STT cell, if any, holds
+    no number (a Roman numeral, a letter, or nothing). A numbered row, or a name written with
+    its group, is a person whose details are still to be typed, and is told so."""
     if any(values.get(field) for field in _PERSON_FIELDS):
         return False
-    if not any(values.get(field) for field in _SECTION_TEXT_FIELDS):
+    if sum(bool(values.get(field)) for field in _SECTION_TEXT_FIELDS) != 1:
         return False
     serial = "" if header.serial is None else _clean(cells.get(header.serial, ""))
     return not any(ch.isdigit() for ch in serial)

@@ -52,7 +52,8 @@ def test_check_counts_the_telegram_admin_ids_as_such_not_as_the_office_staff(
     plan.write_text(text, encoding="utf-8")
     assert main(["check"]) == 0
     assert (
-        "Văn phòng: Văn phòng Hội LHPN thành phố Hà Nội; mã số Telegram quản trị (admin_ids): 0 "
+        "Văn phòng: Văn phòng Hội LHPN thành phố Hà Nội; số tài khoản Telegram quản trị ghi ở "
+        "admin_ids: 0 "
         "(cán bộ được giao vai trò Văn phòng bằng lệnh staff add không tính ở đây: xem bằng lệnh "
         "staff list)"
     ) in capsys.readouterr().out.splitlines()

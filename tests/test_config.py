@@ -415,7 +415,11 @@ def test_an_agenda_item_written_above_an_earlier_one_is_warned_with_its_key(
         if w.code == "agenda_out_of_order"
     ]
     assert warned == [
-        ("agenda[7]", "agenda_out_of_order", {"start": "09:05", "before": "11:00"}),
+        (
+            "agenda[7] (Tham luận, thảo luận tại hội nghị)",
+            "agenda_out_of_order",
+            {"start": "09:05", "before": "11:00"},
+        ),
     ]
 
 

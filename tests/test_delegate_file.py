@@ -774,7 +774,8 @@ def test_group_heading_and_total_rows_of_an_office_list_are_skipped_with_a_note(
             [1, "DB001", "Nguyễn Văn An", "Phó Chủ tịch", "UBND thành phố", "bao_chi"],
             ["II", None, "CHỦ TỊCH HỘI LHPN CÁC QUẬN, HUYỆN"],
             [2, "DB002", *GOOD.split(",")[1:5]],
-            [None, None, "Tổng cộng: 02 đại biểu"],
+            # A count in a column the import does not read leaves it a total row.
+            [None, None, "Tổng cộng: 02 đại biểu", None, None, None, None, "02 người"],
         ],
     )
     result = parse(path)
@@ -892,6 +893,21 @@ def test_a_numbered_row_with_only_a_name_is_a_person_to_complete_not_a_heading(
         (3, "Chức vụ", "missing_value"),
         (3, "Đơn vị", "missing_value"),
         (3, "Nhóm", "missing_value"),
+    ]
+    assert result.warnings == []
+
+
+def test_a_name_with_its_group_and_no_code_yet_is_a_person_to_complete_not_a_heading(
+    tmp_path: Path,
+) -> None:
+    # A list with no STT column (the plan's own template): a late invitee whose code, position
+    # and unit are still to be typed. A heading or a total writes its words in one cell; a name
+    # and a group is a person, refused as one, not imported without her.
+    result = parse(write_csv(tmp_path, HEADER, GOOD, ",Trần Thị Bình,,,chu_tich_cap_huyen,,"))
+    assert [(p.row, p.column, p.code) for p in result.problems] == [
+        (3, "Mã", "missing_value"),
+        (3, "Chức vụ", "missing_value"),
+        (3, "Đơn vị", "missing_value"),
     ]
     assert result.warnings == []
 

@@ -10,6 +10,7 @@ import re
 import sqlite3
 import unicodedata
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from datetime import timedelta
 
 import httpx
@@ -28,13 +29,14 @@ from bot.services.checkin import ArrivalKind
 from bot.services.signin import LinkStep
 from bot.texts import load_catalog
 from bot.texts.formatting import clock
+from handlers.web.app import build_web_app
 from handlers.web.office.checkin import DESK_COOKIE, DESK_REMEMBERED, desk_pages_of
 from storage.models import AuditEntry, ChannelIdentity, Checkin, Delegate
 from tests.channels.text_channel import CAPABILITIES
 from tests.office_support import Desk, desk_for, text_of
 from tests.test_checkin import AREA, Day, day  # noqa: F401 (the meeting-day fixture)
 from tests.test_services import row as delegate_row
-from tests.web_support import flash
+from tests.web_support import BASE, flash, web_setup
 
 CHECKIN_STAFF = "NV02"  # Trần Thị Mỹ Duyên: the check-in role in these tests
 OFFICE_STAFF = "NV01"
@@ -494,8 +496,9 @@ async def test_a_tap_needs_the_desk_cookie_of_this_very_session_unforged(
     meeting: Day, phone: Desk
 ) -> None:
     # The tap's session, person and roles are read once for both cookies: the desk cookie
-    # must still be this session's (another session's, or one with a forged signature, sends
-    # the phone to choose its desk), and nothing is recorded.
+    # must still be this session's (another session's, or one with a forged signature, is
+    # answered with the page that names the desk, saying the tap was not recorded), and
+    # nothing is recorded.
     form = fields((await phone.client.get(f"/{meeting.tokens['DB001']}")).text, "form-tap")
     mine = phone.client.cookies.get(DESK_COOKIE, path="/")
     assert mine is not None
@@ -506,8 +509,8 @@ async def test_a_tap_needs_the_desk_cookie_of_this_very_session_unforged(
     for cookie in (theirs, mine[:-4] + ("AAAA" if not mine.endswith("AAAA") else "BBBB")):
         phone.client.cookies.set(DESK_COOKIE, cookie, path="/")
         refused = await phone.client.post("/office/checkin/in", data=form)
-        assert refused.status_code == 303
-        assert refused.headers["location"] == "/office/checkin/desk"
+        assert refused.status_code == 409
+        assert 'id="desk-lost"' in refused.text and 'id="form-desk"' in refused.text
     assert await present(meeting.services) == []
     phone.client.cookies.set(DESK_COOKIE, mine, path="/")
     done = await phone.client.post("/office/checkin/in", data=form)
@@ -1054,6 +1057,44 @@ async def test_a_guest_s_form_sent_after_the_session_ended_shows_each_box_under_
         ("Chức vụ của khách", "Phóng viên"),
         ("Đơn vị của khách", "Báo Phụ nữ"),
     ]
+    assert await present(meeting.services) == []
+
+
+async def test_a_guest_sent_after_the_server_s_secret_changed_is_said_not_recorded_to_copy(
+    meeting: Day, phone: Desk
+) -> None:
+    # The desk cookie is signed with a key drawn from the server's secret: after a restart with
+    # a new one, every tap and guest of the open page was sent to «Chọn bàn đón tiếp» with no
+    # word that it was not recorded, the guest's name gone.
+    page = await phone.client.get("/office/checkin")
+    typed = {"name": "Hoàng Văn Khách", "position": "Phóng viên", "organization": "Báo Phụ nữ"}
+    renewed = replace(web_setup(meeting.services), secret=b"the-new-secret-after-a-restart-000")
+    transport = httpx.ASGITransport(app=build_web_app(renewed), client=("203.0.113.9", 50001))
+    async with httpx.AsyncClient(
+        transport=transport, base_url=BASE, cookies=phone.client.cookies, headers={"origin": BASE}
+    ) as restarted:
+        posted = await restarted.post(
+            "/office/checkin/guest", data={**fields(page.text, "form-guest"), **typed}
+        )
+        assert posted.status_code == 409
+        assert text_of(posted.text, "desk-lost") == (
+            "Lượt vừa rồi (điểm danh, hủy điểm danh, ghi khách) chưa được ghi nhận vì trang điểm"
+            " danh đã được làm mới. Đề nghị đồng chí đặt lại tên bàn dưới đây, rồi tìm lại và"
+            " bấm lại (bấm lại không ghi hai lần)."
+        )
+        shown = [
+            (text_of(posted.text, f"desk-typed-{n}-label"), text_of(posted.text, f"desk-typed-{n}"))
+            for n in (1, 2, 3)
+        ]
+        assert shown == [
+            ("Họ và tên khách", "Hoàng Văn Khách"),
+            ("Chức vụ của khách", "Phóng viên"),
+            ("Đơn vị của khách", "Báo Phụ nữ"),
+        ]
+        assert 'id="form-desk"' in posted.text
+        # A search (a GET) records nothing: still taken to the desk's choice, as before.
+        searched = await restarted.get("/office/checkin", params={"q": "Lan"})
+        assert (searched.status_code, searched.headers["location"]) == (303, "/office/checkin/desk")
     assert await present(meeting.services) == []
 
 

@@ -378,6 +378,8 @@ async def test_the_resend_button_names_those_with_no_copy_and_leaves_those_who_m
     listed = (await desk.client.get("/office/notices")).text
     assert text_of(listed, "report-1-failed") == "2"
     assert text_of(listed, "form-resend-1") == "Gửi lại cho 1 người chưa nhận được"
+    # The column's heading, read by a screen reader before each button: no «người bị lỗi».
+    assert text_of(listed, "notices-resend-heading") == "Gửi lại cho người chưa nhận được"
     assert text_of(listed, "report-1-maybe_received") == (
         "1 người có thể đã nhận: không gửi lại để tránh một tin tới nhiều lần (nếu cần chắc chắn"
         " đề nghị gọi điện)."

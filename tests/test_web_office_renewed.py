@@ -124,18 +124,25 @@ async def test_a_tasks_note_sent_after_the_secret_changed_comes_back_in_its_box(
     assert where.startswith(f"/office/tasks/{task}?f=")
     assert text_of(page, "flash") == PRESS_AGAIN
     assert box(page, "close-note") == "Đã đủ báo cáo của 30 quận, huyện."
-    # The record form is multipart (a file may come with it): its note back, its file asked for.
+    # The record form is multipart (a file may come with it): its note back; a file asked for
+    # again only when one was chosen (an empty file box is sent with no name).
     fields = hidden((await desk.client.get(f"/office/tasks/{task}")).text, "form-record-NV04")
     parts = {
         **{name: (None, value) for name, value in fields.items()},
         "person": (None, "NV04"),
         "note": (None, "Báo cáo qua điện thoại"),
     }
-    answer = await restarted.post(f"/office/tasks/{task}/record", files=parts)
-    page = (await restarted.get(answer.headers["location"])).text
-    assert text_of(page, "flash") == CHOOSE_FILE_AGAIN
-    assert box(page, "record-note-NV04") == "Báo cáo qua điện thoại"
-    assert 'id="record-NV04" open' in page
+    for chosen, said in (
+        (("", b"", "application/octet-stream"), PRESS_AGAIN),
+        (("bao-cao.docx", b"PK..", DOCX), CHOOSE_FILE_AGAIN),
+    ):
+        answer = await restarted.post(
+            f"/office/tasks/{task}/record", files={**parts, "file": chosen}
+        )
+        page = (await restarted.get(answer.headers["location"])).text
+        assert text_of(page, "flash") == said
+        assert box(page, "record-note-NV04") == "Báo cáo qua điện thoại"
+        assert 'id="record-NV04" open' in page
     async with harness.services.ctx.sessions() as session:
         actions = set(await session.scalars(select(AuditEntry.action)))
     assert not {a for a in actions if a.startswith("task.")} - {"task.assigned", "task.created"}
@@ -160,7 +167,8 @@ async def test_a_phone_answer_and_a_withdrawal_sent_after_the_secret_changed_com
     assert where.startswith("/office/delegates/DB010/withdraw?f=")
     assert text_of(page, "flash") == PRESS_AGAIN
     assert box(page, "withdraw-reason") == "Đồng chí đã nghỉ hưu từ tháng 4."
-    assert "đã rút" not in text_of((await desk.client.get("/office/delegates/DB010")).text, "main")
+    # Nothing withdrawn: her card has no «Đã rút giấy mời» line («đã rút» matched none of it).
+    assert 'id="withdrawn-status"' not in (await desk.client.get("/office/delegates/DB010")).text
 
 
 async def test_a_document_or_a_list_sent_after_the_secret_changed_asks_for_its_file_again(
@@ -187,6 +195,23 @@ async def test_a_document_or_a_list_sent_after_the_secret_changed_asks_for_its_f
         for field, box_id in ids.items():
             assert box(page, box_id) == typed[field]
     assert await count(harness, MeetingDocument) == 0
+
+
+async def test_a_list_chosen_with_no_sheet_typed_after_the_secret_changed_asks_for_it_again(
+    desk: Desk, restarted: httpx.AsyncClient
+) -> None:
+    # Nothing typed to put back, but a file chosen: its page says to choose it again, not the
+    # bare «Biểu mẫu đã hết hiệu lực» page of a button.
+    fields = hidden((await desk.client.get("/office/import")).text, "form-import")
+    parts = {name: (None, value) for name, value in {**fields, "sheet": ""}.items()}
+    answer = await restarted.post(
+        "/office/import", files={**parts, "file": ("dai-bieu.xlsx", b"PK..", DOCX)}
+    )
+    assert answer.status_code == 303
+    assert answer.headers["location"].startswith("/office/import?f=")
+    page = (await restarted.get(answer.headers["location"])).text
+    assert text_of(page, "flash") == CHOOSE_FILE_AGAIN
+    assert box(page, "import-sheet") == ""
 
 
 async def test_a_button_or_an_empty_box_sent_after_the_secret_changed_is_said_expired(

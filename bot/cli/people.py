@@ -27,7 +27,7 @@ from bot.services.invitations import bulk_sent_lines
 from bot.services.signin import LINK_LIFETIME, LinkStep
 from bot.services.withdrawals import WithdrawalResult, WithdrawalStep, withdrawal_lines
 from bot.texts import Catalog
-from bot.texts.presenters import problem_line, sent_via
+from bot.texts.presenters import channel_label, problem_line, sent_via
 
 
 def cmd_delegates_import(args: argparse.Namespace) -> int:
@@ -305,7 +305,7 @@ def _member_line(catalog: Catalog, member: StaffMember) -> str:
     channels = list(dict.fromkeys(channel for channel, _ in member.accounts))
     linked = (
         catalog.plain(
-            "staff.linked_on", channels=", ".join(_channel_name(catalog, c) for c in channels)
+            "staff.linked_on", channels=", ".join(channel_label(catalog, c) for c in channels)
         )
         if channels
         else catalog.plain("staff.not_linked")
@@ -315,8 +315,3 @@ def _member_line(catalog: Catalog, member: StaffMember) -> str:
 
 def _role_name(catalog: Catalog, role: Role) -> str:
     return catalog.plain(f"staff.role.{role.value}")
-
-
-def _channel_name(catalog: Catalog, channel: str) -> str:
-    key = f"channel_name.{channel}"
-    return catalog.plain(key) if catalog.has(key) else channel

@@ -174,7 +174,8 @@ def passed_on_to(
     present through her (to those present: the one checked in, ``stood_in_by``) or expected
     through her (to those awaited: the one she named, when she answered she sends one); None
     when the notice is for the recipient herself. The chat's copy and the personal page both
-    open such a notice with «Kính chuyển đồng chí …» by this rule."""
+    open such a notice with «Kính chuyển đồng chí …» by this rule; the preview counts them by
+    its SQL reading (:func:`bot.services.roster.passed_on`)."""
     if audience == Audience.CAME:
         return stood_in_by
     if audience == Audience.AWAITED and sent_substitute:

@@ -161,7 +161,9 @@ class BroadcastSummary:
 
 def may_have_arrived() -> ColumnElement[bool]:
     """A failed delivery whose copy may have reached the person (the report says so): a send
-    of it went out with no answer (``maybe_sent_at``), or a stop caught it on the wire."""
+    of it went out with no answer (``maybe_sent_at``), or a stop caught it on the wire. The
+    report's button counts by the same rule in Python (``composer._may_have_arrived``): a
+    change here is made there."""
     return or_(Delivery.maybe_sent_at.is_not(None), Delivery.interrupted_at.is_not(None))
 
 

@@ -108,7 +108,8 @@ _REPORT_PROBLEMS_ONLY = frozenset(
 
 
 def _may_have_arrived(problem: Problem) -> bool:
-    """A failed copy the report names as one that may have arrived (no resend for it)."""
+    """A failed copy the report names as one that may have arrived (no resend for it): the
+    rule the resend and the notices page read in SQL (:func:`broadcasts.may_have_arrived`)."""
     return problem.maybe_sent_at is not None or problem.interrupted_at is not None
 
 

@@ -20,7 +20,13 @@ from bot.services.reports import Tally
 from bot.services.views import DelegateView
 from bot.texts import Catalog
 from bot.texts.formatting import file_size
-from bot.texts.presenters import action_label, audience_label, draft_status_label, not_running
+from bot.texts.presenters import (
+    action_label,
+    audience_label,
+    channel_label,
+    draft_status_label,
+    not_running,
+)
 
 # How a time inside an audited change is written (as the CSV writes date cells).
 LOCAL_MOMENT = "%d/%m/%Y %H:%M"
@@ -234,15 +240,10 @@ def _delegates(catalog: Catalog, config: Config, report: OfficeReport, local: An
     )
 
 
-def _channel_name(catalog: Catalog, channel: str) -> str:
-    key = f"channel_name.{channel}"
-    return catalog.plain(key) if catalog.has(key) else channel
-
-
 def _reach(catalog: Catalog, row: DelegateRow) -> str:
     """The chat channels a linked person is reached on, then those they blocked, then those
     this installation does not run, by name."""
-    name = _channel_name
+    name = channel_label
     blocked = [
         catalog.plain("report_sheet.blocked_channel", channel=name(catalog, c)) for c in row.blocked
     ]

@@ -126,7 +126,8 @@ def stood_in() -> ColumnElement[bool]:
 def passed_on(audience: str) -> ColumnElement[bool] | None:
     """Of a notice's audience, those who get it for the substitute they sent, None when it
     has no such: to those present, one counted present through her substitute; to those
-    awaited, one awaited through the substitute she named (the notice composer's rule)."""
+    awaited, one awaited through the substitute she named: the rule
+    :func:`bot.domain.outbound.passed_on_to` gives each copy and page in Python."""
     if audience == Audience.CAME:
         return stood_in()
     if audience == Audience.AWAITED:

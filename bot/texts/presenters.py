@@ -29,16 +29,11 @@ def not_running(
     text of ``section``, naming the environment variable each one's token is set in when
     start-up told them all (``token_envs``, by channel) — her card on the dashboard and the
     workbook's «Ghi chú liên lạc» alike."""
-    names = ", ".join(_channel_name(catalog, channel) for channel in channels)
+    names = ", ".join(channel_label(catalog, channel) for channel in channels)
     envs = [token_envs[channel] for channel in channels if channel in token_envs]
     if envs and len(envs) == len(channels):
         return catalog.plain(f"{section}.not_running_env", channel=names, env=", ".join(envs))
     return catalog.plain(f"{section}.not_running", channel=names)
-
-
-def _channel_name(catalog: Catalog, channel: str) -> str:
-    key = f"channel_name.{channel}"
-    return catalog.plain(key) if catalog.has(key) else channel
 
 
 def status_label(catalog: Catalog, status: RsvpStatus) -> str:

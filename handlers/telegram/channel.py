@@ -43,7 +43,6 @@ log = logging.getLogger(__name__)
 # Telegram's answers that mean the person cannot be reached at all (not a bug in the message).
 _UNREACHABLE = ("chat not found", "user is deactivated", "bot was blocked", "bot was kicked")
 # The status PTB names in the message of an answer it could not read as JSON.
-_NOT_TELEGRAMS = "an answer that is not Telegram's (a proxy's page)"
 _STATUS = re.compile(r"\((\d{3})\)\. Parsing the server response")
 
 
@@ -115,7 +114,8 @@ def outcome_of(exc: TelegramError) -> SendResult:
         # 5xx page says nothing of what Telegram did with it (as Zalo's rule).
         log.warning("an answer that is not the Bot API's: HTTP %d (a proxy's page?)", status)
         if status >= 500 or status == 408:
-            return SendResult(SendOutcome.MAYBE_SENT, error=f"{status} {_NOT_TELEGRAMS}")
+            # Kept as a code: the office's report prints it inside a Vietnamese sentence.
+            return SendResult(SendOutcome.MAYBE_SENT, error=f"HTTP {status} (proxy)")
         return SendResult(SendOutcome.TRANSIENT, error=PROXY_REFUSED)
     if isinstance(exc, Forbidden):
         return SendResult(SendOutcome.BLOCKED, error=f"403 {exc.message}")

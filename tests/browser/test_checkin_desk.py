@@ -469,3 +469,47 @@ async def test_a_tap_at_the_desk_without_network_says_it_was_not_recorded_and_go
         assert "Kết quả" not in await browser.text()
     finally:
         await asyncio_run(browser, lambda: _network(browser, offline=False))
+
+
+async def test_a_desk_form_stopped_by_the_browser_after_its_check_is_checked_again_next_time(
+    hall: Dashboard, browser: Browser
+) -> None:
+    """office.js marks a form «checked» before sending it again; a send the browser stops (a
+    required box emptied while the server was being asked) left the mark, and the next tap,
+    offline, went out unchecked to Chromium's error page instead of the desk's line."""
+    from selenium.webdriver.common.by import By
+
+    link = await hall.services.signin.link_for_code(CHECKIN_STAFF)
+    assert link.secret is not None
+    await browser.open(hall.url(f"signin/{link.secret}"))
+    await browser.press("Đăng nhập")
+    await browser.fill("Tên bàn đón tiếp", "Bàn 1")
+    await browser.press("Bắt đầu điểm danh")
+    page = browser.url
+    # The guest's form sent, and its name emptied while the server is asked: the browser's
+    # own check then stops the send.
+    await asyncio_run(
+        browser,
+        lambda: browser.driver.execute_script(
+            "var form = document.getElementById('form-guest');"
+            "var name = document.getElementById('guest-name');"
+            "name.value = 'Hoàng Văn Khách';"
+            "form.requestSubmit(document.getElementById('guest-save'));"
+            "name.value = '';"
+        ),
+    )
+    await asyncio_run(browser, lambda: __import__("time").sleep(1))
+    assert browser.url == page and (await hall.services.checkin.count()).in_hall == 0
+    try:
+        await asyncio_run(browser, lambda: _network(browser, offline=True))
+        await asyncio_run(
+            browser,
+            lambda: browser.driver.find_element(By.ID, "guest-name").send_keys("Hoàng Văn Khách"),
+        )
+        await asyncio_run(browser, lambda: browser.driver.find_element(By.ID, "guest-save").click())
+        said = await _offline_said(browser)
+        assert said.startswith("⚠️ Mất kết nối mạng: lượt bấm vừa rồi CHƯA được ghi nhận.")
+        assert browser.url == page
+    finally:
+        await asyncio_run(browser, lambda: _network(browser, offline=False))
+    assert (await hall.services.checkin.count()).in_hall == 0

@@ -73,7 +73,14 @@ from handlers.web.office.tasks import Tasks
 from handlers.web.office.withdrawals import Withdrawals
 from handlers.web.security import Guard, own_page, same_site
 from handlers.web.static import Static
-from handlers.web.uploads import FORM_FIELDS, TooLarge, leading_fields, read_form, text_field
+from handlers.web.uploads import (
+    FORM_FIELDS,
+    TooLarge,
+    leading_fields,
+    read_form,
+    text_field,
+    upload,
+)
 
 if TYPE_CHECKING:
     from handlers.web.app import WebSetup
@@ -179,10 +186,12 @@ UNSAVED_FORMS: tuple[UnsavedForm, ...] = tuple(
 )
 
 
-def renewable(path: str, values: Mapping[str, str]) -> tuple[str, dict[str, str]] | None:
+def renewable(
+    path: str, values: Mapping[str, str], *, files: bool = False
+) -> tuple[str, dict[str, str]] | None:
     """The page a form posted to ``path`` is on and what it had typed, by the keys that page
-    fills its boxes from (:data:`UNSAVED_FORMS`); None for a form that took nothing typed (a
-    button's), or whose page cannot be found again from it."""
+    fills its boxes from (:data:`UNSAVED_FORMS`); None for a form that took nothing typed and
+    no file chosen (``files``; a button's), or whose page cannot be found again from it."""
     for pattern, page, boxes, only_when in UNSAVED_FORMS:
         found = pattern.search(path)
         if found is None:
@@ -191,7 +200,7 @@ def renewable(path: str, values: Mapping[str, str]) -> tuple[str, dict[str, str]
             return None
         named = defaultdict(str, values)
         kept = {box.format_map(named): values.get(field, "") for field, _, box in boxes}
-        if not any(text.strip() for text in kept.values()):
+        if not files and not any(text.strip() for text in kept.values()):
             return None
         return page.format(*found.groups()), kept
     return None
@@ -430,15 +439,18 @@ class Office:
             return await self.expired(request, form)
         return form
 
-    async def expired(self, request: Request, form: FormData, *, files: bool = False) -> Response:
+    async def expired(self, request: Request, form: FormData) -> Response:
         """The answer to a form this server did not sign for this session: one that took typed
-        text (:data:`UNSAVED_FORMS`), from a session still open, posted from this server's own
-        page as the browser says (:func:`own_page`) — the server's secret changed since the page
-        was shown, a restart with a new one — goes back to its page with what was typed in its
-        boxes, saying to press send again (``files``: to choose its file again), as the personal
-        page does; any other is said to have expired."""
+        text or a file (:data:`UNSAVED_FORMS`), from a session still open, posted from this
+        server's own page as the browser says (:func:`own_page`) — the server's secret changed
+        since the page was shown, a restart with a new one — goes back to its page with what
+        was typed in its boxes, saying to press send again (to choose its file again, when one
+        was chosen: a file cannot be put back), as the personal page does; any other is said to
+        have expired."""
         values = {name: text_field(form, name) for name in form}
-        found = renewable(request.url.path, values)
+        # A form's empty file box comes with no name: nothing to choose again.
+        files = any(upload(form, name) is not None for name in form)
+        found = renewable(request.url.path, values, files=files)
         if found is not None and own_page(request, self.origin):
             visit = await self._visit(request)
             if visit.check is Check.OK and visit.session_id is not None:

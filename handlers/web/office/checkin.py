@@ -160,6 +160,8 @@ class DeskPages:
                 or visit.session_hash is None
                 or not self._signed(visit.session_hash, cookie[2], cookie[3])
             ):
+                if request.method == "POST" and not signs_out:
+                    return await self._desk_lost(request, visit)
                 return RedirectResponse(f"{self.root}/checkin/desk", status_code=303)
             return await handler(request, visit, desk)
 
@@ -184,6 +186,17 @@ class DeskPages:
             typed = await self.office.unsaved_text(request)
             return self.office.signin_page(request, typed=typed)
         return self._unsigned(visit, request)
+
+    async def _desk_lost(self, request: Request, visit: StaffVisit) -> Response:
+        """A tap, an undo or a guest sent with no desk this session holds (its cookie signed
+        with a secret the server no longer has, a restart with a new one; or of an earlier
+        session): not recorded, and said so on the page that names the desk again, with what
+        was typed in a guest's or a substitute's boxes shown back to copy."""
+        typed = await self.office.unsaved_text(request)
+        return self.office._render(
+            "office/checkin_desk.html", status=409, visit=visit, actor=visit.actor, lost=True,
+            typed=typed,
+        )  # fmt: skip
 
     def _unsigned(self, visit: StaffVisit, request: Request) -> Response:
         if visit.check is Check.REFUSED:

@@ -94,7 +94,7 @@ class Documents:
         if not office.guard.valid(
             session_binding(visit), text_field(form, "nonce"), text_field(form, "csrf")
         ):
-            return await office.expired(request, form, files=True)
+            return await office.expired(request, form)
         typed = {"title": text_field(form, "title"), "note": text_field(form, "note")}
         documents = office.services.documents
         chosen = upload(form, "file")

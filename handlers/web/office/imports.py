@@ -162,7 +162,7 @@ class Imports:
         if not office.guard.valid(
             session_binding(visit), text_field(form, "nonce"), text_field(form, "csrf")
         ):
-            return await office.expired(request, form, files=True)
+            return await office.expired(request, form)
         # Every refusal fills the sheet's box again as typed (a wrong name is corrected there).
         sheet = _sheet(text_field(form, "sheet"))
         sent = upload(form, "file")

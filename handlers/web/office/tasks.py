@@ -135,7 +135,7 @@ class Tasks:
         if not office.guard.valid(
             session_binding(visit), text_field(form, "nonce"), text_field(form, "csrf")
         ):
-            return await office.expired(request, form, files=True)
+            return await office.expired(request, form)
         person, note = text_field(form, "person"), text_field(form, "note")
         # A refusal (a file not taken, a note too long) keeps the note in its box: the way out
         # it says is to record without the file, or with the link written in the note.

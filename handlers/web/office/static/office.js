@@ -116,6 +116,9 @@
     form.setAttribute("data-checked", "1");
     if (form.requestSubmit) {
       form.requestSubmit(submitter || undefined);
+      // Its submit event has run by now; a send the browser stopped (a required box emptied
+      // meanwhile) must not leave the mark, or the next tap would go out unchecked.
+      form.removeAttribute("data-checked");
       return;
     }
     if (submitter && submitter.name) {  // form.submit() leaves the pressed button out
