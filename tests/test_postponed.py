@@ -172,7 +172,7 @@ def test_check_says_an_hour_moved_within_the_day_before_anyone_was_told_without_
     assert warning_lines(out, "meeting.starts_at")[-1] == (
         f"  - meeting.starts_at: giờ khai mạc đã đổi từ {OLD} sang 08:30, Thứ Ba, ngày 28/5/2024,"
         " trong cùng ngày họp (so với dữ liệu của bot). Các tin nhắn bot tự gửi chưa đến giờ gửi"
-        " (nhắc lịch trước một ngày, chương trình buổi sáng) sẽ ghi giờ mới, nhưng bot không tự"
+        " (nhắc lịch trước một ngày, chương trình gửi trong ngày họp) sẽ ghi giờ mới, nhưng bot không tự"
         " báo cho đại biểu việc đổi giờ. Đề nghị Văn phòng gửi thông báo đổi giờ tại trang Thông"
         " báo của trang điều hành (/office/notices, có mẫu soạn sẵn để sửa, xem trước rồi mới"
         " gửi) hoặc bằng lệnh /thongbao gửi cho bot (trên Telegram hay Zalo đều được)."
