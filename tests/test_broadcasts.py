@@ -4,6 +4,7 @@ then the report, the one-tap resend, and the list with cancel buttons."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select, text
@@ -805,3 +806,88 @@ async def test_before_any_delegate_list_thongbao_says_nobody_would_get_it_and_of
         await harness.app.shutdown()
         await harness.outbox_bot_shutdown()
     fake.assert_no_violations()
+
+
+async def test_the_chat_s_notice_preview_queueing_and_list_group_their_counts_by_thousands(
+    harness: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """To 10,000 invitees the preview read «Sẽ gửi tới: 8234 người» and /lichthongbao «đã gửi
+    8234» where /thongke reads «8.234»: every count the office reads, grouped by thousands."""
+    from collections import Counter
+    from dataclasses import replace
+
+    from bot.domain.outbound import Audience, DeliveryStatus, MessageStatus
+    from bot.services.broadcasts import BroadcastResult, BroadcastSummary, Reach
+
+    broadcasts = harness.services.broadcasts
+    big = Reach(8234, 1001, 1500, first_not_linked=[("DB001", "Phạm Thị Thanh Mai")],
+                for_substitute=1200)  # fmt: skip
+
+    def widened(step: Any) -> Any:
+        async def wide(*args: object) -> BroadcastResult:
+            result = await step(*args)
+            return replace(result, reach=big) if result.reach is not None else result
+
+        return wide
+
+    monkeypatch.setattr(broadcasts, "choose_audience", widened(broadcasts.choose_audience))
+    monkeypatch.setattr(broadcasts, "send_now", widened(broadcasts.send_now))
+    await linked_answers(harness)
+    await compose(harness, "Hội nghị.", BEFORE_THE_DAY[0])
+    admin = harness.admin()
+    preview = admin.last_text()
+    assert "Sẽ gửi tới: 8.234 người." in preview
+    assert "Trong đó 1.200 tin nhắn gửi tới đại biểu đã cử người dự thay" in preview
+    assert "tới 1.001 người đã chặn bot" in preview
+    assert "1.500 đại biểu chưa kết nối kênh nhắn tin" in preview
+    assert "Phạm Thị Thanh Mai và 1.499 người khác" in preview
+    await harness.send(admin.tap("📤 Gửi ngay"))
+    assert admin.last_text().startswith(
+        "📤 Đã xếp thông báo số 1 vào hàng gửi qua tin nhắn tới 8.234 người."
+    )
+    done = BroadcastSummary(
+        id=1, number=1, status=MessageStatus.DONE, audience=Audience.LINKED.value, due_at=None,
+        preview="Hội nghị.", deliveries=Counter({DeliveryStatus.SENT: 8234,
+            DeliveryStatus.BLOCKED: 1001, DeliveryStatus.FAILED: 1200,
+            DeliveryStatus.NOT_LINKED: 1500}),
+    )  # fmt: skip
+
+    async def recent(*_: object, **__: object) -> list[BroadcastSummary]:
+        return [done]
+
+    monkeypatch.setattr(broadcasts, "recent", recent)
+    await harness.send(admin.command("/lichthongbao"))
+    assert admin.last_text().split("\n")[1] == (
+        "✅ Số 1 — Tất cả đại biểu đã liên kết: đã gửi 8.234, chặn bot 1.001, lỗi 1.200, chưa"
+        " liên kết 1.500"
+    )
+
+
+async def test_the_report_after_a_notice_groups_its_counts_by_thousands(
+    harness: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sent to 10,000 the report read «Đã gửi: 8234 · Chưa liên kết: 1500» and its button «Gửi
+    lại cho 1200 người» where /thongke reads «8.234»: grouped by thousands, the button too."""
+    from dataclasses import replace
+
+    from bot.domain.outbound import DeliveryStatus
+    from bot.services.composer import MessageComposer
+
+    composed = MessageComposer.completion_report
+    big = {DeliveryStatus.SENT: 8234, DeliveryStatus.BLOCKED: 1001, DeliveryStatus.FAILED: 1200,
+           DeliveryStatus.NOT_LINKED: 1500, DeliveryStatus.SKIPPED: 0}  # fmt: skip
+
+    async def report(self: MessageComposer, sent: Any) -> Any:
+        return await composed(self, replace(sent, counts=big))
+
+    monkeypatch.setattr(MessageComposer, "completion_report", report)
+    await linked_answers(harness)
+    await compose(harness, "Hội nghị.", BEFORE_THE_DAY[0])
+    admin = harness.admin()
+    await harness.send(admin.tap("📤 Gửi ngay"))
+    await harness.tick()
+    assert admin.last_text().split("\n")[:2] == [
+        "📨 Báo cáo gửi thông báo số 1",
+        "Đã gửi: 8.234 · Chặn bot: 1.001 · Lỗi: 1.200 · Chưa liên kết: 1.500 · Bỏ qua: 0",
+    ]
+    assert buttons(admin.last_message) == ["🔁 Gửi lại cho 1.200 người chưa nhận được"]

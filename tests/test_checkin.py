@@ -1000,6 +1000,63 @@ def test_the_hall_line_writes_its_figures_as_the_quota_line_does() -> None:
     )
 
 
+def test_thongke_writes_the_answers_and_the_groups_grouped_by_thousands() -> None:
+    """/thongke's hall line read «1.210» while the answers under it read «Tham dự: 8234» and
+    «10000 đại biểu»: every figure of the message grouped as the locale writes them."""
+    from collections import Counter
+
+    from bot.chat.replies import counts
+    from bot.services.reports import Counts, GroupTally, Tally
+
+    tally = Tally(total=10000, linked=8800, by_status=Counter({
+        RsvpStatus.NO_ANSWER: 766, RsvpStatus.ATTENDING: 8034, RsvpStatus.DECLINED: 1000,
+        RsvpStatus.SUBSTITUTE: 200}))  # fmt: skip
+    config = load_config(EXAMPLE_CONFIG).config
+    result = Counts(capacity=7500, overall=tally, groups=[GroupTally("a", "Lãnh đạo", tally)])
+    lines = counts(VI, config, result)
+    assert lines[1] == (
+        "Tổng số đại biểu: <b>10.000</b> (đã liên kết tài khoản: 8.800)\n✅ Tham dự: <b>8.034</b>"
+        "\n👤 Cử người dự thay: <b>200</b>\n❌ Không tham dự: <b>1.000</b>\n⏳ Chưa trả lời:"
+        " <b>766</b>\nDự kiến có mặt: <b>8.234</b>/7.500 chỗ"
+    )
+    assert lines[2] == "⚠️ Số người dự kiến có mặt (8.234) vượt sức chứa hội trường (7.500 chỗ)."
+    assert lines[-1] == (
+        "1. Lãnh đạo: 10.000 đại biểu — tham dự 8.034, dự thay 200, không dự 1.000, chưa trả"
+        " lời 766"
+    )
+
+
+def test_the_summary_text_and_the_workbook_s_hall_totals_group_by_thousands() -> None:
+    """The printed summary as text (the terminal, a chat) and the workbook's «Điểm danh»
+    totals read «8034/9000» where the dashboard reads «8.034/9.000»: grouped alike."""
+    from bot.services.checkin import AttendanceSummary, SummaryLine
+    from bot.services.report_file import checkin_sheet
+
+    summary = AttendanceSummary(
+        title="Hội nghị", at=MORNING, invited=10000, expected=9000, present=8234,
+        substitutes=1500, guests=1200, arrived=8034, in_hall=9434,
+        lines=[SummaryLine("Lãnh đạo", expected=9000, present=8234, substitutes=1500,
+                           arrived=8034)],
+    )  # fmt: skip
+    text = summary_text(VI, summary).split("\n")
+    assert text[4:] == [
+        "Đại biểu có mặt: 8.234, trong đó 8.034/9.000 đại biểu dự kiến (tổng số được mời: 10.000)",
+        "Đến ngoài dự kiến (đã báo không tham dự hoặc chưa trả lời): 200",
+        "Trong đó người dự thay: 1.500",
+        "Khách ngoài danh sách: 1.200",
+        "Tổng số người đã vào hội trường: 9.434",
+        "",
+        "Theo thành phần",
+        "1. Lãnh đạo: có mặt 8.234, trong đó 8.034/9.000 dự kiến (dự thay 1.500)",
+    ]
+    hall = Attendance(
+        at=MORNING, groups=[], invited=10000, expected=9000, present=8234, substitutes=1500,
+        declined_present=0, guests=[], missing_total=966,
+    )  # fmt: skip
+    sheet = checkin_sheet(VI, load_config(EXAMPLE_CONFIG).config, [], hall)
+    assert [None, "Trong đó đại biểu dự kiến: có mặt / dự kiến", "8.034/9.000"] in sheet.footer
+
+
 # --- the report workbook and the export ------------------------------------------------------
 
 
@@ -1102,3 +1159,20 @@ def test_attendance_export_counts_one_checked_in_then_listed_as_a_task_contact_i
         "Đã xuất 2 lượt điểm danh ra diem-danh.csv (đại biểu có mặt 1, trong đó 0/0 đại biểu dự "
         "kiến và 1 đến ngoài dự kiến; khách 1; tổng số người trong hội trường 2)."
     )
+
+
+def test_chuatraloi_counts_its_list_grouped_by_thousands() -> None:
+    """/chuatraloi at a big meeting read «Đại biểu chưa trả lời: 1766», «(tiếp theo, từ người
+    thứ 1201)»: its title, its groups' counts and its footer grouped as /thongke's figures."""
+    from bot.chat.replies import unanswered
+    from bot.services.reports import Unanswered, UnansweredGroup, UnansweredPage
+
+    person = Unanswered("DB1201", "Người Số 1201", "Chuyên viên", "Văn phòng Hội", linked=True)
+    page = UnansweredPage(total=1766, before=1200, groups=[
+        UnansweredGroup("a", "Lãnh đạo", [person], total=1500)])  # fmt: skip
+    said = unanswered(VI, page, budget=4000)
+    assert said.lines[0] == (
+        "⏳ <b>Đại biểu chưa trả lời: 1.766</b> (tiếp theo, từ người thứ 1.201)"
+    )
+    assert said.lines[1] == "\n<b>Lãnh đạo</b> (1.500)"
+    assert said.lines[-1].startswith("\nĐã hiện 1.201–1.201 trong số 1.766 người.")

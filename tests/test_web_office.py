@@ -179,6 +179,190 @@ async def test_the_overview_s_hall_figures_are_written_as_the_chat_writes_them(
     assert text_of(live, "hall-said") == text_of(page, "hall-said")
 
 
+async def test_the_overview_s_answers_reach_and_groups_are_grouped_by_thousands(
+    desk: Desk, imported: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At a 10,000-invitee meeting the overview read «Đã trả lời 8234», «Chưa gửi giấy mời:
+    1100» while /thongke reads «8.234»: its tiles, its groups' table and its lines to phone
+    write every count grouped by thousands, on the page and its live refresh alike."""
+    from collections import Counter
+
+    from bot.services.dashboard import Figures, Reach
+    from bot.services.reports import Counts, GroupTally, Tally
+
+    tally = Tally(total=10000, linked=8800, by_status=Counter({
+        RsvpStatus.NO_ANSWER: 1766, RsvpStatus.ATTENDING: 7034, RsvpStatus.DECLINED: 1000,
+        RsvpStatus.SUBSTITUTE: 200}))  # fmt: skip
+    group = GroupTally("lanh_dao_thanh_pho", "Lãnh đạo Thành phố", tally)
+    figures = Figures(
+        counts=Counts(capacity=7000, overall=tally, groups=[group]),
+        reach=[Reach("telegram", 8500, 1200)], to_phone=1500, unsent=1100,
+    )  # fmt: skip
+
+    async def big() -> Figures:
+        return figures
+
+    monkeypatch.setattr(imported.dashboard, "figures", big)
+    page = (await desk.client.get("/office/")).text
+    assert text_of(page, "count-total") == "10.000"
+    assert text_of(page, "count-attending") == "7.034"
+    assert text_of(page, "count-no_answer") == "1.766"
+    assert text_of(page, "count-declined") == "1.000"
+    assert text_of(page, "count-present") == "7.234/7.000"
+    assert text_of(page, "over-capacity").startswith("⚠️ Số người dự kiến có mặt (7.234) vượt")
+    assert text_of(page, "overview-unsent").startswith("Chưa gửi giấy mời: 1.100 đại biểu")
+    assert text_of(page, "reach-telegram") == "8.500"
+    assert "<dd>1.200</dd>" in page  # those who blocked the bot
+    row = re.search(r'id="group-lanh_dao_thanh_pho">(.*?)</tr>', page, re.S)
+    assert row is not None
+    cells = re.findall(r'<td class="num"[^>]*>([^<]*)</td>', row.group(1))
+    assert cells == ["10.000", "1.766", "7.034", "1.000", "200"]
+    assert "(1.500)" in text_of(page, "phone-title")
+    assert text_of(page, "to-phone-unsent").startswith("Chưa tính 1.100 đại biểu")
+    live = (await desk.client.get("/office/live")).text
+    assert text_of(live, "count-present") == text_of(page, "count-present")
+
+
+async def test_the_delegate_list_s_counts_are_grouped_by_thousands(
+    desk: Desk, imported: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The list's «Chưa gửi giấy mời» and «Có … đại biểu phù hợp» at a big meeting read
+    «1.100» and «10.000», as the overview and the chat write the same figures."""
+    from dataclasses import replace
+
+    listing = imported.dashboard.delegates
+
+    async def unsent() -> int:
+        return 1100
+
+    async def delegates(filters: Filters) -> Any:
+        return replace(await listing(filters), total=10000, withdrawn=1200)
+
+    monkeypatch.setattr(imported.dashboard, "unsent", unsent)
+    monkeypatch.setattr(imported.dashboard, "delegates", delegates)
+    page = (await desk.client.get("/office/delegates")).text
+    assert text_of(page, "unsent").startswith("Chưa gửi giấy mời: 1.100 đại biểu")
+    assert text_of(page, "found") == (
+        "Có 10.000 đại biểu phù hợp, trong đó 1.200 người đã bị rút giấy mời (vẫn ở danh sách,"
+        " không tính trong số liệu)."
+    )
+
+
+async def test_the_attendance_page_its_printed_summary_and_present_list_group_by_thousands(
+    desk: Desk, imported: Services, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At a 10,000-invitee meeting «Có mặt» read «Đại biểu có mặt 8234» and «8034/9000» while
+    the overview's hall block and /thongke read «8.234»: the page's totals and its groups'
+    table, the printed summary and the present list's count, grouped by thousands."""
+    from dataclasses import replace
+
+    import handlers.web.office.checkin as desk_pages
+    from bot.services.checkin import (
+        Attendance,
+        AttendanceSummary,
+        GroupAttendance,
+        Missing,
+        SummaryLine,
+    )
+
+    clock.set(local(2024, 5, 28, 9, 0))
+    group = GroupAttendance("lanh_dao_thanh_pho", "Lãnh đạo Thành phố", None, invited=10000,
+                            expected=9000, present=8234, substitutes=1500, missing=966)  # fmt: skip
+    gone = Missing("DB001", "Phạm Thị Thanh Mai", "Chủ tịch", "Hội LHPN Hà Nội",
+                   "lanh_dao_thanh_pho", RsvpStatus.ATTENDING, None, None)  # fmt: skip
+    seen = Attendance(
+        at=clock.now(), groups=[group], invited=10000, expected=9000, present=8234,
+        substitutes=1500, declined_present=200, guests=[], missing=[gone], missing_total=966,
+    )  # fmt: skip
+
+    async def attendance(*_: object, **__: object) -> Attendance:
+        return seen
+
+    line = SummaryLine("Lãnh đạo Thành phố", expected=9000, present=8234, substitutes=1500,
+                       arrived=8034)  # fmt: skip
+    summary = AttendanceSummary(
+        title="Hội nghị", at=imported.config.meeting.local(clock.now()), lines=[line],
+        invited=10000, expected=9000, present=8234, substitutes=1500, guests=1200,
+        arrived=8034, in_hall=9434,
+    )  # fmt: skip
+
+    async def summarised(*_: object) -> AttendanceSummary:
+        return summary
+
+    page_of = desk_pages.present_page
+    monkeypatch.setattr(imported.checkin, "attendance", attendance)
+    monkeypatch.setattr(imported.checkin, "summary", summarised)
+    monkeypatch.setattr(desk_pages, "present_page", lambda *a: replace(page_of(*a), total=8234))
+    await desk.sign_in()  # on the meeting's day: a session of that day
+    live = (await desk.client.get("/office/attendance/live")).text
+    names = ("present-all", "present", "unexpected", "substitutes", "in-hall", "missing", "invited")
+    totals = {name: text_of(live, f"total-{name}") for name in names}
+    assert totals == {"present-all": "8.234", "present": "8.034/9.000", "unexpected": "200",
+                      "substitutes": "1.500", "in-hall": "8.234", "missing": "966",
+                      "invited": "10.000"}  # fmt: skip
+    row = re.search(r'<tr id="att-lanh_dao_thanh_pho">(.*?)</tr>', live, re.S)
+    assert row is not None
+    cells = re.findall(r'<td class="num"[^>]*>(?:<a [^>]*>)?([^<]*)(?:</a>)?</td>', row[1])
+    assert cells == ["8.234", "8.034", "9.000", "1.500", "10.000", "966"]
+    assert text_of(live, "missing-shown") == (
+        "Đang hiện 1 trong số 966 đại biểu chưa đến, theo thứ tự nghi lễ."
+    )
+    printed = (await desk.client.get("/office/attendance/summary")).text
+    assert text_of(printed, "sum-present-all") == "8.234"
+    assert text_of(printed, "sum-present") == "8.034/9.000"
+    assert text_of(printed, "sum-invited") == "10.000"
+    assert text_of(printed, "sum-guests") == "1.200"
+    assert text_of(printed, "sum-in-hall") == "9.434"
+    total = re.search(r'<tr id="sum-total">(.*?)</tr>', printed, re.S)
+    assert total is not None
+    assert re.findall(r'<td class="num">([^<]*)</td>', total[1]) == [
+        "8.234", "8.034", "9.000", "1.500"]  # fmt: skip
+    present = (await desk.client.get("/office/attendance/present")).text
+    assert ": 8.234 người đã có mặt" in text_of(present, "present-at")
+
+
+async def test_the_log_and_the_downloads_counts_are_grouped_by_thousands(
+    desk: Desk, imported: Services, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """«Có 12345 thay đổi phù hợp», «10000 người: mã, họ tên…» and the day's papers' «9234
+    người» read «12.345», «10.000», «9.234», as every other figure the office reads."""
+    from dataclasses import replace
+
+    from bot.services.checkin import Attendance
+
+    dashboard = imported.dashboard
+    log_of = dashboard.log
+
+    async def log(*args: Any) -> Any:
+        return replace(await log_of(*args), total=12345)
+
+    async def link_counts() -> tuple[int, int]:
+        return 10000, 9800
+
+    clock.set(local(2024, 5, 28, 7, 30))  # the day's papers are offered on its day
+    hall = Attendance(
+        at=clock.now(), groups=[], invited=10000, expected=8234, present=0, substitutes=0,
+        declined_present=0, guests=[], missing_total=8234, no_answer=1000,
+    )  # fmt: skip
+
+    async def count() -> Attendance:
+        return hall
+
+    monkeypatch.setattr(dashboard, "log", log)
+    monkeypatch.setattr(imported.invitations, "link_counts", link_counts)
+    monkeypatch.setattr(imported.checkin, "count", count)
+    await desk.sign_in()
+    assert text_of((await desk.client.get("/office/log")).text, "found") == (
+        "Có 12.345 thay đổi phù hợp."
+    )
+    page = (await desk.client.get("/office/invitations")).text
+    assert "\n10.000 người: mã, họ tên, chức vụ" in text_of(page, "download-links")
+    assert "9.800 đại biểu, mỗi người một phiếu" in text_of(page, "download-slips")
+    assert text_of(page, "sheet-count") == (
+        "(9.234 người: 8.234 đã xác nhận tham dự hoặc cử người dự thay, 1.000 chưa trả lời)"
+    )
+
+
 async def test_on_the_meeting_s_day_the_overview_reads_no_list_to_phone_it_hides(
     desk: Desk, imported: Services, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:

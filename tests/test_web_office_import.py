@@ -304,3 +304,25 @@ async def test_a_double_click_while_the_list_imports_is_told_it_is_being_importe
         "Danh sách «danh-sach.csv» đang được nhập (lần bấm trước); đề nghị đợi giây lát rồi xem "
         "kết quả trên trang Tổng quan hoặc Đại biểu."
     ]  # not «Tệp đã chọn không còn … Đề nghị chọn lại tệp»
+
+
+async def test_a_big_list_s_preview_and_import_are_counted_grouped_by_thousands(
+    desk: Desk, imported: Services
+) -> None:
+    """A list of 1,280 read «Danh sách có 1280 người» and «thêm mới 1200» where the overview
+    then reads «1.280»: the preview's counts and the flash after it, grouped by thousands."""
+    lines = EXAMPLE_DELEGATES.read_text("utf-8").splitlines()
+    lines += [f"DB{n},Người Số {n},Chuyên viên,Văn phòng Hội,trung_uong_hoi,,{n}"
+              for n in range(1000, 2200)]  # fmt: skip
+    page = await send_file(desk, "lon.csv", ("\n".join(lines) + "\n").encode("utf-8"))
+    assert problems(page) == []
+    assert "1.280" in text_of(page, "preview-title")
+    assert text_of(page, "count-added") == "1.200"
+    applied = await desk.client.post(
+        re.search(r'action="(/office/import/[^"]+/apply)"', page).group(1),  # type: ignore[union-attr]
+        data=hidden(page, "form-apply"),
+    )
+    shown = (await desk.client.get(applied.headers["location"])).text
+    assert text_of(shown, "flash").startswith(
+        "Đã nhập 1.280 người từ lon.csv: thêm mới 1.200, cập nhật 0, không đổi 80."
+    )

@@ -1110,3 +1110,73 @@ async def test_the_form_offers_who_came_who_did_not_and_who_is_awaited_from_the_
         await desk.sign_in()
         form = (await desk.client.get("/office/notices")).text
         assert re.findall(r'name="audience" value="([^"]+)"', form) == [*offered, *day, *groups]
+
+
+async def test_a_notice_s_report_row_groups_its_counts_by_thousands(
+    desk: Desk, harness: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """To 10,000 invitees the report row read «8234» sent and «1200 người có thể đã nhận»
+    where the chat reads «8.234»: every count of the row, the resend button's and the copies
+    that ran out included, grouped by thousands."""
+    from bot.domain.outbound import Audience, DeliveryStatus, MessageStatus
+    from bot.services.broadcasts import BroadcastSummary
+
+    notice = BroadcastSummary(
+        id=7, number=1, status=MessageStatus.DONE, audience=Audience.EVERYONE.value,
+        due_at=None, preview="Hội nghị.", deliveries=Counter({
+            DeliveryStatus.SENT: 8234, DeliveryStatus.FAILED: 2500,
+            DeliveryStatus.BLOCKED: 1001, DeliveryStatus.NOT_LINKED: 3000,
+            DeliveryStatus.PENDING: 1000, DeliveryStatus.SENDING: 100}),
+        ran_out=1100, first_ran_out=[("DB001", "Phạm Thị Thanh Mai")], maybe_received=1200,
+    )  # fmt: skip
+
+    async def recent(*_: object, **__: object) -> list[BroadcastSummary]:
+        return [notice]
+
+    monkeypatch.setattr(harness.services.broadcasts, "recent", recent)
+    listed = (await desk.client.get("/office/notices")).text
+    figures = {name: text_of(listed, f"report-7-{name}")
+               for name in ("sent", "failed", "blocked", "not_linked", "waiting")}  # fmt: skip
+    assert figures == {"sent": "8.234", "failed": "2.500", "blocked": "1.001",
+                       "not_linked": "3.000", "waiting": "1.100"}  # fmt: skip
+    assert "Gửi lại cho 1.300 người chưa nhận được" in listed
+    assert text_of(listed, "report-7-maybe_received").startswith("1.200 người có thể đã nhận")
+    assert text_of(listed, "report-7-ran_out").startswith(
+        "1.100 người chưa nhận vì đã hết thời hạn gửi trước khi bot gửi tới họ (đề nghị gọi"
+        " điện), trong đó có DB001 Phạm Thị Thanh Mai và 1.099 người khác."
+    )
+
+
+async def test_the_preview_and_the_queued_notice_group_their_counts_by_thousands(
+    desk: Desk, harness: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The preview read «Sẽ gửi tới: 8234 người», «Không nhận được qua tin nhắn (1500)» and the
+    flash after «Gửi ngay» «tới 8234 người», where the chat reads «8.234»: grouped alike."""
+    from dataclasses import replace
+
+    from bot.services.broadcasts import BroadcastResult, Reach
+
+    broadcasts = harness.services.broadcasts
+    big = Reach(8234, 1001, 1500, first_not_linked=[("DB001", "Phạm Thị Thanh Mai")],
+                for_substitute=1200)  # fmt: skip
+
+    def widened(step: object) -> object:
+        async def wide(*args: object) -> BroadcastResult:
+            result = await step(*args)  # type: ignore[operator]
+            return replace(result, reach=big) if result.reach is not None else result
+
+        return wide
+
+    monkeypatch.setattr(broadcasts, "choose_audience", widened(broadcasts.choose_audience))
+    monkeypatch.setattr(broadcasts, "send_now", widened(broadcasts.send_now))
+    await linked_answers(harness)
+    page = await preview(desk, "Hội nghị.", "linked")
+    assert "Sẽ gửi tới: 8.234 người." in text_of(page, "notice-count")
+    assert text_of(page, "notice-for-substitute").startswith("Trong đó 1.200 tin nhắn")
+    assert text_of(page, "notice-blocked").startswith("Không gửi được qua tin nhắn tới 1.001 người")
+    assert text_of(page, "to-call-title") == "Không nhận được qua tin nhắn (1.500)"
+    assert text_of(page, "to-call-more") == "và 1.499 người khác."
+    listed = await confirm(desk, page, how="now")
+    assert text_of(listed, "flash").startswith(
+        "Đã xếp thông báo số 1 vào hàng gửi qua tin nhắn tới 8.234 người."
+    )

@@ -121,8 +121,8 @@ async def listing(turn: Turn, office: OfficeActor) -> Answer:
                     "broadcast.list_sending",
                     number=item.number,
                     audience=who,
-                    sent=counts[DeliveryStatus.SENT],
-                    total=sum(counts.values()),
+                    sent=grouped(catalog, counts[DeliveryStatus.SENT]),
+                    total=grouped(catalog, sum(counts.values())),
                 )
             )
         else:
@@ -130,10 +130,10 @@ async def listing(turn: Turn, office: OfficeActor) -> Answer:
                 "broadcast.list_done",
                 number=item.number,
                 audience=who,
-                sent=counts[DeliveryStatus.SENT],
-                blocked=counts[DeliveryStatus.BLOCKED],
-                failed=counts[DeliveryStatus.FAILED],
-                not_linked=counts[DeliveryStatus.NOT_LINKED],
+                sent=grouped(catalog, counts[DeliveryStatus.SENT]),
+                blocked=grouped(catalog, counts[DeliveryStatus.BLOCKED]),
+                failed=grouped(catalog, counts[DeliveryStatus.FAILED]),
+                not_linked=grouped(catalog, counts[DeliveryStatus.NOT_LINKED]),
             )
             # Copies its window closed on before they went (the bot stopped while sending).
             lines.append(Html(done + _ran_out(turn, item)))
@@ -257,7 +257,7 @@ def reply(turn: Turn, result: BroadcastResult) -> Answer:
         return turn.say(
             f"broadcast.{step.value}",
             number=result.number,
-            reachable=reach.reachable,
+            reachable=grouped(catalog, reach.reachable),
             when=when,
             pages=on_pages(catalog, config, reach.blocked + reach.not_linked),
         )
@@ -295,7 +295,8 @@ def reply(turn: Turn, result: BroadcastResult) -> Answer:
     kept = "_kept" if result.kept else ""
     return turn.say(
         f"broadcast.{step.value}{kept}", number=result.number or "", limit=result.limit,
-        count=result.count, when=when, kept=result.kept, **examples,
+        count=grouped(catalog, result.count), when=when, kept=grouped(catalog, result.kept),
+        **examples,
     )  # fmt: skip
 
 
@@ -336,11 +337,15 @@ def _preview(turn: Turn, result: BroadcastResult) -> Answer:
         catalog.html(
             "broadcast.preview_footer",
             audience=audience_label(catalog, config, result.audience),
-            reachable=reach.reachable,
+            reachable=grouped(catalog, reach.reachable),
         ),
     ]
     if reach.for_substitute:
-        lines.append(catalog.html("broadcast.preview_for_substitute", count=reach.for_substitute))
+        lines.append(
+            catalog.html(
+                "broadcast.preview_for_substitute", count=grouped(catalog, reach.for_substitute)
+            )
+        )
     if result.step is BroadcastStep.NO_LIST:  # nobody on any list: said, and no way to send
         lines.append(catalog.html("broadcast.no_list"))
         return Answer.say(Html("\n\n".join(lines)), (_cancel_row(turn),))
@@ -348,32 +353,38 @@ def _preview(turn: Turn, result: BroadcastResult) -> Answer:
     # they open it (bot.services.pages): said, while the ones to phone are still named.
     page = "_page" if config.web is not None else ""
     if reach.blocked:
-        lines.append(catalog.html(f"broadcast.preview_blocked{page}", blocked=reach.blocked))
+        lines.append(
+            catalog.html(
+                f"broadcast.preview_blocked{page}", blocked=grouped(catalog, reach.blocked)
+            )
+        )
     if reach.not_linked:
         names = ", ".join(f"{code} {name}" for code, name in reach.first_not_linked)
         more = reach.not_linked - len(reach.first_not_linked)
         if not more:
             lines.append(
                 catalog.html(
-                    f"broadcast.preview_not_linked{page}", count=reach.not_linked, names=names
+                    f"broadcast.preview_not_linked{page}",
+                    count=grouped(catalog, reach.not_linked),
+                    names=names,
                 )
             )
         elif result.audience == Audience.AWAITED:  # all answered: the report is the list
             lines.append(
                 catalog.html(
                     f"broadcast.preview_not_linked_more_awaited{page}",
-                    count=reach.not_linked,
+                    count=grouped(catalog, reach.not_linked),
                     names=names,
-                    more=more,
+                    more=grouped(catalog, more),
                 )
             )
         else:  # the first few by name, the rest counted: a preview is one message to read
             lines.append(
                 catalog.html(
                     f"broadcast.preview_not_linked_more{page}",
-                    count=reach.not_linked,
+                    count=grouped(catalog, reach.not_linked),
                     names=names,
-                    more=more,
+                    more=grouped(catalog, more),
                     sheet=catalog.plain("report_sheet.delegates.title"),
                     column=catalog.plain("report_sheet.delegates.linked"),
                 )

@@ -184,15 +184,16 @@ def ask_reason(catalog: Catalog, previous: RsvpStatus | None, *, typed: bool = F
 
 
 def _tally_line(catalog: Catalog, key: str, tally: Tally, **params: object) -> Html:
+    number = catalog.number  # «1.234», as the dashboard writes the same figures
     return catalog.html(
         key,
-        total=tally.total,
-        linked=tally.linked,
-        attending=tally.by_status[RsvpStatus.ATTENDING],
-        substitute=tally.by_status[RsvpStatus.SUBSTITUTE],
-        declined=tally.by_status[RsvpStatus.DECLINED],
-        no_answer=tally.by_status[RsvpStatus.NO_ANSWER],
-        present=tally.present,
+        total=number(tally.total),
+        linked=number(tally.linked),
+        attending=number(tally.by_status[RsvpStatus.ATTENDING]),
+        substitute=number(tally.by_status[RsvpStatus.SUBSTITUTE]),
+        declined=number(tally.by_status[RsvpStatus.DECLINED]),
+        no_answer=number(tally.by_status[RsvpStatus.NO_ANSWER]),
+        present=number(tally.present),
         **params,
     )
 
@@ -219,14 +220,19 @@ def counts(catalog: Catalog, config: Config, result: Counts) -> list[Html]:
     """The office's statistics, as lines ready for :func:`split_lines`."""
     lines = [
         catalog.html("office.counts_title", title=config.meeting.display_title),
-        _tally_line(catalog, "office.counts_overall", result.overall, capacity=result.capacity),
+        _tally_line(
+            catalog,
+            "office.counts_overall",
+            result.overall,
+            capacity=catalog.number(result.capacity),
+        ),
     ]
     if result.overall.present > result.capacity:
         lines.append(
             catalog.html(
                 "office.counts_over_capacity",
-                present=result.overall.present,
-                capacity=result.capacity,
+                present=catalog.number(result.overall.present),
+                capacity=catalog.number(result.capacity),
             )
         )
     lines.append(catalog.html("office.counts_by_group"))
@@ -282,11 +288,14 @@ def unanswered(
     else to the report workbook."""
     if not page.total:
         return UnansweredLines([catalog.html("office.unanswered_none")], 0, None)
+    number = catalog.number  # «1.234», as the dashboard writes the same figures
     first = page.before + 1
     if page.before:
-        title = catalog.html("office.unanswered_title_more", total=page.total, first=first)
+        title = catalog.html(
+            "office.unanswered_title_more", total=number(page.total), first=number(first)
+        )
     else:
-        title = catalog.html("office.unanswered_title", total=page.total)
+        title = catalog.html("office.unanswered_title", total=number(page.total))
     # Room for the longest footer this page could end with.
     longest = _unanswered_footer(catalog, page, page.total, True, full_list)
     room = budget - len(title) - 1 - len(longest) - 1
@@ -309,7 +318,9 @@ def unanswered(
             )
         ]
         if opens_group:  # every group on the page is named, the one it starts inside too
-            heading = catalog.html("office.unanswered_group", label=group.label, count=group.total)
+            heading = catalog.html(
+                "office.unanswered_group", label=group.label, count=number(group.total)
+            )
             adding.insert(0, heading)
         size = sum(len(text) + 1 for text in adding)
         if shown and size > room:
@@ -328,7 +339,10 @@ def _unanswered_footer(
     catalog: Catalog, page: UnansweredPage, last: int, more: bool, full_list: str | None
 ) -> Html:
     shown = catalog.html(
-        "office.unanswered_shown", first=page.before + 1, last=last, total=page.total
+        "office.unanswered_shown",
+        first=catalog.number(page.before + 1),
+        last=catalog.number(last),
+        total=catalog.number(page.total),
     )
     if not more:
         return shown

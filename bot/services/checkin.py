@@ -1306,6 +1306,7 @@ def summary_of(meeting: Meeting, attendance: Attendance) -> AttendanceSummary:
 
 def summary_text(catalog: Catalog, summary: AttendanceSummary) -> str:
     """The summary as plain text, one line a figure (the terminal, the rehearsal, a chat)."""
+    figure = catalog.number  # «1.234», as the dashboard's summary writes the same figures
     lines = [
         catalog.plain("checkin.summary.title"),
         summary.title,
@@ -1315,24 +1316,24 @@ def summary_text(catalog: Catalog, summary: AttendanceSummary) -> str:
         "",
         catalog.plain(
             "checkin.summary.present",
-            present=summary.present,
-            arrived=summary.arrived,
-            expected=summary.expected,
-            invited=summary.invited,
+            present=figure(summary.present),
+            arrived=figure(summary.arrived),
+            expected=figure(summary.expected),
+            invited=figure(summary.invited),
         ),
         *(
-            [catalog.plain("checkin.summary.unexpected", count=summary.unexpected)]
+            [catalog.plain("checkin.summary.unexpected", count=figure(summary.unexpected))]
             if summary.unexpected
             else []
         ),
-        catalog.plain("checkin.summary.substitutes", count=summary.substitutes),
-        catalog.plain("checkin.summary.guests", count=summary.guests),
+        catalog.plain("checkin.summary.substitutes", count=figure(summary.substitutes)),
+        catalog.plain("checkin.summary.guests", count=figure(summary.guests)),
         *(
-            [catalog.plain("checkin.summary.withdrawn", count=summary.withdrawn)]
+            [catalog.plain("checkin.summary.withdrawn", count=figure(summary.withdrawn))]
             if summary.withdrawn
             else []
         ),
-        catalog.plain("checkin.summary.in_hall", count=summary.in_hall),
+        catalog.plain("checkin.summary.in_hall", count=figure(summary.in_hall)),
         "",
         catalog.plain("checkin.summary.by_group"),
     ]
@@ -1341,10 +1342,10 @@ def summary_text(catalog: Catalog, summary: AttendanceSummary) -> str:
             "checkin.summary.group",
             number=number,
             label=line.label,
-            present=line.present,
-            arrived=line.arrived,
-            expected=line.expected,
-            substitutes=line.substitutes,
+            present=figure(line.present),
+            arrived=figure(line.arrived),
+            expected=figure(line.expected),
+            substitutes=figure(line.substitutes),
         )
         for number, line in enumerate(summary.lines, start=1)
     ]

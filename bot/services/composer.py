@@ -621,15 +621,16 @@ class MessageComposer:
         if kind in _REPORT_PROBLEMS_ONLY and reached_all:
             return None  # the office hears only about problems
         catalog, counts = self._catalog, report.counts
+        number = catalog.number  # «1.234», as the dashboard writes the same figures
         lines = [
             catalog.html("report.title", what=self.kind_label(report.message)),
             catalog.html(
                 "report.counts",
-                sent=counts[DeliveryStatus.SENT],
-                blocked=counts[DeliveryStatus.BLOCKED],
-                failed=counts[DeliveryStatus.FAILED],
-                not_linked=counts[DeliveryStatus.NOT_LINKED],
-                skipped=counts[DeliveryStatus.SKIPPED],
+                sent=number(counts[DeliveryStatus.SENT]),
+                blocked=number(counts[DeliveryStatus.BLOCKED]),
+                failed=number(counts[DeliveryStatus.FAILED]),
+                not_linked=number(counts[DeliveryStatus.NOT_LINKED]),
+                skipped=number(counts[DeliveryStatus.SKIPPED]),
             ),
         ]
         if report.ran_out:  # named, the first few: the office phones them
@@ -643,10 +644,10 @@ class MessageComposer:
             lines.append(
                 catalog.html(
                     "report.rsvp_status",
-                    answered=overall.total - overall.by_status[RsvpStatus.NO_ANSWER],
-                    total=overall.total,
-                    no_answer=overall.by_status[RsvpStatus.NO_ANSWER],
-                    not_linked=overall.total - overall.linked,
+                    answered=number(overall.total - overall.by_status[RsvpStatus.NO_ANSWER]),
+                    total=number(overall.total),
+                    no_answer=number(overall.by_status[RsvpStatus.NO_ANSWER]),
+                    not_linked=number(overall.total - overall.linked),
                 )
             )
         if report.message.kind is MessageKind.DRAFT_REMINDER:
@@ -682,11 +683,11 @@ class MessageComposer:
         retryable = counts[DeliveryStatus.FAILED] - doubted
         if report.message.kind is MessageKind.BROADCAST and counts[DeliveryStatus.FAILED]:
             if retryable:
-                label = catalog.plain("buttons.resend", count=retryable)
+                label = catalog.plain("buttons.resend", count=number(retryable))
                 buttons = ((Button(label, resend_action(report.message.id)),),)
             if doubted:
                 key = "report.resend_kept" if retryable else "report.resend_none"
-                lines.append(catalog.html(key, count=retryable, kept=doubted))
+                lines.append(catalog.html(key, count=number(retryable), kept=number(doubted)))
         return TextPart(Html("\n".join(lines)), buttons)
 
     def _morning_to_phone(
@@ -707,7 +708,9 @@ class MessageComposer:
             + len(report.blocked) + len(report.not_linked) - len(blocked) - len(not_linked)
         )  # fmt: skip
         if left_out:
-            lines.append(self._catalog.html("report.morning_in_hall", count=left_out))
+            lines.append(
+                self._catalog.html("report.morning_in_hall", count=self._catalog.number(left_out))
+            )
         return lines
 
     async def _to_phone_lines(self, dashboard: DashboardService) -> list[Html]:
@@ -717,7 +720,7 @@ class MessageComposer:
         catalog = self._catalog
         figures = await dashboard.figures()
         rows = await dashboard.to_phone() if figures.to_phone else []
-        lines = [catalog.html("report.to_phone", count=figures.to_phone)]
+        lines = [catalog.html("report.to_phone", count=catalog.number(figures.to_phone))]
         no_number = catalog.plain("dash.overview.to_phone_no_number")
         lines += [
             catalog.html(
@@ -733,13 +736,17 @@ class MessageComposer:
             web = self._config.web
             if web is not None:
                 link = web.office_url("delegates?reach=no&answer=no_answer&sent=yes")
-                lines.append(catalog.html("report.to_phone_more", more=more, link=link))
+                lines.append(
+                    catalog.html("report.to_phone_more", more=catalog.number(more), link=link)
+                )
             else:
-                lines.append(catalog.html("report.to_phone_more_file", more=more))
+                lines.append(catalog.html("report.to_phone_more_file", more=catalog.number(more)))
         if not figures.to_phone and not figures.unsent:
             lines.append(catalog.html("dash.overview.to_phone_none"))
         if figures.unsent:
-            lines.append(catalog.html("report.to_phone_unsent", count=figures.unsent))
+            lines.append(
+                catalog.html("report.to_phone_unsent", count=catalog.number(figures.unsent))
+            )
         return lines
 
     def _problem_lines(

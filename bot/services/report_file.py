@@ -113,7 +113,7 @@ def checkin_sheet(
         footer = [
             [None, catalog.plain("report_sheet.checkins.present_row"), attendance.present],
             [None, catalog.plain("report_sheet.checkins.expected_row"),
-             f"{attendance.arrived}/{attendance.expected}"],
+             f"{catalog.number(attendance.arrived)}/{catalog.number(attendance.expected)}"],
             [None, catalog.plain("report_sheet.checkins.unexpected_row"), attendance.unexpected],
             [None, catalog.plain("report_sheet.checkins.substitutes_row"), attendance.substitutes],
             [None, catalog.plain("report_sheet.checkins.guests_row"), guests],

@@ -59,8 +59,7 @@ def file_size(catalog: Catalog, size: int) -> str:
 
 def count(catalog: Catalog, value: int) -> str:
     """``60.000`` in Vietnamese, ``60,000`` in English: a number people read, grouped."""
-    grouped = f"{value:,}"
-    return grouped.replace(",", ".") if catalog.locale == "vi" else grouped
+    return catalog.number(value)
 
 
 def delay(catalog: Catalog, span: timedelta) -> str:

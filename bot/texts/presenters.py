@@ -206,7 +206,7 @@ def on_pages(catalog: Catalog, config: Config, off_chat: int) -> str:
     or everyone is on a chat. The same in chat and on the dashboard."""
     if config.web is None or off_chat <= 0:
         return ""
-    return " " + catalog.plain("broadcast.on_pages", count=off_chat)
+    return " " + catalog.plain("broadcast.on_pages", count=catalog.number(off_chat))
 
 
 def pages_only(config: Config, reachable: int, off_chat: int) -> bool:
@@ -226,10 +226,16 @@ def ran_out_words(
     key and its parameters, for :meth:`Catalog.html` or :meth:`Catalog.plain`."""
     names = ", ".join(f"{code} {name}" for code, name in first)
     more = count - len(first)
+    said = catalog.number(count)  # «1.234», as every figure the office reads
     if more <= 0:
-        return key, {"count": count, "names": names}
+        return key, {"count": said, "names": names}
     sheet = catalog.plain("report_sheet.ran_out.title")
-    return f"{key}_more", {"count": count, "names": names, "more": more, "sheet": sheet}
+    return f"{key}_more", {
+        "count": said,
+        "names": names,
+        "more": catalog.number(more),
+        "sheet": sheet,
+    }
 
 
 def signed_out_wording(

@@ -283,14 +283,16 @@ class Imports:
             self.pending.imported.pop(key, None)
             raise
         marked.finished = True
+        number = catalog.number  # «1.234», as the page before the import wrote the figures
         lines = [
             catalog.html(
-                "import.done", path=pending.name, rows=len(parsed.rows), created=summary.created,
-                updated=summary.updated, unchanged=summary.unchanged,
+                "import.done", path=pending.name, rows=number(len(parsed.rows)),
+                created=number(summary.created), updated=number(summary.updated),
+                unchanged=number(summary.unchanged),
             )
         ]  # fmt: skip
         if summary.absent:
-            lines.append(catalog.html("dash.import.absent_kept", count=len(summary.absent)))
+            lines.append(catalog.html("dash.import.absent_kept", count=number(len(summary.absent))))
         lines += kept_notes(catalog.html, summary)
         if summary.role_kept:
             kept = summary.role_kept
