@@ -16,3 +16,20 @@ class Contact(StrEnum):
     # No chat does, and her invitation reached her (or she has none to send, a task contact;
     # or it is the meeting's day, too late to send one): the office phones her.
     PHONE = "phone"
+
+
+class Reached:
+    """What a list's line knows of a person from her :class:`Contact`: mixed into the lines
+    that carry one (a speaker's, a task assignee's), so the two readings are written once."""
+
+    contact: Contact
+
+    @property
+    def reachable(self) -> bool:
+        """What the office sends her reaches her: a chat takes the bot's messages."""
+        return self.contact is Contact.CHAT
+
+    @property
+    def unsent(self) -> bool:
+        """No chat reaches her and her invitation has not gone out: it is sent first."""
+        return self.contact is Contact.INVITE

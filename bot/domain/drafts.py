@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from bot.domain.contact import Contact
+from bot.domain.contact import Contact, Reached
 from bot.domain.ids import parse_id
 from bot.domain.rsvp import RsvpStatus
 
@@ -123,7 +123,7 @@ class CommentLine:
 
 
 @dataclass(frozen=True)
-class DraftLine:
+class DraftLine(Reached):
     """An assignment as boards, reminders and the export show it."""
 
     id: int
@@ -155,16 +155,6 @@ class DraftLine:
     # substitute sent (``substitute``: the name of who comes instead); None otherwise.
     away: RsvpStatus | None = None
     substitute: str | None = None
-
-    @property
-    def reachable(self) -> bool:
-        """What the office sends the speaker reaches her: a chat takes the bot's messages."""
-        return self.contact is Contact.CHAT
-
-    @property
-    def unsent(self) -> bool:
-        """No chat reaches her and her invitation has not gone out: it is sent first."""
-        return self.contact is Contact.INVITE
 
     @property
     def missing(self) -> bool:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from bot.domain.contact import Contact
+from bot.domain.contact import Contact, Reached
 from bot.domain.ids import parse_id
 
 MAX_TASK_NOTE = 500
@@ -77,7 +77,7 @@ class EvidenceLine:
 
 
 @dataclass(frozen=True)
-class AssignmentLine:
+class AssignmentLine(Reached):
     """One assignee's standing on a task."""
 
     code: str
@@ -92,16 +92,6 @@ class AssignmentLine:
     # The office staff member who recorded the report on her behalf (given by phone, on
     # paper...; ``note`` then says how), or None for her own report or none.
     recorded_by: str | None = None
-
-    @property
-    def reachable(self) -> bool:
-        """Her reminders reach her: a chat takes the bot's messages."""
-        return self.contact is Contact.CHAT
-
-    @property
-    def unsent(self) -> bool:
-        """No chat reaches her and her invitation has not gone out: it is sent first."""
-        return self.contact is Contact.INVITE
 
 
 @dataclass(frozen=True)
