@@ -888,7 +888,7 @@ def _parse_rows(
         # the serial-number column (STT) or the role (a dropdown's default) was pre-filled.
         if not any(value for field, value in values.items() if field != "role"):
             continue
-        if _is_section_row(values, cells, header):
+        if _is_section_row(values, cells, header, groups):
             words = [values[f] for f in _SECTION_TEXT_FIELDS if values.get(f)]
             warnings.append(RowProblem(number, None, SECTION_ROW_SKIPPED, _shown(" ".join(words))))
             # A heading naming no group of the plan (or the total row) ends the one above.
@@ -1097,20 +1097,46 @@ _PERSON_FIELDS: Final = ("code", "position", "organization", "phone", "rank", "r
 _SECTION_TEXT_FIELDS: Final = ("full_name", "group")
 
 
-def _is_section_row(values: dict[str, str], cells: Row, header: _Header) -> bool:
+def _is_section_row(
+    values: dict[str, str], cells: Row, header: _Header, groups: _GroupResolver
+) -> bool:
     """Whether a row is one of the lines offices put between and after the people, not a
     person: a group's heading («I | LÃNH ĐẠO THÀNH PHỐ») or the total («Tổng cộng: 120»). It
     has words where a name or a group goes, in one of them alone (a heading merged across the
     columns keeps its text in its first cell; a note or a count in a column not read does not
     matter), and none of a person's code, position, unit, phone; its STT cell, if any, holds
-    no number (a Roman numeral, a letter, or nothing). A numbered row, or a name written with
-    its group, is a person whose details are still to be typed, and is told so."""
+    no number. With no numbering of its own in the STT cell («I», «A») its words must read as
+    a heading's (:func:`_reads_as_a_heading`). A numbered row, a name written with its group,
+    or a name alone written as names are («Trần Thị Bình») is a person whose details are still
+    to be typed, and is told so: refusing her loses nothing, skipping her would."""
     if any(values.get(field) for field in _PERSON_FIELDS):
         return False
-    if sum(bool(values.get(field)) for field in _SECTION_TEXT_FIELDS) != 1:
+    texts = [values[field] for field in _SECTION_TEXT_FIELDS if values.get(field)]
+    if len(texts) != 1:
         return False
     serial = "" if header.serial is None else _clean(cells.get(header.serial, ""))
-    return not any(ch.isdigit() for ch in serial)
+    if any(ch.isdigit() for ch in serial):
+        return False
+    return bool(serial) or _reads_as_a_heading(texts[0], groups)
+
+
+# How a total row opens («Tổng cộng: 120 đại biểu», «Cộng: 120»).
+_TOTAL_WORDS: Final = ("tổng", "cộng")
+# A heading's own numbering written in its cell («II. Khách mời», «B) Báo chí»): a Roman
+# numeral or a letter, not a number (a person may be written «1. Nguyễn Văn An»).
+_HEADING_LETTER = re.compile(r"^(?:[IVXLC]+|[A-Za-z])\s*[.):\-–]\s*")
+
+
+def _reads_as_a_heading(text: str, groups: _GroupResolver) -> bool:
+    """Whether words alone in a row are what offices write over or under their people: in
+    capitals («KHÁCH MỜI»), numbered as headings are («II. Khách mời»), a total («Tổng cộng:
+    …»), or a plan group's name. A name as names are written is none of them."""
+    return (
+        written_in_capitals(text)
+        or _HEADING_LETTER.match(text) is not None
+        or text.casefold().startswith(_TOTAL_WORDS)
+        or _heading_group([text], groups) is not None
+    )
 
 
 def _missing_for_delegates(

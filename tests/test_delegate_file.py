@@ -912,6 +912,32 @@ def test_a_name_with_its_group_and_no_code_yet_is_a_person_to_complete_not_a_hea
     assert result.warnings == []
 
 
+def test_a_name_alone_written_as_names_are_is_a_person_to_complete_not_a_heading(
+    tmp_path: Path,
+) -> None:
+    # A list with no STT column: a late invitee typed with her name only. A heading is numbered
+    # («I», «II.»), written in capitals, a total («Tổng cộng…») or a plan group's name; «Trần Thị
+    # Bình» is none of these: she is refused as a person, not skipped and imported without.
+    result = parse(write_csv(tmp_path, HEADER, GOOD, ",Trần Thị Bình,,,,,"))
+    assert [(p.row, p.column, p.code) for p in result.problems] == [
+        (3, "Mã", "missing_value"),
+        (3, "Chức vụ", "missing_value"),
+        (3, "Đơn vị", "missing_value"),
+        (3, "Nhóm", "missing_value"),
+    ]
+    assert result.warnings == []
+    # The same place in the list holding what offices write there is still skipped with a note.
+    for heading in (
+        "KHÁCH MỜI",
+        "II. Khách mời",
+        "Tổng cộng: 01 đại biểu",
+        "Phóng viên các cơ quan báo chí",
+    ):
+        result = parse(write_csv(tmp_path, HEADER, GOOD, f",{heading},,,,,"))
+        assert result.problems == [], heading
+        assert [(w.row, w.code) for w in result.warnings][:1] == [(3, "section_row_skipped")]
+
+
 def test_a_row_with_a_number_under_the_headings_is_a_person_not_a_heading(tmp_path: Path) -> None:
     # Someone whose code, name… are still to be typed: told, not skipped.
     result = parse(write_csv(tmp_path, HEADER, ",,,,,0912 345 999,", GOOD))
