@@ -241,6 +241,54 @@ async def test_a_timeout_then_success_delivers_exactly_one_message(
     assert limiter_of(app).retried == Counter({"TimedOut": 1})
 
 
+async def test_a_reply_whose_answer_may_be_lost_is_tried_once_more_at_most(
+    app: Application,  # type: ignore[type-arg]
+    fake: FakeBotApi,
+    an: FakeUser,
+) -> None:
+    """A read timeout after the request went out may hide a reply Telegram delivered, and the
+    Bot API has no key to spot a copy: four tries were four copies she may read. As the
+    outbox does (tests/test_telegram_maybe_sent.py), one more try at most, then given up."""
+    fake.fail_next("sendMessage", timeout=True, times=10)
+
+    with pytest.raises(TimedOut):
+        await app.bot.send_message(an.id, "hi")
+
+    assert outcomes(fake) == ["timeout", "timeout"]
+    assert limiter_of(app).retried == Counter({"TimedOut": 1})
+    assert limiter_of(app).gave_up == Counter({"TimedOut": 1})
+
+
+async def test_a_reply_that_timed_out_connecting_is_retried_as_any_network_failure(
+    app: Application,  # type: ignore[type-arg]
+    fake: FakeBotApi,
+    an: FakeUser,
+) -> None:
+    """A timeout while connecting sent nothing: no copy to fear, the usual three retries."""
+    fake.fail_next("sendMessage", connect_timeout=True, times=3)
+
+    await app.bot.send_message(an.id, "hi")
+
+    assert [m["text"] for m in an.messages] == ["hi"]
+    assert limiter_of(app).retried == Counter({"TimedOut": 3})
+
+
+async def test_a_toast_whose_answer_may_be_lost_keeps_its_retries(
+    app: Application,  # type: ignore[type-arg]
+    fake: FakeBotApi,
+    an: FakeUser,
+) -> None:
+    """A toast answered twice shows nothing twice, and one never answered leaves her tap
+    spinning: a toast keeps every retry whatever its timeout."""
+    fake.fail_next("answerCallbackQuery", timeout=True, times=10)
+
+    with pytest.raises(TimedOut):
+        await app.bot.answer_callback_query("q1")
+
+    assert outcomes(fake) == ["timeout"] * 4
+    assert limiter_of(app).gave_up == Counter({"TimedOut": 1})
+
+
 async def test_a_bad_request_is_never_retried(
     app: Application,  # type: ignore[type-arg]
     fake: FakeBotApi,

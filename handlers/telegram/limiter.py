@@ -24,10 +24,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from telegram.error import BadRequest, NetworkError, RetryAfter
+from telegram.error import BadRequest, NetworkError, RetryAfter, TimedOut
 from telegram.ext import AIORateLimiter
 
 from handlers.telegram.channel import retry_after_seconds
+from handlers.telegram.request import went_out
 from schedules.ratelimit import Limits, Pacer, forget_idle
 
 log = logging.getLogger(__name__)
@@ -91,11 +92,13 @@ class RetryingRateLimiter(AIORateLimiter):
       in a burst of everything that queued during it.
 
     What still fails after the retries is raised to the handler (and logged by the error
-    handler) as before. A timeout does not say whether Telegram got the request: the answer may
-    have been lost, not the request, and the retry then shows the person the same reply twice.
-    That is the in-flight bound of a reply (one repeat per timeout) and is preferred to a tap
-    left unanswered; the bot never edits messages and tolerates a toast answered twice, so a
-    repeat does no more than that.
+    handler) as before. A timeout after the request went out (a read or write timeout:
+    :func:`~handlers.telegram.request.went_out`) does not say whether Telegram got it: the
+    answer may have been lost, not the message, and a retry then shows the person the same
+    reply twice. A message to a private chat is so tried once more at most, as the outbox tries
+    a delivery (one possible repeat, preferred to a reply lost for a slow answer); a timeout
+    while connecting sent nothing and keeps every retry, as does a toast (answered twice, it
+    shows nothing twice; never answered, her tap spins).
 
     ``retried`` and ``gave_up`` count by error class name, for the rehearsal's report.
     """
@@ -189,6 +192,7 @@ class RetryingRateLimiter(AIORateLimiter):
         # one before, and a retry keeps its place ahead of the chat's later messages.
         async with chat.taking_turn() if paced and chat is not None else contextlib.nullcontext():
             network = flood = 0
+            maybe_sent = False  # a try of this message timed out after it went out
             while True:
                 if paused:
                     await self._wait_out_pause(chat_id)
@@ -218,9 +222,14 @@ class RetryingRateLimiter(AIORateLimiter):
                 except NetworkError as exc:
                     if isinstance(exc, BadRequest):
                         raise  # Telegram refused the request itself: the same fails the same
-                    if network >= self.network_retries:
+                    # A message whose answer may be lost (a timeout after it went out) may be
+                    # on her screen: one more try at most, as the outbox's rule (a toast has
+                    # no copy to fear and keeps every retry).
+                    doubted = paced and isinstance(exc, TimedOut) and went_out(exc)
+                    if network >= self.network_retries or (doubted and maybe_sent):
                         self._give_up(endpoint, exc, network)
                         raise
+                    maybe_sent = maybe_sent or doubted
                     wait = self.backoff * 2**network
                     network += 1
                     self.retried[type(exc).__name__] += 1
