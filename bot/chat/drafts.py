@@ -34,7 +34,7 @@ from bot.services.drafts import (
     source_of,
 )
 from bot.texts import Catalog, Html
-from bot.texts.formatting import count, file_size, moment, short_moment
+from bot.texts.formatting import file_size, moment, short_moment
 from bot.texts.presenters import (
     compose_buttons,
     draft_board_line,
@@ -536,9 +536,9 @@ def result_params(catalog: Catalog, config: Config, result: DraftResult) -> dict
     line = result.draft
     params: dict[str, object] = {
         "contact": config.office.contact,
-        "limit": count(catalog, MAX_TEXT_DRAFT),
+        "limit": catalog.number(MAX_TEXT_DRAFT),
         "chunks": result.chunks,
-        "chars": count(catalog, result.chars),
+        "chars": catalog.number(result.chars),
         "versions": MAX_VERSIONS,
     }
     if line is not None:

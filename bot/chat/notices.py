@@ -27,7 +27,6 @@ from bot.services.broadcasts import (
     audience_action,
 )
 from bot.texts import Html
-from bot.texts.formatting import count as grouped
 from bot.texts.formatting import moment
 from bot.texts.presenters import (
     audience_label,
@@ -121,8 +120,8 @@ async def listing(turn: Turn, office: OfficeActor) -> Answer:
                     "broadcast.list_sending",
                     number=item.number,
                     audience=who,
-                    sent=grouped(catalog, counts[DeliveryStatus.SENT]),
-                    total=grouped(catalog, sum(counts.values())),
+                    sent=catalog.number(counts[DeliveryStatus.SENT]),
+                    total=catalog.number(sum(counts.values())),
                 )
             )
         else:
@@ -130,10 +129,10 @@ async def listing(turn: Turn, office: OfficeActor) -> Answer:
                 "broadcast.list_done",
                 number=item.number,
                 audience=who,
-                sent=grouped(catalog, counts[DeliveryStatus.SENT]),
-                blocked=grouped(catalog, counts[DeliveryStatus.BLOCKED]),
-                failed=grouped(catalog, counts[DeliveryStatus.FAILED]),
-                not_linked=grouped(catalog, counts[DeliveryStatus.NOT_LINKED]),
+                sent=catalog.number(counts[DeliveryStatus.SENT]),
+                blocked=catalog.number(counts[DeliveryStatus.BLOCKED]),
+                failed=catalog.number(counts[DeliveryStatus.FAILED]),
+                not_linked=catalog.number(counts[DeliveryStatus.NOT_LINKED]),
             )
             # Copies its window closed on before they went (the bot stopped while sending).
             lines.append(Html(done + _ran_out(turn, item)))
@@ -244,7 +243,7 @@ def reply(turn: Turn, result: BroadcastResult) -> Answer:
         )
         return turn.say(
             f"broadcast.{step.value}", ((typed,), *rows),
-            preview=opening(result.body or "", DRAFT_OPENING), chars=grouped(catalog, result.count),
+            preview=opening(result.body or "", DRAFT_OPENING), chars=catalog.number(result.count),
         )  # fmt: skip
     if step in (BroadcastStep.PREVIEW, BroadcastStep.NO_RECIPIENTS):
         return _preview(turn, result)
@@ -257,7 +256,7 @@ def reply(turn: Turn, result: BroadcastResult) -> Answer:
         return turn.say(
             f"broadcast.{step.value}",
             number=result.number,
-            reachable=grouped(catalog, reach.reachable),
+            reachable=catalog.number(reach.reachable),
             when=when,
             pages=on_pages(catalog, config, reach.blocked + reach.not_linked),
         )
@@ -281,7 +280,7 @@ def reply(turn: Turn, result: BroadcastResult) -> Answer:
         typed = Button(catalog.plain("buttons.bc_typed"), f"{BROADCAST_ACTION}typed:{message_id}")
         return turn.say(
             "broadcast.not_a_time", ((typed,), _cancel_row(turn)),
-            preview=opening(result.body or "", DRAFT_OPENING), chars=grouped(catalog, result.count),
+            preview=opening(result.body or "", DRAFT_OPENING), chars=catalog.number(result.count),
             **examples,
         )  # fmt: skip
     if step is BroadcastStep.TOO_LONG:  # by how much, as the dashboard says it
@@ -295,7 +294,7 @@ def reply(turn: Turn, result: BroadcastResult) -> Answer:
     kept = "_kept" if result.kept else ""
     return turn.say(
         f"broadcast.{step.value}{kept}", number=result.number or "", limit=result.limit,
-        count=grouped(catalog, result.count), when=when, kept=grouped(catalog, result.kept),
+        count=catalog.number(result.count), when=when, kept=catalog.number(result.kept),
         **examples,
     )  # fmt: skip
 
@@ -337,13 +336,13 @@ def _preview(turn: Turn, result: BroadcastResult) -> Answer:
         catalog.html(
             "broadcast.preview_footer",
             audience=audience_label(catalog, config, result.audience),
-            reachable=grouped(catalog, reach.reachable),
+            reachable=catalog.number(reach.reachable),
         ),
     ]
     if reach.for_substitute:
         lines.append(
             catalog.html(
-                "broadcast.preview_for_substitute", count=grouped(catalog, reach.for_substitute)
+                "broadcast.preview_for_substitute", count=catalog.number(reach.for_substitute)
             )
         )
     if result.step is BroadcastStep.NO_LIST:  # nobody on any list: said, and no way to send
@@ -354,9 +353,7 @@ def _preview(turn: Turn, result: BroadcastResult) -> Answer:
     page = "_page" if config.web is not None else ""
     if reach.blocked:
         lines.append(
-            catalog.html(
-                f"broadcast.preview_blocked{page}", blocked=grouped(catalog, reach.blocked)
-            )
+            catalog.html(f"broadcast.preview_blocked{page}", blocked=catalog.number(reach.blocked))
         )
     if reach.not_linked:
         names = ", ".join(f"{code} {name}" for code, name in reach.first_not_linked)
@@ -365,7 +362,7 @@ def _preview(turn: Turn, result: BroadcastResult) -> Answer:
             lines.append(
                 catalog.html(
                     f"broadcast.preview_not_linked{page}",
-                    count=grouped(catalog, reach.not_linked),
+                    count=catalog.number(reach.not_linked),
                     names=names,
                 )
             )
@@ -373,18 +370,18 @@ def _preview(turn: Turn, result: BroadcastResult) -> Answer:
             lines.append(
                 catalog.html(
                     f"broadcast.preview_not_linked_more_awaited{page}",
-                    count=grouped(catalog, reach.not_linked),
+                    count=catalog.number(reach.not_linked),
                     names=names,
-                    more=grouped(catalog, more),
+                    more=catalog.number(more),
                 )
             )
         else:  # the first few by name, the rest counted: a preview is one message to read
             lines.append(
                 catalog.html(
                     f"broadcast.preview_not_linked_more{page}",
-                    count=grouped(catalog, reach.not_linked),
+                    count=catalog.number(reach.not_linked),
                     names=names,
-                    more=grouped(catalog, more),
+                    more=catalog.number(more),
                     sheet=catalog.plain("report_sheet.delegates.title"),
                     column=catalog.plain("report_sheet.delegates.linked"),
                 )

@@ -57,11 +57,6 @@ def file_size(catalog: Catalog, size: int) -> str:
     return catalog.plain("size.mb", value=value)
 
 
-def count(catalog: Catalog, value: int) -> str:
-    """``60.000`` in Vietnamese, ``60,000`` in English: a number people read, grouped."""
-    return catalog.number(value)
-
-
 def delay(catalog: Catalog, span: timedelta) -> str:
     """``5 ngày 23 giờ``, ``2 giờ 15 phút``, ``12 phút``: how late, in its two largest units
     (a second unit of zero is left out), rounded down to the minute."""

@@ -19,7 +19,7 @@ from bot.domain.rsvp import RsvpChoice, RsvpStatus, rsvp_action
 from bot.domain.tasks import TaskAction, TaskLine, TaskStatus, task_action
 from bot.domain.timespec import typed_time_examples
 from bot.texts import Catalog, Html
-from bot.texts.formatting import clock, count, file_size, meeting_time, moment, short_moment
+from bot.texts.formatting import clock, file_size, meeting_time, moment, short_moment
 
 
 def not_running(
@@ -696,7 +696,7 @@ def notice_length(catalog: Catalog, chars: int, limit: int) -> Html:
     """«Nội dung dài 3.555 ký tự, quá giới hạn 3.500 ký tự»: how much too long a notice is, the
     same in chat (``/thongbao``) and on the dashboard's notice page."""
     return catalog.html(
-        "broadcast.length", chars=count(catalog, chars), limit=count(catalog, limit)
+        "broadcast.length", chars=catalog.number(chars), limit=catalog.number(limit)
     )
 
 

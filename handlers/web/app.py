@@ -55,7 +55,7 @@ from bot.services.rsvp import RsvpResult, RsvpStep
 from bot.services.tasks import TaskResult, TaskStep, holds_a_link
 from bot.services.views import RsvpView
 from bot.texts import LOCALES, Catalog, Html
-from bot.texts.formatting import clock, count, file_size, meeting_time, short_moment
+from bot.texts.formatting import clock, file_size, meeting_time, short_moment
 from bot.texts.presenters import (
     checked_in_text,
     deadline_text,
@@ -714,8 +714,8 @@ class Site:
         catalog = visit.catalog
         text = catalog.html(
             "web.too_long",
-            chars=count(catalog, chars),
-            limit=count(catalog, limit),
+            chars=catalog.number(chars),
+            limit=catalog.number(limit),
         )
         return self._done(visit, text, ok=False, form={**(form or {}), box: typed})
 
@@ -757,8 +757,8 @@ class Site:
                     too_long = catalog.html(
                         "web.rsvp.too_long",
                         field=catalog.plain(label),
-                        chars=count(catalog, len(value)),
-                        limit=count(catalog, limit),
+                        chars=catalog.number(len(value)),
+                        limit=catalog.number(limit),
                     )
                     return self._done(visit, too_long, ok=False, form=typed)
             if typed_phone and phone is None:
@@ -1029,8 +1029,8 @@ class Site:
         if step is DraftStep.TOO_LONG:
             return catalog.html(
                 "web.draft.too_long",
-                chars=count(catalog, result.chars),
-                limit=count(catalog, MAX_TEXT_DRAFT),
+                chars=catalog.number(result.chars),
+                limit=catalog.number(MAX_TEXT_DRAFT),
             )
         if step is DraftStep.EMPTY:
             return catalog.html("web.draft.empty")
@@ -1073,7 +1073,7 @@ class Site:
                 # given back: the page's script keeps it in its box instead
                 # (handlers.web.uploads.MAX_FIELD).
                 "max_text_bytes": MAX_FIELD,
-                "max_draft_chars": count(catalog, MAX_TEXT_DRAFT),
+                "max_draft_chars": catalog.number(MAX_TEXT_DRAFT),
                 "deliverable_types": ",".join(DELIVERABLE_SUFFIXES),
                 "meeting": meeting,
                 "office": config.office,

@@ -54,7 +54,7 @@ from bot.services.checkin import (
 from bot.services.day_files import PresentPage, position_and_unit, present_after, present_page
 from bot.services.signin import Check, StaffVisit
 from bot.texts import Catalog, Html
-from bot.texts.formatting import clock, count, long_date
+from bot.texts.formatting import clock, long_date
 from handlers.web.flash import Flash
 from handlers.web.office.binding import session_binding
 
@@ -545,8 +545,8 @@ class DeskPages:
             name = result.arrival.person.full_name
         params: dict[str, object] = {"name": name}
         if result.step is CheckinStep.TOO_LONG:
-            params = {"chars": count(catalog, result.chars or 0),
-                      "limit": count(catalog, result.limit or 0)}  # fmt: skip
+            params = {"chars": catalog.number(result.chars or 0),
+                      "limit": catalog.number(result.limit or 0)}  # fmt: skip
         elif result.step is CheckinStep.TOO_LATE:
             params = {"minutes": self.services.config.checkin.undo_minutes}
         elif result.step is CheckinStep.ALREADY_IN and view is not None:
