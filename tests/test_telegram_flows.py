@@ -721,8 +721,9 @@ async def test_the_office_s_help_says_thongke_opens_with_the_hall_on_the_meeting
     await harness.send(admin.command("/help"))
     assert (
         "/thongke — thống kê xác nhận theo nội dung trả lời và theo nhóm, so với sức chứa hội"
-        " trường; trong ngày họp, mở đầu bằng số có mặt trong hội trường (đại biểu đã điểm danh,"
-        " tổng số người trong hội trường, đại biểu dự kiến chưa đến)\n"
+        " trường; từ ngày họp, mở đầu bằng số có mặt trong hội trường (đại biểu đã điểm danh,"
+        " tổng số người trong hội trường, đại biểu dự kiến chưa đến); sau khi hội nghị kết thúc,"
+        " cả những ngày sau đó: số có mặt trong ngày\n"
     ) in admin.last_text()
 
 

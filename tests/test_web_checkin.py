@@ -184,7 +184,7 @@ async def test_dangnhap_gives_the_checkin_role_a_link_and_still_refuses_a_delega
     assert "chỉ dành cho cán bộ Văn phòng" in await say(delegate)
 
 
-async def test_thongke_on_the_meeting_day_leads_with_who_is_in_the_hall(
+async def test_thongke_from_the_meeting_day_on_leads_with_who_is_in_the_hall(
     meeting: Day, phone: Desk
 ) -> None:
     # The office on her phone in the hall: /thongke gave the answers alone, «Dự kiến có mặt:
@@ -220,9 +220,15 @@ async def test_thongke_on_the_meeting_day_leads_with_who_is_in_the_hall(
         "; đại biểu dự kiến không đến: <b>2</b>. Báo cáo và giấy tờ ngày hội nghị ở mục «Giấy "
         "mời và báo cáo» trên trang quản lý (hoặc /baocao).\n\n📊"
     )
-    # The day after, the answers alone, as before.
-    meeting.clock.advance(timedelta(days=1))
-    assert (await thongke()).startswith("📊 <b>Thống kê xác nhận tham dự</b>")
+    # The evening, the day after and a week after, while the office writes its report: the
+    # same result (the day after read the answers alone, as in the days of preparation).
+    for later in (timedelta(hours=8), timedelta(days=1), timedelta(days=7)):
+        meeting.clock.set(ends + later)
+        said = await thongke()
+        assert said.startswith(
+            "🏛 <b>Hội nghị đã kết thúc lúc 11:30, 28/5: số có mặt trong ngày</b>\nĐại biểu có "
+            "mặt: <b>1</b> (trong đó 1/3 đại biểu dự kiến)"
+        ), later
 
 
 # --- the QR on the personal page -----------------------------------------------------------------

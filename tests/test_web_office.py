@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import delete, select
 
+from bot.config import Config, load_config
 from bot.domain.channels import ChatAccount
 from bot.domain.clock import ManualClock
 from bot.domain.outbound import MessageKind
@@ -25,7 +26,7 @@ from bot.texts import load_catalog
 from schedules.planner import sync_planned
 from storage import queries
 from storage.models import AuditEntry, Rsvp, SpeechAssignment
-from tests.conftest import EXAMPLE_CONTACTS, import_example, local
+from tests.conftest import EXAMPLE_CONFIG, EXAMPLE_CONTACTS, import_example, local
 from tests.office_support import STAFF, Desk, desk_for, hidden, make_staff, text_of
 from tests.web_support import web_for
 
@@ -416,6 +417,62 @@ async def test_after_the_meeting_s_end_the_overview_gives_the_day_s_result_not_a
     assert '<a href="/office/invitations" id="hall-papers">' in page
     live = (await desk.client.get("/office/live")).text
     assert text_of(live, "hall-said") == text_of(page, "hall-said")
+
+
+def two_days() -> Config:
+    """The example plan held over two days, 28 and 29/5, ending at 11:30 on the second."""
+    config = load_config(EXAMPLE_CONFIG).config
+    meeting = config.meeting.model_copy(
+        update={"ends_at": config.meeting.ends_at + timedelta(days=1)}
+    )
+    return config.model_copy(update={"meeting": meeting})
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        local(2024, 5, 28, 20, 0),  # the evening of its (last) day, the report being written
+        local(2024, 5, 29, 9, 0),  # the day after
+        local(2024, 6, 4, 9, 0),  # a week after
+    ],
+)
+async def test_after_the_meeting_the_overview_keeps_the_day_s_result_not_the_preparation(
+    desk: Desk, imported: Services, clock: ManualClock, moment: datetime
+) -> None:
+    """The day after the meeting the overview went back to the days of preparation: no word
+    of who came, «Chưa gửi giấy mời: 80» and «Cần gọi điện thoại» again, while the office
+    writes its report. It keeps the day's result, the papers to file, and no preparation."""
+    clock.set(moment)
+    await desk.sign_in()  # days on: a session of its own
+    page = (await desk.client.get("/office/")).text
+    live = (await desk.client.get("/office/live")).text
+    for shown in (page, live):
+        assert text_of(shown, "hall-title") == (
+            "Hội nghị đã kết thúc lúc 11:30, 28/5: số có mặt trong ngày"
+        )
+        assert 'id="hall-papers"' in shown
+        assert 'id="overview-unsent"' not in shown and 'id="to-phone"' not in shown
+
+
+@pytest.mark.parametrize("config", [two_days()])
+async def test_a_two_day_meeting_s_overview_reads_the_hall_on_day_two_and_its_result_after(
+    desk: Desk, imported: Services, clock: ManualClock, config: Config
+) -> None:
+    """Held 28–29/5: on the second day the hall fills again, from its end (29/5 11:30) and on
+    the days after, the overview gives the result — not the preparation's prompts."""
+    clock.set(local(2024, 5, 29, 9, 0))
+    await desk.sign_in()
+    page = (await desk.client.get("/office/")).text
+    assert text_of(page, "hall-title") == "Hôm nay họp: có mặt trong hội trường"
+    assert 'id="overview-unsent"' not in page and 'id="to-phone"' not in page
+    for moment in (local(2024, 5, 29, 20, 0), local(2024, 5, 30, 9, 0), local(2024, 6, 5, 9, 0)):
+        clock.set(moment)
+        await desk.sign_in()
+        page = (await desk.client.get("/office/")).text
+        assert text_of(page, "hall-title") == (
+            "Hội nghị đã kết thúc lúc 11:30, 29/5: số có mặt trong ngày"
+        ), moment
+        assert 'id="overview-unsent"' not in page and 'id="to-phone"' not in page
 
 
 def activity_lines(page: str) -> list[str]:

@@ -11,7 +11,7 @@ import io
 import re
 import zipfile
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -723,6 +723,33 @@ async def test_on_the_meeting_s_day_a_speaker_no_chat_reaches_is_to_phone_not_to
     harness.clock.set(local(2024, 5, 28, 0, 0))
     page, chat = await marks()
     assert page == "chưa gửi quá hạn · chưa kết nối kênh nhắn tin"
+    assert chat.endswith(" · <i>chưa kết nối kênh nhắn tin</i>")
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        local(2024, 5, 28, 20, 0),  # the evening of its (last) day, the report being written
+        local(2024, 5, 29, 9, 0),  # the day after
+        local(2024, 6, 4, 9, 0),  # a week after
+    ],
+)
+async def test_after_the_meeting_a_speaker_no_chat_reaches_is_still_to_phone_not_to_send_to(
+    desk: Desk, harness: BotHarness, moment: datetime
+) -> None:
+    """The day after the meeting «Tham luận» and /thamluan went back to the preparation's
+    mark, «chưa gửi giấy mời», as if the invitation were still to send: the meeting is over,
+    whom no chat reaches is phoned, as on its day."""
+    services = harness.services
+    catalog = load_catalog("vi")
+    ident = await draft_id(harness, "DB045")
+    harness.clock.set(moment)
+    await desk.sign_in()  # days on: a session of its own
+    board = (await desk.client.get("/office/drafts")).text
+    [line] = [line for line in await services.drafts.board() if line.code == "DB045"]
+    chat = draft_board_line(catalog, services.config, line, services.ctx.clock.now())
+    status = " ".join(text_of(board, f"draft-{ident}-status").split())
+    assert status == "chưa gửi quá hạn · chưa kết nối kênh nhắn tin"
     assert chat.endswith(" · <i>chưa kết nối kênh nhắn tin</i>")
 
 

@@ -34,14 +34,15 @@ LinkMaker = Callable[[str], str]
 
 
 async def counts(turn: Turn, office: OfficeActor) -> Answer:
-    """``/thongke``: answers by status and group against the capacity; on the meeting's day,
-    first who is in the hall, as the overview leads with it (the answers alone read as if
-    «Dự kiến có mặt» were the hall) — where there is a reception desk (a web page) or anyone
-    was checked in: else its zeros would read as if nobody had come."""
+    """``/thongke``: answers by status and group against the capacity; from the meeting's
+    first day on (its days, and the days after, when the office reports), first who is in the
+    hall, as the overview leads with it (the answers alone read as if «Dự kiến có mặt» were the
+    hall) — where there is a reception desk (a web page) or anyone was checked in: else its
+    zeros would read as if nobody had come."""
     result = await turn.services.reports.counts()
     lines = []
     meeting, now = turn.config.meeting, turn.services.ctx.clock.now()
-    if meeting.on_meeting_day(now):
+    if meeting.day_begun(now):
         hall = await turn.services.checkin.count()
         if turn.config.web is not None or hall.in_hall:
             # After the end, as the overview says it: the day's result, not a hall filling up.

@@ -72,8 +72,9 @@ class ServiceContext:
     def __post_init__(self) -> None:
         object.__setattr__(self, "writes", GroupCommit(self.sessions))
 
-    def on_meeting_day(self) -> bool:
-        """Whether it is now a day the meeting is held: the overview leads with the hall and
-        drops the invitations' prompts, and the lists mark no invitation to send
-        (:func:`bot.services.roster.contact`)."""
-        return self.config.meeting.on_meeting_day(self.clock.now())
+    def day_begun(self) -> bool:
+        """Whether the meeting's first day has come, or gone (a day it is held or any day
+        after): the lists mark no invitation to send (:func:`bot.services.roster.contact`), as
+        the overview drops the invitations' prompts — not the job once it is held, nor after
+        it, when the office writes its report."""
+        return self.config.meeting.day_begun(self.clock.now())

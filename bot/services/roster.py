@@ -62,25 +62,26 @@ def to_phone(
     return and_(~reachable(channels, person), ~invitation_unsent(person))
 
 
-def contact(channels: Collection[str] | None, *, meeting_day: bool) -> ColumnElement[str]:
+def contact(channels: Collection[str] | None, *, day_begun: bool) -> ColumnElement[str]:
     """How the office gets word to the invitee (a row of ``Delegate`` in the enclosing query),
     as a :class:`Contact` value — the one rule of the lists that mark a person (drafts, tasks):
     a chat that runs (``channels``) reaches her (:func:`reachable`); else, her invitation not
     gone out (:func:`invitation_to_send`), send it first; else phone her (:func:`to_phone`).
-    On the meeting's day (``meeting_day``) sending an invitation is no longer the office's job
-    (the overview drops that prompt): whom no chat reaches is phoned. A CASE, so that whether
+    From the meeting's first day on (``day_begun``: its days and every day after, when the
+    office writes its report) sending an invitation is no longer the office's job (the overview
+    drops that prompt): whom no chat reaches is phoned. A CASE, so that whether
     the invitation went out is asked of the unreached alone (in an AND, SQLite works out both
     sides)."""
-    return _contact(None if channels is None else frozenset(channels), meeting_day)
+    return _contact(None if channels is None else frozenset(channels), day_begun)
 
 
 @cache
-def _contact(channels: frozenset[str] | None, meeting_day: bool) -> ColumnElement[str]:
+def _contact(channels: frozenset[str] | None, day_begun: bool) -> ColumnElement[str]:
     """:func:`contact`, built once for each set of chats and day: its making (the invitation's
     subqueries and aliases) on every read of the drafts' lines cost the overview's poll about
     10 ms of its 65 (bench/web.py dashboard, 10,000 invitees)."""
     reached = (reachable(channels), Contact.CHAT.value)
-    if meeting_day:
+    if day_begun:
         return case(reached, else_=Contact.PHONE.value)
     return case(reached, (invitation_to_send(), Contact.INVITE.value), else_=Contact.PHONE.value)
 

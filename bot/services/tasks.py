@@ -1295,7 +1295,7 @@ class TaskService:
                 # How the office gets word to her, by the lists' one rule: a test, not a join
                 # (a join listed someone with accounts on two chats twice, and a page by offset
                 # would count them twice).
-                roster.contact(self._ctx.chats.names, meeting_day=self._ctx.on_meeting_day()),
+                roster.contact(self._ctx.chats.names, day_begun=self._ctx.day_begun()),
             )
             .join(Delegate, Delegate.id == TaskAssignment.person_id)
             .where(TaskAssignment.task_id.in_(ids))

@@ -214,7 +214,7 @@ async def read_lines(
     # Whether any account of hers is linked (her page too), and how the office gets word to
     # her by the lists' one rule (roster.contact): tests, not a join, so one row each.
     linked = exists().where(ChannelIdentity.delegate_id == Delegate.id)
-    contact = roster.contact(ctx.chats.names, meeting_day=ctx.on_meeting_day())
+    contact = roster.contact(ctx.chats.names, day_begun=ctx.day_begun())
     query = (
         select(SpeechAssignment, Delegate, linked, contact)
         .join(Delegate, Delegate.id == SpeechAssignment.person_id)

@@ -640,11 +640,12 @@ class Office:
         services = self.services
         figures = await services.dashboard.figures()  # counts, reach, to phone: one read
         missing, assigned = await services.drafts.missing_of_all()
-        # On the meeting's day the overview leads with the hall, and drops the preparation's
-        # prompts (invitations to send, answers to phone for): not the morning's jobs.
+        # From the meeting's first day the overview leads with the hall, and drops the
+        # preparation's prompts (invitations to send, answers to phone for): not the morning's
+        # jobs, nor those of the days after, when the office reports who came and who did not.
         now = services.ctx.clock.now()
         meeting = self.config.meeting
-        hall = await services.checkin.count() if meeting.on_meeting_day(now) else None
+        hall = await services.checkin.count() if meeting.day_begun(now) else None
         return {
             "hall": hall,
             # Once it is over, the same figures are the day's result, not a hall filling up.
@@ -656,7 +657,7 @@ class Office:
             "idle": figures.idle,
             "no_chat": figures.no_chat,
             "quotas": [use for use in await services.quotas.usage() if use.in_use],
-            # Its tile is hidden on the meeting's day (above): nobody listed, nothing read.
+            # Its tile is hidden from the meeting's day on (above): nobody listed, nothing read.
             "to_phone": await services.dashboard.to_phone() if hall is None else [],
             "phone_total": figures.to_phone,
             "unsent": figures.unsent,
