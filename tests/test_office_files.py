@@ -189,7 +189,7 @@ async def test_the_report_holds_drafts_tasks_and_sending(harness: BotHarness) ->
     book = load_workbook(io.BytesIO(content))
     drafts = list(book["Tham luận"].iter_rows(values_only=True))
     assert len(drafts) == 11 and drafts[1][:3] == ("1.1", drafts[1][1], "DB031")
-    assert drafts[1][5] == datetime(2024, 5, 21, 17, 0) and drafts[1][6] == "chưa gửi"
+    assert drafts[1][6] == datetime(2024, 5, 21, 17, 0) and drafts[1][7] == "chưa gửi"
     tasks = list(book["Nhiệm vụ chuẩn bị"].iter_rows(values_only=True))
     assert [r[0] for r in tasks[1:]].count("VI.2") == 30  # one row per district chair
     sending = list(book["Gửi tin"].iter_rows(values_only=True))
@@ -201,6 +201,38 @@ async def test_the_report_holds_drafts_tasks_and_sending(harness: BotHarness) ->
     chase = [r for r in sending[1:] if r[1] == "nhắc xác nhận tham dự"]
     assert [r[4] for r in chase] == ["đã gửi xong", "chờ đến giờ"]
     assert chase[0][6:13] == (80, 1, 0, 0, 79, 0, 0)  # one linked delegate, 79 not linked
+
+
+async def test_the_report_s_speeches_and_tasks_sheets_mark_whom_no_chat_reaches_as_the_lists_do(
+    harness: BotHarness,
+) -> None:
+    """«Tham luận» and /thamluan, «Nhiệm vụ» and /nhiemvu mark a person no chat reaches
+    («chưa gửi giấy mời», «chưa kết nối kênh nhắn tin»); the workbook's «Tham luận» and
+    «Nhiệm vụ chuẩn bị» sheets, filed and printed, said nothing of it. They carry the same
+    mark, in the column «Ghi chú liên lạc» the «Đại biểu» sheet names it in."""
+    from tests.test_web_office_accounts import marked_sent
+
+    await harness.plan()
+    await harness.open_invitation("DB031")  # on Telegram: a chat reaches her
+    await harness.tick()
+    await marked_sent(harness.services, "DB033", "zalo")  # sent, no chat: phone her
+
+    book = load_workbook(io.BytesIO(await report_bytes(harness)))
+    drafts = list(book["Tham luận"].iter_rows(values_only=True))
+    assert drafts[0][2:8] == (
+        "Mã", "Họ và tên", "Đơn vị", "Ghi chú liên lạc", "Hạn gửi", "Tình trạng",
+    )  # fmt: skip
+    marks = {row[2]: row[5] for row in drafts[1:]}
+    assert (marks["DB031"], marks["DB033"], marks["DB045"]) == (
+        None, "chưa kết nối kênh nhắn tin", "chưa gửi giấy mời",
+    )  # fmt: skip
+    tasks = list(book["Nhiệm vụ chuẩn bị"].iter_rows(values_only=True))
+    assert tasks[0][5:9] == ("Người đầu mối", "Đơn vị", "Ghi chú liên lạc", "Báo cáo")
+    chairs = {row[5]: row[7] for row in tasks[1:] if row[0] == "VI.2"}
+    names = {line.code: line.full_name for line in await harness.services.drafts.board()}
+    assert chairs[names["DB031"]] is None
+    assert chairs[names["DB033"]] == "chưa kết nối kênh nhắn tin"
+    assert chairs[names["DB045"]] == "chưa gửi giấy mời"
 
 
 async def report_bytes(harness: BotHarness) -> bytes:

@@ -873,9 +873,10 @@ async def test_a_report_the_office_records_for_her_counts_as_her_own_and_stops_h
     # The report file's task sheet: done, with who recorded it and how it came.
     book = load_workbook(io.BytesIO(await report_bytes(harness)))
     [row] = [r for r in book["Nhiệm vụ chuẩn bị"].iter_rows(values_only=True) if r[0] == "VI.1.1"]
-    assert row[4:9] == (
+    assert row[4:10] == (
         "đã hoàn thành", "Lê Thị Thanh Nga", "Ban Tổ chức – Kiểm tra Hội LHPN thành phố",
-        "đã hoàn thành", "Văn phòng ghi nhận (qua điện thoại), bởi Phạm Thị Thanh Mai",
+        None, "đã hoàn thành",  # a chat reaches her: no contact note
+        "Văn phòng ghi nhận (qua điện thoại), bởi Phạm Thị Thanh Mai",
     )  # fmt: skip
     async with harness.services.ctx.sessions() as session:
         audits = (
@@ -1097,7 +1098,7 @@ async def test_her_files_after_the_offices_record_are_hers_and_the_record_stays_
     # The report file's task sheet says the same.
     book = load_workbook(io.BytesIO(await report_bytes(harness)))
     [row] = [r for r in book["Nhiệm vụ chuẩn bị"].iter_rows(values_only=True) if r[0] == "VI.1.3"]
-    assert row[8] == "Văn phòng ghi nhận (qua điện thoại), bởi Phạm Thị Thanh Mai"
+    assert row[9] == "Văn phòng ghi nhận (qua điện thoại), bởi Phạm Thị Thanh Mai"
     # The record, still the last word on her report, can be undone: her files stay hers,
     # her report is what it was, last changed by her page's file.
     undone = await tasks.undo_record(office, task, "NV04")

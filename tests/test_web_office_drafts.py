@@ -1228,7 +1228,7 @@ async def test_a_speaker_who_sent_a_version_is_withdrawn_and_her_version_stays_a
         if sheet.title == "Tham luận"
     ]
     [row] = [row for row in sheet.rows if row[2] == "DB031"]
-    assert (row[6], row[7], row[10]) == (
+    assert (row[7], row[8], row[11]) == (
         "đã hủy phân công (các bản đã gửi được giữ)",
         1,
         "bai.docx",

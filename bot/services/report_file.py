@@ -24,6 +24,7 @@ from bot.texts.presenters import (
     action_label,
     audience_label,
     channel_label,
+    contact_word,
     draft_status_label,
     not_running,
 )
@@ -305,6 +306,10 @@ def _drafts(catalog: Catalog, report: OfficeReport, local: Any) -> Sheet:
                 line.code,
                 line.full_name,
                 line.organization,
+                # As «Tham luận» and /thamluan mark her: how the office gets word to her.
+                catalog.plain("dash.drafts.invitation_withdrawn")
+                if line.invitation_withdrawn
+                else contact_word(catalog, line.contact),
                 local(line.deadline_at),
                 catalog.plain("report_sheet.drafts.withdrawn")
                 if line.withdrawn
@@ -317,14 +322,14 @@ def _drafts(catalog: Catalog, report: OfficeReport, local: Any) -> Sheet:
             ]
         )
     names = (
-        "theme", "theme_title", "code", "name", "organization", "deadline", "status",
+        "theme", "theme_title", "code", "name", "organization", "contact", "deadline", "status",
         "versions", "received", "size", "file", "last_comment",
     )  # fmt: skip
     return Sheet(
         catalog.plain("report_sheet.drafts.title"),
         _headings(catalog, "drafts", names),
         rows,
-        wrap=frozenset({1, 4, 10, 11}),
+        wrap=frozenset({1, 4, 5, 11, 12}),
     )
 
 
@@ -362,20 +367,22 @@ def _tasks(catalog: Catalog, report: OfficeReport, local: Any) -> Sheet:
                     state,
                     person.full_name if person else None,
                     person.organization if person else None,
+                    # As «Nhiệm vụ» and /nhiemvu mark her: how the office gets word to her.
+                    contact_word(catalog, person.contact) if person else None,
                     catalog.plain(f"task_status.{person.status.value}") if person else None,
                     _task_note(catalog, person),
                     local(person.updated_at) if person else None,
                 ]
             )
     names = (
-        "key", "title_column", "owner", "deadline", "state", "person", "organization", "status",
-        "note", "updated_at",
+        "key", "title_column", "owner", "deadline", "state", "person", "organization", "contact",
+        "status", "note", "updated_at",
     )  # fmt: skip
     return Sheet(
         catalog.plain("report_sheet.tasks.title"),
         _headings(catalog, "tasks", names),
         rows,
-        wrap=frozenset({1, 2, 6, 8}),
+        wrap=frozenset({1, 2, 6, 7, 9}),
     )
 
 

@@ -352,6 +352,11 @@ def contact_mark(catalog: Catalog, contact: Contact, around: str = "") -> Html:
     return catalog.html(around, mark=mark) if around else mark
 
 
+def contact_word(catalog: Catalog, contact: Contact) -> str | None:
+    """:func:`contact_mark` as plain words, for a sheet's cell: None when a chat reaches her."""
+    return None if contact is Contact.CHAT else catalog.plain(f"contact_mark.{contact.value}")
+
+
 def draft_status_label(catalog: Catalog, status: DraftStatus) -> str:
     """``đã chốt``."""
     return catalog.plain(f"draft_status.{status.value}")
