@@ -560,7 +560,11 @@ class Checkin(Base):
     # The invitee's answer when they came (a decliner who came after all stays visible).
     answer: Mapped[str | None] = mapped_column(String(16))
     desk: Mapped[str] = mapped_column(String(40))
+    # When she arrived: the tap's time, which a desk that lost the network sends with its
+    # later tap (bounded, bot.services.checkin); ``entered_at`` when the row was written (None
+    # before migration 0028: the same). The undo window and «Vừa điểm danh» count from that.
     checked_in_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    entered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     checked_in_by: Mapped[str] = mapped_column(String(80))
     staff_name: Mapped[str] = mapped_column(String(200))
     request_key: Mapped[str | None] = mapped_column(String(64), unique=True)

@@ -479,6 +479,57 @@ async def test_after_the_window_a_desk_may_not_undo_and_the_office_still_may(day
     assert (await day.checkin.count()).present == 0
 
 
+async def test_a_tap_sent_late_records_her_arrival_at_the_first_tap_and_undoes_from_the_entry(
+    day: Day,
+) -> None:
+    """The hall's network dropped at 07:30: the desk's first tap was not recorded, the tap
+    that went at 08:10 recorded DB001 as arrived at 08:10 (the attendance's «Giờ đến», and
+    the hall's figure by then, wrong by 40 minutes). The page sends how long ago its first tap
+    was: she arrived at 07:30; the entry is 08:10, from which the undo window counts, and
+    «Vừa điểm danh» lists it first, as the one just made."""
+    desk = await day.desk("NV02", "Bàn 1")
+    tapped = day.clock.now()
+    day.clock.advance(timedelta(minutes=38))
+    other = await day.checkin.check_in(desk, "DB002")  # arrived and entered at 08:08
+    day.clock.advance(timedelta(minutes=2))
+    late = await day.checkin.check_in(desk, "DB001", late=timedelta(minutes=40))
+    assert late.step is CheckinStep.CHECKED_IN and late.checkin is not None
+    assert (late.checkin.at, late.checkin.entered) == (tapped, day.clock.now())
+    [row] = [r for r in await rows_of(day.services) if r.full_name == "Phạm Thị Thanh Mai"]
+    assert (row.checked_in_at, row.entered_at) == (tapped, day.clock.now())
+    recent = await day.checkin.recent(desk)
+    assert [view.id for view in recent] == [late.checkin.id, other.checkin.id]  # type: ignore[union-attr]
+    day.clock.advance(timedelta(minutes=5))  # 45 minutes after she came, 5 after the entry
+    assert (await day.checkin.undo(desk, late.checkin.id)).step is CheckinStep.UNDONE
+
+
+@pytest.mark.parametrize(
+    ("late", "why"),
+    [
+        (timedelta(hours=2, seconds=1), "older than two hours: a page left open since a try"),
+        (timedelta(0), "no wait at all"),
+        (timedelta(hours=1), "before the day's start: 00:30 less an hour is 27/5"),
+    ],
+)
+async def test_a_late_tap_s_time_is_taken_within_two_hours_on_the_same_day_only(
+    day: Day, late: timedelta, why: str
+) -> None:
+    desk = await day.desk("NV02", "Bàn 1")
+    if why.startswith("before"):
+        day.clock.set(local(2024, 5, 28, 0, 30))  # an hour back is 27/5: not this day
+    result = await day.checkin.check_in(desk, "DB001", late=late)
+    assert result.checkin is not None and result.checkin.at == day.clock.now(), why
+
+
+async def test_a_guest_tapped_late_is_recorded_as_arrived_at_the_first_tap(day: Day) -> None:
+    desk = await day.desk("NV02", "Bàn 1")
+    day.clock.advance(timedelta(minutes=20))
+    result = await day.checkin.guest(desk, "Nguyễn Văn Khách", late=timedelta(minutes=15))
+    assert result.checkin is not None
+    assert result.checkin.at == day.clock.now() - timedelta(minutes=15)
+    assert result.checkin.entered == day.clock.now()
+
+
 async def test_another_desk_may_not_undo_but_the_office_may(day: Day) -> None:
     desk = await day.desk("NV02", "Bàn 1")
     other = await day.desk("NV03", "Bàn 2")

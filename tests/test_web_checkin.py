@@ -725,6 +725,33 @@ async def test_the_desk_s_recent_list_says_for_whom_a_substitute_came(
     assert text_of(searched.text, "in-DB003") == "Đã điểm danh: người dự thay Lê Thu Trang"
 
 
+async def test_a_desk_form_carrying_late_records_her_arrival_at_the_first_tap_and_lists_it_first(
+    meeting: Day, phone: Desk
+) -> None:
+    """The desk's script adds «late» (seconds since a first tap that found no network) to the
+    form it sends once the network is back: she is recorded as arrived then, the entry now;
+    «Vừa điểm danh» shows her arrival, first, with its undo. A «late» that is not whole
+    seconds is as if none were sent."""
+    meeting.clock.advance(timedelta(minutes=20))  # 07:50: the tap of 07:35 goes through
+    shown = await post_form(phone, f"/{meeting.tokens['DB001']}", "form-tap", {"late": "900"})
+    assert flash(shown.text).startswith("Đã điểm danh: Phạm Thị Thanh Mai.")
+    [row] = await present(meeting.services)
+    assert (row.checked_in_at, row.entered_at) == (
+        meeting.clock.now() - timedelta(minutes=15), meeting.clock.now(),
+    )  # fmt: skip
+    desk_page = (await phone.client.get("/office/checkin")).text
+    [item] = re.findall(rf'<li id="recent-{row.id}">.*?</li>', desk_page, re.S)
+    assert " ".join(re.sub(r"<[^>]+>", "", item).split()) == (
+        "Phạm Thị Thanh Mai Đại biểu · 07:35, 28/5 Hủy lượt điểm danh của Phạm Thị Thanh Mai"
+    )
+    assert f'id="undo-{row.id}"' in item
+    for code, sent in (("DB002", "-60"), ("DB004", "1e3"), ("DB005", "٣٠٠")):
+        again = await post_form(phone, f"/{meeting.tokens[code]}", "form-tap", {"late": sent})
+        assert flash(again.text).startswith("Đã điểm danh:")
+        [*_, latest] = await present(meeting.services)
+        assert latest.checked_in_at == meeting.clock.now(), sent
+
+
 async def test_after_a_check_in_from_the_search_the_box_is_empty_and_ready_for_the_next(
     meeting: Day, phone: Desk
 ) -> None:

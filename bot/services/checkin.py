@@ -52,6 +52,12 @@ MAX_NAME = 200
 MAX_FIELD = 200
 # How many names a search shows: the desk picks one, or types more of the name.
 SEARCH_LIMIT = 20
+# How long after its first tap a desk may still give that tap's time as her arrival: a desk
+# whose network dropped taps again once it is back (its page says the tap was not recorded),
+# and its script sends how long ago the first tap was. Longer, and the desk has long since
+# gone over to the printed signature sheet its page offers, whose entries the office makes at
+# their own time; a page left open since a morning try would backdate a real arrival by hours.
+LATE_TAP = timedelta(hours=2)
 
 
 class ArrivalKind(StrEnum):
@@ -103,6 +109,14 @@ class CheckinView:
     undone_name: str | None = None  # its staff member's name, where the record names them
     # A substitute's invitee, where the reader is told for whom she came (the desk's list).
     invitee_name: str | None = None
+    # When the desk entered it (``at`` is her arrival: earlier for a tap sent late, see
+    # arrival_time); the undo window counts from here. None: made as ``at`` says.
+    entered_at: datetime | None = None
+
+    @property
+    def entered(self) -> datetime:
+        """When the desk entered it: what the undo window counts from."""
+        return self.entered_at or self.at
 
     @classmethod
     def of(cls, row: Checkin) -> CheckinView:
@@ -121,6 +135,7 @@ class CheckinView:
             by_actor=row.checked_in_by,
             undone_at=row.undone_at,
             undone_by=row.undone_by,
+            entered_at=row.entered_at,
         )
 
 
@@ -399,6 +414,19 @@ class Resume:
 MISSING_PAGE = 100
 
 
+def arrival_time(meeting: Meeting, entered: datetime, late: timedelta | None) -> datetime:
+    """When she arrived, for an entry made at ``entered``: ``late`` before it (the desk's
+    first tap, as its page timed it) when that is within :data:`LATE_TAP` and on the same
+    local day (a time the phone's clock cannot put in the future: the page sends a span, not
+    a time); else the entry's own time."""
+    if late is None or not timedelta(0) < late <= LATE_TAP:
+        return entered
+    arrived = entered - late
+    if meeting.local(arrived).date() != meeting.local(entered).date():
+        return entered
+    return arrived
+
+
 class CheckinService:
     """Looks people up at the desk, checks them in, records guests, undoes, counts."""
 
@@ -428,6 +456,7 @@ class CheckinService:
         substitute_position: str | None = None,
         substitute_unit: str | None = None,
         request_key: str | None = None,
+        late: timedelta | None = None,
     ) -> CheckinResult:
         """Check in the invitee ``key`` names (token, address or code); with
         ``substitute_name`` the substitute who came in their place, her position and unit
@@ -436,7 +465,8 @@ class CheckinService:
 
         Idempotent: an invitee already in is not checked in again (ALREADY_IN, with the row);
         a form sent again with the same ``request_key`` records nothing (REPEATED). A decliner
-        who came after all is checked in (their answer stays on the row).
+        who came after all is checked in (their answer stays on the row). ``late``: how long
+        ago the desk first tapped (:func:`arrival_time`), her arrival.
         """
         name = one_line(substitute_name or "")
         position = one_line(substitute_position or "") or None
@@ -447,11 +477,11 @@ class CheckinService:
         if too_long is not None:
             return too_long
         try:
-            return await self._check_in(desk, key, name or None, position, unit, request_key)
+            return await self._check_in(desk, key, name or None, position, unit, request_key, late)
         except IntegrityError:
             # Two desks at once on a database that does not serialise writers (PostgreSQL):
             # the other desk's row won; read it back as a repeated tap would.
-            return await self._check_in(desk, key, name or None, position, unit, request_key)
+            return await self._check_in(desk, key, name or None, position, unit, request_key, late)
 
     async def _check_in(
         self,
@@ -461,6 +491,7 @@ class CheckinService:
         position: str | None,
         unit: str | None,
         request_key: str | None,
+        late: timedelta | None = None,
     ) -> CheckinResult:
         now = self._ctx.clock.now()
         async with unit_of_work(self._ctx.sessions) as session:
@@ -485,7 +516,8 @@ class CheckinService:
                 organization=organization,
                 answer=str(answer) if answer else None,
                 desk=desk.desk,
-                checked_in_at=now,
+                checked_in_at=arrival_time(self._ctx.config.meeting, now, late),
+                entered_at=now,
                 checked_in_by=desk.actor,
                 staff_name=desk.name,
                 request_key=request_key,
@@ -510,6 +542,7 @@ class CheckinService:
         request_key: str | None = None,
         namesake_ok: bool = False,
         again_ok: bool = False,
+        late: timedelta | None = None,
     ) -> CheckinResult:
         """Record someone who is not on the list (listed apart from the invitees); the same
         form sent again (``request_key``) records nothing. A name an invitee has, or the
@@ -524,7 +557,8 @@ class CheckinService:
         own, not the meeting's row an import or a notice's numbering holds): on PostgreSQL two
         desks recording the same guest at once take turns, and the second is told of the
         first's guest (SQLite's writers take turns anyway). A guest has no
-        invitee, so the partial unique index that keeps an invitee in once cannot."""
+        invitee, so the partial unique index that keeps an invitee in once cannot. ``late``: as
+        :meth:`check_in`'s."""
         name, position, organization = (
             one_line(full_name),
             one_line(position),
@@ -544,26 +578,33 @@ class CheckinService:
                 return CheckinResult(CheckinStep.NAMESAKE, arrival=invitee)
             if not again_ok and (same := await self._guest_named(session, name)) is not None:
                 return CheckinResult(CheckinStep.GUEST_AGAIN, CheckinView.of(same))
-            row = self._guest_row(desk, now, request_key, name, position, organization)
+            row = self._guest_row(desk, now, request_key, name, position, organization, late=late)
             session.add(row)
             await session.flush()
             _audit(session, now, desk, "checkin.recorded", row)
             return CheckinResult(CheckinStep.CHECKED_IN, CheckinView.of(row))
 
     async def guest_of(
-        self, desk: DeskActor, key: str, *, request_key: str | None = None
+        self,
+        desk: DeskActor,
+        key: str,
+        *,
+        request_key: str | None = None,
+        late: timedelta | None = None,
     ) -> CheckinResult:
         """Let the person ``key`` names in as a guest, her invitation having been withdrawn:
         her name, position and unit from the list, the row tied to her, so that she is in
         once — a second tap, or a check-in after the office invites her again, finds her in
         (ALREADY_IN) instead of counting her twice. Refused (STILL_INVITED) for anyone whose
-        invitation stands: they are checked in as invitees."""
+        invitation stands: they are checked in as invitees. ``late``: as :meth:`check_in`'s."""
         try:
-            return await self._guest_of(desk, key, request_key)
+            return await self._guest_of(desk, key, request_key, late)
         except IntegrityError:  # another desk let her in at the same moment: read theirs
-            return await self._guest_of(desk, key, request_key)
+            return await self._guest_of(desk, key, request_key, late)
 
-    async def _guest_of(self, desk: DeskActor, key: str, request_key: str | None) -> CheckinResult:
+    async def _guest_of(
+        self, desk: DeskActor, key: str, request_key: str | None, late: timedelta | None
+    ) -> CheckinResult:
         now = self._ctx.clock.now()
         async with unit_of_work(self._ctx.sessions) as session:
             found = await self._admitted(session, desk, key, request_key, as_guest=True)
@@ -572,7 +613,7 @@ class CheckinService:
             person, arrival = found
             row = self._guest_row(
                 desk, now, request_key, person.full_name, person.position, person.organization,
-                person_id=person.id,
+                person_id=person.id, late=late,
             )  # fmt: skip
             session.add(row)
             await session.flush()
@@ -591,9 +632,11 @@ class CheckinService:
         organization: str,
         *,
         person_id: int | None = None,
+        late: timedelta | None = None,
     ) -> Checkin:
-        """A guest's check-in: someone the desk typed in, or (``person_id``) a person let in
-        from her withdrawn card, the row tied to her; an empty position or unit is none."""
+        """A guest's check-in entered ``now``: someone the desk typed in, or (``person_id``) a
+        person let in from her withdrawn card, the row tied to her; an empty position or unit
+        is none; arrived ``late`` before (:func:`arrival_time`)."""
         return Checkin(
             meeting_id=self._ctx.meeting_id,
             delegate_id=person_id,
@@ -603,7 +646,8 @@ class CheckinService:
             organization=organization or None,
             answer=None,
             desk=desk.desk,
-            checked_in_at=now,
+            checked_in_at=arrival_time(self._ctx.config.meeting, now, late),
+            entered_at=now,
             checked_in_by=desk.actor,
             staff_name=desk.name,
             request_key=request_key,
@@ -715,7 +759,8 @@ class CheckinService:
             view = CheckinView.of(row)
             if row.undone_at is not None:
                 return CheckinResult(CheckinStep.ALREADY_UNDONE, view)
-            if now - row.checked_in_at > self.undo_window and not desk.is_office:
+            # From the entry, not the arrival: a tap sent late may be undone as any other.
+            if now - view.entered > self.undo_window and not desk.is_office:
                 return CheckinResult(CheckinStep.TOO_LATE, view)
             same_desk = row.desk == desk.desk or row.checked_in_by == desk.actor
             if not (same_desk or desk.is_office):
@@ -734,8 +779,10 @@ class CheckinService:
 
     async def recent(self, desk: DeskActor, *, limit: int = 10) -> list[CheckinView]:
         """The check-ins this desk (its label, or the same staff member) made within the undo
-        window and not undone, the newest first: the ones its undo button may still take."""
+        window and not undone, the newest entry first: the ones its undo button may still take
+        (a tap sent late, her arrival earlier, is the one just made: first, as undoable)."""
         since = self._ctx.clock.now() - self.undo_window
+        entered = func.coalesce(Checkin.entered_at, Checkin.checked_in_at)
         async with read_only(self._ctx.sessions) as session:
             rows = await session.execute(
                 select(Checkin, Delegate.full_name)
@@ -743,10 +790,10 @@ class CheckinService:
                 .where(
                     Checkin.meeting_id == self._ctx.meeting_id,
                     Checkin.undone_at.is_(None),
-                    Checkin.checked_in_at >= since,
+                    entered >= since,
                     or_(Checkin.desk == desk.desk, Checkin.checked_in_by == desk.actor),
                 )
-                .order_by(Checkin.checked_in_at.desc(), Checkin.id.desc())
+                .order_by(entered.desc(), Checkin.id.desc())
                 .limit(limit)
             )
             # A substitute is listed with whose place she took: two invitees may name the same.

@@ -9,13 +9,16 @@ from __future__ import annotations
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from bot.services import Services
 from bot.services.access import Role
 from handlers.web.app import build_web_app
 from handlers.web.server import serving
+from storage.models import Checkin
 from tests.browser.conftest import PHONE, Browser
 from tests.browser.test_office_dashboard import (
     Dashboard,
@@ -450,9 +453,31 @@ async def test_a_tap_at_the_desk_without_network_says_it_was_not_recorded_and_go
         await asyncio_run(browser, lambda: _network(browser, offline=False))
     finally:
         await asyncio_run(browser, lambda: _network(browser, offline=False))
+    # The page remembered its first tap; that tap was 20 minutes ago (the phone's clock moved
+    # back here, as the wait would have): the tap that goes records her as arrived then.
+    remembered = await asyncio_run(
+        browser,
+        lambda: browser.driver.execute_script(
+            "var found = [];"
+            "for (var i = 0; i < sessionStorage.length; i += 1) {"
+            "  var name = sessionStorage.key(i);"
+            "  if (name.indexOf('hoinghi-tap:') === 0) {"
+            "    found.push(name);"
+            "    sessionStorage.setItem(name, String(Date.now() - 20 * 60 * 1000));"
+            "  }"
+            "}"
+            "return found.length;"
+        ),
+    )
+    assert remembered == 1
     await browser.press("Điểm danh")
     assert await element_text(browser, "flash") == "Đã điểm danh: Đỗ Thị Kim Oanh."
     assert (await services.checkin.count()).in_hall == 1
+    async with services.ctx.sessions() as session:
+        row = await session.scalar(select(Checkin))
+    assert row is not None and row.entered_at == services.ctx.clock.now()
+    waited = services.ctx.clock.now() - row.checked_in_at
+    assert timedelta(minutes=20) <= waited <= timedelta(minutes=20, seconds=5)
 
     # The search, offline too: said on the page, the box keeps what was typed.
     try:

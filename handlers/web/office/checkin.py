@@ -304,7 +304,7 @@ class DeskPages:
         if desk.is_office:  # the office corrects a wrong tap whenever it is found
             return True
         services = self.services
-        if services.ctx.clock.now() - checkin.at > services.checkin.undo_window:
+        if services.ctx.clock.now() - checkin.entered > services.checkin.undo_window:
             return False
         return checkin.desk == desk.desk or checkin.by_actor == desk.actor
 
@@ -393,6 +393,7 @@ class DeskPages:
         result = await self.services.checkin.check_in(
             desk, values.get("key", ""), substitute_name=substitute,
             substitute_position=position, substitute_unit=unit, request_key=_request_key(values),
+            late=_late(values),
         )  # fmt: skip
         return self._after(visit, values, result)
 
@@ -409,6 +410,7 @@ class DeskPages:
             desk, values.get("name", ""), position=values.get("position", ""),
             organization=values.get("organization", ""), request_key=_request_key(values),
             namesake_ok=namesake_ok, again_ok=fold(values.get("again", "")) == name != "",
+            late=_late(values),
         )  # fmt: skip
         if result.step is CheckinStep.NAMESAKE and result.arrival and result.arrival.person:
             # Said beside the guest's form, kept as typed.
@@ -432,7 +434,7 @@ class DeskPages:
         if isinstance(values, Response):
             return values
         result = await self.services.checkin.guest_of(
-            desk, values.get("key", ""), request_key=_request_key(values)
+            desk, values.get("key", ""), request_key=_request_key(values), late=_late(values)
         )
         return self._after(visit, values, result)
 
@@ -466,7 +468,7 @@ class DeskPages:
             return CheckinResult(CheckinStep.ALREADY_UNDONE, found)
         if self._can_undo(desk, found):
             return None
-        late = self.services.ctx.clock.now() - found.at > self.services.checkin.undo_window
+        late = self.services.ctx.clock.now() - found.entered > self.services.checkin.undo_window
         return CheckinResult(CheckinStep.TOO_LATE if late else CheckinStep.OTHER_DESK, found)
 
     async def undo(self, request: Request, visit: StaffVisit, desk: DeskActor) -> Response:
@@ -757,6 +759,16 @@ def _request_key(values: dict[str, str]) -> str | None:
     """The form's own key (a tap sent twice sends the same one), when it has its shape."""
     key = values.get("rk", "")
     return key if _REQUEST_KEY.fullmatch(key) else None
+
+
+def _late(values: dict[str, str]) -> timedelta | None:
+    """How many seconds ago the desk first tapped this form (``late``, which the desk's script
+    adds when its first tap found no network): whole seconds, or None. A span, not a time: a
+    phone's clock set wrong cannot move it (bounds: bot.services.checkin.arrival_time)."""
+    seconds = values.get("late", "")
+    if not (seconds.isascii() and seconds.isdigit()) or len(seconds) > 6:
+        return None
+    return timedelta(seconds=int(seconds))
 
 
 def _own_path(path: str, site_root: str) -> bool:

@@ -89,14 +89,55 @@
    and the page says so — the tap NOT recorded, what to do meanwhile — instead of the browser's
    error page, where «Back» shows the same error and the volunteer cannot tell whether the tap
    went. Without this script the forms are sent as they are (the page's «Khi mất mạng» says
-   what to do). A form sent again is harmless: it carries its own key, recorded once. */
+   what to do). A form sent again is harmless: it carries its own key, recorded once.
+   A tap that found no network is remembered (this tab's sessionStorage, by the form's own
+   key, never a person's link; a page loaded again has new keys, and forgets):
+   sent again later, the form carries «late», the seconds since that first tap, so the person
+   is recorded as arrived then, not when the network came back. A span, not a time: the
+   phone's clock may be wrong, its differences are not. The server bounds it (2 hours). */
 (function () {
   "use strict";
   var said = document.getElementById("desk-offline");
   if (!said || !window.fetch) { return; }
   var probe = said.getAttribute("data-probe");
   var WAIT = 6000;  // ms: longer, and the volunteer would tap again anyway
+  var KEPT = 2 * 3600 * 1000;  // ms a first tap is remembered: the server takes no older
   var busy = false;
+  function tapKey(form) {
+    var key = form.elements.namedItem("rk");
+    return key && key.value ? "hoinghi-tap:" + key.value : null;
+  }
+  function stored() {
+    try { return window.sessionStorage || null; } catch (e) { return null; }
+  }
+  (function forgetOld() {
+    var store = stored();
+    if (!store) { return; }
+    for (var i = store.length - 1; i >= 0; i -= 1) {
+      var name = store.key(i);
+      if (name && name.indexOf("hoinghi-tap:") === 0 && Date.now() - Number(store.getItem(name)) > KEPT) {
+        store.removeItem(name);
+      }
+    }
+  }());
+  function remember(form) {  // the first tap that found no network: its time
+    var store = stored(), key = tapKey(form);
+    if (store && key && !store.getItem(key)) { store.setItem(key, String(Date.now())); }
+  }
+  function markLate(form) {  // sent at last: how long ago that first tap was
+    var store = stored(), key = tapKey(form);
+    var first = store && key ? Number(store.getItem(key)) : 0;
+    // Taken once: a later tap of the same form (undone, then tapped again) is its own time.
+    if (first) { store.removeItem(key); }
+    var old = form.querySelector('input[name="late"]');
+    if (old) { old.parentNode.removeChild(old); }
+    if (!first) { return; }
+    var field = document.createElement("input");
+    field.type = "hidden";
+    field.name = "late";
+    field.value = String(Math.max(0, Math.round((Date.now() - first) / 1000)));
+    form.appendChild(field);
+  }
   function tell(text) {
     said.textContent = text;
     said.hidden = false;
@@ -146,8 +187,10 @@
       busy = false;
       if (found) {
         said.hidden = true;
+        if (!searching) { markLate(form); }
         send(form, submitter);
       } else {
+        if (!searching) { remember(form); }
         tell(said.getAttribute(searching ? "data-search" : "data-tap"));
       }
     });
