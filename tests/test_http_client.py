@@ -19,12 +19,12 @@ from telegram.request import HTTPXRequest, RequestData
 from telegram.request._requestparameter import RequestParameter
 
 from bot.chat import Inbox
-from bot.config import TelegramSettings
-from bot.domain.outbound import Button, TextPart
+from bot.config import HttpClient, TelegramSettings
+from bot.domain.outbound import Button, SendOutcome, TextPart
 from bot.services import Services
 from bot.texts import load_catalog
 from handlers.telegram.app import bot_defaults, build_application
-from handlers.telegram.channel import TelegramSender
+from handlers.telegram.channel import TelegramSender, outcome_of
 from handlers.telegram.limiter import RetryingRateLimiter
 from handlers.telegram.receiving import UpdatesRequest
 from handlers.telegram.render import keyboard, send_part
@@ -357,3 +357,30 @@ def test_an_unknown_http_client_is_reported_with_its_key(tmp_path: Path) -> None
     plan = edited(tmp_path, ('http_client = "aiohttp"', 'http_client = "requests"'))
 
     assert problems(plan) == [("telegram.http_client", "literal_error")]
+
+
+# --- answers lost on the way ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("client", ["aiohttp", "httpx"])
+async def test_a_connection_closed_after_the_request_went_out_may_have_sent_and_a_refused_one_not(
+    fake: FakeBotApi, an: FakeUser, fake_server: FakeBotApiServer, client: HttpClient
+) -> None:
+    """The server hung up once it had read the request (aiohttp's ``ServerDisconnectedError``,
+    httpx's ``RemoteProtocolError``): the message may be on her screen, and is doubted as
+    after a read timeout. A connection refused (``ClientConnectorError``, ``ConnectError``)
+    sent nothing: retried freely."""
+    async with Bot(fake.token, base_url=fake_server.base_url, request=new_request(client)) as bot:
+        fake.fail_next("sendMessage", dropped=True)
+        with pytest.raises(NetworkError) as dropped:
+            await bot.send_message(an.id, "Nhắc hạn")
+    refused = Bot(
+        fake.token, base_url=f"http://127.0.0.1:{closed_port()}/bot", request=new_request(client)
+    )
+    with pytest.raises(NetworkError) as never_opened:
+        async with refused:
+            pass
+
+    assert [call.error for call in fake.calls_to("sendMessage")] == ["dropped"]
+    assert outcome_of(dropped.value).outcome is SendOutcome.MAYBE_SENT
+    assert outcome_of(never_opened.value).outcome is SendOutcome.TRANSIENT

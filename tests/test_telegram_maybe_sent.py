@@ -1,7 +1,8 @@
 """A message the outbox sends on Telegram whose send may have gone, as on Zalo
-(``tests/test_zalo_maybe_sent.py``): a read timeout after the request went out, or a proxy's
-5xx page, may hide a delivered message, and the Bot API has no key to spot a copy; it is tried
-once more at most, then reported as one that may have arrived. A timeout while connecting sent
+(``tests/test_zalo_maybe_sent.py``): a read timeout after the request went out, a connection
+closed or reset while the bot waited for the answer, or a proxy's 5xx page, may hide a
+delivered message, and the Bot API has no key to spot a copy; it is tried once more at most,
+then reported as one that may have arrived. A timeout or a failure while connecting sent
 nothing and is retried as any error. A proxy's own HTML 403/407 is the office's network
 refusing the request, not the person blocking the bot."""
 
@@ -13,11 +14,12 @@ from typing import Any
 import aiohttp
 import httpx
 import pytest
+from aiohttp.client_reqrep import ConnectionKey
 from sqlalchemy import select
-from telegram.error import TimedOut
+from telegram.error import NetworkError, TimedOut
 
 from bot.domain.outbound import MessageKind, SendOutcome
-from handlers.telegram.channel import outcome_of
+from handlers.telegram.channel import maybe_sent, outcome_of
 from storage.models import ChannelIdentity, Delegate, Delivery, OutboundMessage
 from tests.harness import OFFICE_CHAT, BotHarness
 from tests.test_outbox import deliveries, reminder_for_one, texts
@@ -61,6 +63,7 @@ async def the_reminders_delivery(harness: BotHarness, code: str) -> Delivery:
         pytest.param(
             {"proxy_page": True, "error_code": 502, "description": "Bad Gateway"}, id="proxy-502"
         ),
+        pytest.param({"dropped": True}, id="connection-dropped"),
     ],
 )
 async def test_a_reminder_whose_answer_is_lost_every_time_is_sent_twice_at_most_and_reported(
@@ -130,6 +133,56 @@ def test_a_timeout_may_have_sent_unless_it_came_while_connecting(
     error = TimedOut()
     error.__cause__ = cause
     assert outcome_of(error).outcome == SendOutcome(outcome)
+
+
+@pytest.mark.parametrize(
+    ("cause", "outcome"),
+    [
+        pytest.param(
+            httpx.RemoteProtocolError("Server disconnected without sending a response."),
+            "maybe_sent",
+            id="httpx-server-disconnected",
+        ),
+        pytest.param(httpx.ReadError("Connection reset by peer"), "maybe_sent", id="httpx-reset"),
+        pytest.param(httpx.ConnectError("Connection refused"), "transient", id="httpx-connect"),
+        pytest.param(
+            httpx.ProxyError("407 Proxy Authentication Required"),
+            "transient",
+            id="httpx-proxy-tunnel",
+        ),
+        pytest.param(
+            aiohttp.ServerDisconnectedError(), "maybe_sent", id="aiohttp-server-disconnected"
+        ),
+        pytest.param(
+            aiohttp.ClientOSError(104, "Connection reset by peer"), "maybe_sent", id="aiohttp-reset"
+        ),
+        pytest.param(
+            aiohttp.ClientPayloadError("Response payload is not completed"),
+            "maybe_sent",
+            id="aiohttp-cut-answer",
+        ),
+        pytest.param(
+            aiohttp.ClientConnectorError(
+                ConnectionKey("api.telegram.org", 443, True, True, None, None, None),
+                OSError(111, "Connection refused"),
+            ),
+            "transient",
+            id="aiohttp-connect",
+        ),
+        pytest.param(None, "transient", id="telegram-5xx"),
+    ],
+)
+def test_a_connection_that_broke_after_the_request_went_out_may_have_sent(
+    cause: BaseException | None, outcome: str
+) -> None:
+    """A connection closed or reset while the bot waited for the answer was tried again as one
+    that never opened: the message may have reached her (Zalo's rule says so). Both HTTP
+    clients: PTB's ``NetworkError`` keeps the client's error as its cause; without one it is
+    Telegram's own answer (a 5xx), which says nothing went."""
+    error = NetworkError("Bad Gateway" if cause is None else f"{type(cause).__name__}")
+    error.__cause__ = cause
+    assert outcome_of(error).outcome == SendOutcome(outcome)
+    assert maybe_sent(error) is (outcome == "maybe_sent")
 
 
 @pytest.mark.parametrize("status", [403, 407])

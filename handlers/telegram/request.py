@@ -179,14 +179,42 @@ class AiohttpRequest(BaseRequest):
         return NO_PROXY if self._bypassed[host] else proxy
 
 
-def went_out(error: TimedOut) -> bool:
-    """Whether a timed-out request may have reached Telegram: PTB raises ``TimedOut`` for
-    every timeout, but one that came while connecting, or waiting for a free connection, had
-    sent nothing (httpx's ``ConnectTimeout``/``PoolTimeout``, aiohttp's
-    ``ConnectionTimeoutError``, each the cause PTB and :class:`AiohttpRequest` keep); a read or
-    write timeout, or one of unknown origin, may have."""
-    unsent = (httpx.ConnectTimeout, httpx.PoolTimeout, aiohttp.ConnectionTimeoutError)
-    return not isinstance(error.__cause__, unsent)
+# Failures that came before the request was sent: connecting (a refused or unreachable
+# address, DNS, TLS, a proxy that would not open the tunnel), waiting for a free connection, an
+# address the client would not use. Telegram cannot have got the request.
+_UNSENT = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+    httpx.ProxyError,
+    httpx.UnsupportedProtocol,
+    httpx.LocalProtocolError,
+    aiohttp.ClientConnectorError,
+    aiohttp.ConnectionTimeoutError,
+    aiohttp.ClientHttpProxyError,
+    aiohttp.ServerFingerprintMismatch,
+    aiohttp.InvalidURL,
+)
+
+
+def went_out(error: NetworkError) -> bool:
+    """Whether a request that failed on the way (no answer from Telegram) may have reached it.
+
+    PTB raises ``TimedOut`` for every timeout and ``NetworkError`` for every other failure of
+    the HTTP client, each from the client's own error, which PTB and :class:`AiohttpRequest`
+    keep as the cause. One that came before the request was sent (:data:`_UNSENT`: connecting,
+    or waiting for a free connection) sent nothing. A read or write timeout, a timeout of
+    unknown origin, and a connection that broke once the request was on it (the server closed
+    it or reset it while the bot waited for the answer: httpx's ``RemoteProtocolError`` and
+    ``ReadError``, aiohttp's ``ServerDisconnectedError`` and ``ClientOSError``) may have: the
+    answer was lost, not necessarily the request. A ``NetworkError`` with no client error
+    behind it is an answer (Telegram's 5xx, a proxy's page), not a failure on the way: no."""
+    cause = error.__cause__
+    if isinstance(cause, _UNSENT):
+        return False
+    if isinstance(error, TimedOut):
+        return True
+    return isinstance(cause, httpx.HTTPError | aiohttp.ClientError)
 
 
 def _json_body(fields: dict[str, str]) -> bytes:
