@@ -7,6 +7,7 @@ import asyncio
 import csv
 import dataclasses
 import io
+import logging
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -667,6 +668,27 @@ async def test_baocao_tells_an_admin_without_a_private_chat_how_to_get_the_file(
     await harness.send(group.command(admin, "/baocao"))
     assert harness.fake.messages_to(OFFICE_CHAT)[-1]["text"].startswith(
         "Bot chưa gửi được tệp vào tin nhắn riêng. Đề nghị đồng chí mở trò chuyện riêng với bot"
+    )
+
+
+async def test_baocao_refused_by_a_proxy_does_not_send_the_admin_to_open_a_private_chat(
+    harness: BotHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A company proxy's HTML 403 on the way was read as Telegram's «Forbidden»: the group was
+    told she had never opened a private chat with the bot, which she may well have (the
+    outbox reads that page as the office's network: PROXY_REFUSED). Now nothing false is said;
+    the log names the proxy's status."""
+    admin = harness.admin()
+    group = harness.fake.group(OFFICE_CHAT, "Văn phòng Hội LHPN Hà Nội")
+    harness.fake.fail_next(
+        "sendDocument", proxy_page=True, error_code=403, description="Access Denied"
+    )
+    with caplog.at_level(logging.WARNING, logger="handlers.telegram.errors"):
+        await harness.send(group.command(admin, "/baocao"))
+    assert harness.fake.messages_to(OFFICE_CHAT) == []
+    [logged] = [r.getMessage() for r in caplog.records if r.name == "handlers.telegram.errors"]
+    assert re.fullmatch(
+        r"telegram error while handling update \d+ \(message\): HTTP 403 from a proxy", logged
     )
 
 

@@ -135,13 +135,21 @@ def maybe_sent(exc: TelegramError) -> bool:
     that broke after it was sent (:func:`~handlers.telegram.request.went_out`), or a proxy's
     5xx or 408 page, which says nothing of what Telegram did with it (as Zalo's rule). No for
     every answer of Telegram's, for a failure before anything was sent (connecting), and for a
-    proxy's own 4xx page (its 403 or 407 refused the request)."""
+    proxy's own 4xx page (its 403 or 407 refused the request: :func:`proxy_refused`)."""
     if isinstance(exc, RetryAfter):
         return False
     status = foreign_status(exc)
     if status is not None:
         return status >= 500 or status == 408
     return isinstance(exc, NetworkError) and went_out(exc)
+
+
+def proxy_refused(exc: TelegramError) -> bool:
+    """Whether a proxy or firewall between the bot and Telegram refused the request with a
+    page of its own (a 4xx that is not the Bot API's JSON; PTB reads an HTML 403 as
+    ``Forbidden``): nothing went, and it says nothing of the person."""
+    status = foreign_status(exc)
+    return status is not None and not maybe_sent(exc)
 
 
 def foreign_status(exc: TelegramError) -> int | None:
