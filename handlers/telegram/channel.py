@@ -38,7 +38,7 @@ from bot.config import TelegramSettings
 from bot.domain.outbound import PROXY_REFUSED, Outbound, Part, SendOutcome, SendResult
 from bot.texts import Catalog
 from handlers.telegram.render import CAPABILITIES, CHANNEL, prepare, send_part
-from handlers.telegram.request import new_request, went_out
+from handlers.telegram.request import new_request, quiet_unreadable_answers, went_out
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,7 @@ class TelegramSender:
         request: BaseRequest | None = None,
     ) -> TelegramSender:
         """A sender with its own Bot (initialise it with ``async with sender.bot``)."""
+        quiet_unreadable_answers()
         request = request or new_request(settings.http_client)
         return cls(
             Bot(

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import ssl
 import urllib.request
 from urllib.parse import unquote, urlsplit
@@ -46,6 +47,9 @@ MEDIA_WRITE_TIMEOUT = 20.0
 _Proxy = tuple[str | None, dict[str, str] | None]
 NO_PROXY: _Proxy = (None, None)
 _JSON = {"Content-Type": "application/json"}
+# The logger of PTB's BaseRequest, and what it logs of an answer it cannot read as JSON.
+PTB_REQUEST_LOGGER = "telegram.request.BaseRequest"
+_PTB_NOT_JSON = 'Can not load invalid JSON data: "%s"'
 
 
 def new_request(client: HttpClient, *, pool: int = BOT_POOL) -> BaseRequest:
@@ -53,6 +57,36 @@ def new_request(client: HttpClient, *, pool: int = BOT_POOL) -> BaseRequest:
     if client == "httpx":
         return HTTPXRequest(connection_pool_size=pool)
     return AiohttpRequest(connection_pool_size=pool)
+
+
+def quiet_unreadable_answers() -> None:
+    """Log an answer that is not JSON in one short line (:class:`UnreadableAnswerFilter`),
+    whichever HTTP client the bot uses; twice is once."""
+    logger = logging.getLogger(PTB_REQUEST_LOGGER)
+    if not any(isinstance(f, UnreadableAnswerFilter) for f in logger.filters):
+        logger.addFilter(UnreadableAnswerFilter())
+
+
+class UnreadableAnswerFilter(logging.Filter):
+    """PTB logs an answer it cannot read as JSON at ERROR, with a traceback and the whole
+    answer: a proxy's or firewall's HTML page (hundreds of lines in the office's log, and a
+    page may quote the address asked for, the token in it). That record becomes a WARNING of
+    one line with the answer's length; the error itself still reaches whoever sent the request
+    (the outbox's outcome, the replies' retries, the error handler), which log its status. Any
+    other record of the logger passes as it is."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Shorten PTB's record of an unreadable answer in place; every record is kept."""
+        if record.msg == _PTB_NOT_JSON and isinstance(record.args, tuple) and record.args:
+            characters = len(str(record.args[0]))
+            record.msg = "an answer that is not JSON (%d characters; a proxy's page?), not logged"
+            record.args = (characters,)
+            record.levelno, record.levelname = (
+                logging.WARNING,
+                logging.getLevelName(logging.WARNING),
+            )
+            record.exc_info, record.exc_text = None, None
+        return True
 
 
 class AiohttpRequest(BaseRequest):
