@@ -8,6 +8,8 @@ refusing the request, not the person blocking the bot."""
 
 from __future__ import annotations
 
+import logging
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -223,4 +225,21 @@ async def test_a_proxy_refusing_every_try_is_reported_as_the_offices_network_not
         "\n• DB005 — Ngô Thị Bích Hạnh: chưa gửi được do mạng của cơ quan (máy chủ proxy hoặc "
         "tường lửa) chặn kết nối tới nền tảng, không phải do đại biểu chặn bot; đề nghị bộ phận "
         "kỹ thuật kiểm tra mạng rồi gửi lại." in report
+    )
+
+
+async def test_a_reply_refused_by_a_proxys_page_is_logged_as_the_proxys_not_as_a_block(
+    harness: BotHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """PTB raises «Forbidden» for a proxy's HTML 403 too: the error handler's line said
+    «Forbidden», read in the log as the person blocking the bot. Now it names the proxy."""
+    user = await harness.open_invitation("DB002")
+    harness.fake.fail_next(
+        "sendMessage", proxy_page=True, error_code=403, description="Forbidden", chat_id=user.id
+    )
+    with caplog.at_level(logging.WARNING, logger="handlers.telegram.errors"):
+        await harness.send(user.command("/help"))
+    [logged] = [r.getMessage() for r in caplog.records if r.name == "handlers.telegram.errors"]
+    assert re.fullmatch(
+        r"telegram error while handling update \d+ \(message\): HTTP 403 from a proxy", logged
     )
