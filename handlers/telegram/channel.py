@@ -10,9 +10,8 @@ A request that went out and got no answer (a read or write timeout, a connection
 reset while the bot waited for the answer, a proxy's 5xx page) may have been delivered: it is
 ``maybe_sent``, tried once more at most by the outbox's rule for every channel
 (:mod:`schedules.outbox`); :func:`maybe_sent` decides it for the replies' retries too. A
-failure while connecting sent nothing. A proxy's own
-4xx page (an HTML 403 or 407) is the office's network refusing the request, never the person
-blocking the bot (``PROXY_REFUSED``).
+failure while connecting sent nothing. A proxy's own 4xx page (an HTML 403 or 407) is the
+office's network refusing the request, never the person blocking the bot (``PROXY_REFUSED``).
 """
 
 from __future__ import annotations
