@@ -367,6 +367,8 @@ class _Fault:
     chat_id: int | None = None  # only calls to this chat, if set
     proxy_page: bool = False  # a proxy's HTML page with this status, not the Bot API's JSON
     connect_timeout: bool = False  # timed out connecting: the request never went out
+    dropped: bool = False  # the connection closed after the request went out, no answer
+    connect_error: bool = False  # the connection never opened: the request never went out
 
 
 # Never touched by chaos: receiving updates, the bot's identity, file downloads (served apart),
@@ -904,14 +906,20 @@ class FakeBotApi:
         chat_id: int | None = None,
         proxy_page: bool = False,
         connect_timeout: bool = False,
+        dropped: bool = False,
+        connect_error: bool = False,
     ) -> None:
         """Answer the next ``times`` calls to ``method`` (to ``chat_id`` only, if given) with
         this error (or an httpx read timeout; ``connect_timeout``: httpx's connect timeout,
         over the transport only, the loopback server having accepted the connection), or
-        (``proxy_page``) a company proxy's HTML error page with ``error_code`` as its status."""
+        (``proxy_page``) a company proxy's HTML error page with ``error_code`` as its status,
+        or (``dropped``) no answer at all: the connection closed after the request went out
+        (httpx's ``RemoteProtocolError``; the loopback server hangs up), or
+        (``connect_error``) httpx's ``ConnectError``, over the transport only."""
         fault = _Fault(
-            error_code, description, retry_after, timeout, chat_id, proxy_page, connect_timeout
-        )
+            error_code, description, retry_after, timeout, chat_id, proxy_page, connect_timeout,
+            dropped, connect_error,
+        )  # fmt: skip
         self._faults.setdefault(method, deque()).extend([fault] * times)
 
     def chaos(
@@ -1064,9 +1072,17 @@ class FakeBotApi:
         if fault.connect_timeout:
             call.error = "connect timeout"
             raise httpx.ConnectTimeout("injected connect timeout", request=request)
+        if fault.connect_error:
+            call.error = "connect error"
+            raise httpx.ConnectError("injected connect error", request=request)
         if fault.timeout:
             call.error = "timeout"
             raise httpx.ReadTimeout("injected timeout", request=request)
+        if fault.dropped:
+            call.error = "dropped"
+            raise httpx.RemoteProtocolError(
+                "Server disconnected without sending a response.", request=request
+            )
         if fault.proxy_page:
             call.error_code, call.error = fault.error_code, "proxy page"
             page = f"<html><body><h1>{fault.error_code} {fault.description}</h1></body></html>"

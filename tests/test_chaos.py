@@ -289,6 +289,82 @@ async def test_a_toast_whose_answer_may_be_lost_keeps_its_retries(
     assert limiter_of(app).gave_up == Counter({"TimedOut": 1})
 
 
+async def test_a_reply_that_met_a_proxys_5xx_page_is_tried_once_more_at_most(
+    app: Application,  # type: ignore[type-arg]
+    fake: FakeBotApi,
+    an: FakeUser,
+) -> None:
+    """A proxy's 502 page came after the request went out: it says nothing of what Telegram
+    did with it. The outbox doubted it, the replies did not (four tries, four copies she may
+    read): one rule now (``handlers.telegram.channel.maybe_sent``), one more try at most."""
+    fake.fail_next(
+        "sendMessage", proxy_page=True, error_code=502, description="Bad Gateway", times=10
+    )
+
+    with pytest.raises(NetworkError):
+        await app.bot.send_message(an.id, "hi")
+
+    assert outcomes(fake) == [502, 502]
+    assert limiter_of(app).gave_up == Counter({"NetworkError": 1})
+
+
+async def test_a_reply_to_the_office_group_whose_answer_may_be_lost_is_tried_once_more_at_most(
+    app: Application,  # type: ignore[type-arg]
+    fake: FakeBotApi,
+) -> None:
+    """The office's group reads copies too: a message to it doubted as one to a person."""
+    fake.group(OFFICE_CHAT, "Văn phòng Hội LHPN Hà Nội")
+    fake.fail_next("sendMessage", timeout=True, times=10)
+
+    with pytest.raises(TimedOut):
+        await app.bot.send_message(OFFICE_CHAT, "hi")
+
+    assert outcomes(fake) == ["timeout", "timeout"]
+    assert limiter_of(app).gave_up == Counter({"TimedOut": 1})
+
+
+async def test_a_reply_whose_connection_dropped_after_it_went_out_is_tried_once_more_at_most(
+    app: Application,  # type: ignore[type-arg]
+    fake: FakeBotApi,
+    an: FakeUser,
+) -> None:
+    """The server closed the connection while the bot waited for the answer: the message may
+    be on her screen, as after a read timeout."""
+    fake.fail_next("sendMessage", dropped=True, times=10)
+
+    with pytest.raises(NetworkError, match="RemoteProtocolError"):
+        await app.bot.send_message(an.id, "hi")
+
+    assert outcomes(fake) == ["dropped", "dropped"]
+    assert limiter_of(app).gave_up == Counter({"NetworkError": 1})
+
+
+async def test_a_reply_whose_connection_never_opened_keeps_its_retries(
+    app: Application,  # type: ignore[type-arg]
+    fake: FakeBotApi,
+    an: FakeUser,
+) -> None:
+    """Nothing went: no copy to fear, the usual three retries, and one message."""
+    fake.fail_next("sendMessage", connect_error=True, times=3)
+
+    await app.bot.send_message(an.id, "hi")
+
+    assert [m["text"] for m in an.messages] == ["hi"]
+    assert limiter_of(app).retried == Counter({"NetworkError": 3})
+
+
+async def test_a_toast_whose_connection_dropped_keeps_its_retries(
+    app: Application,  # type: ignore[type-arg]
+    fake: FakeBotApi,
+) -> None:
+    fake.fail_next("answerCallbackQuery", dropped=True, times=10)
+
+    with pytest.raises(NetworkError):
+        await app.bot.answer_callback_query("q1")
+
+    assert outcomes(fake) == ["dropped"] * 4
+
+
 async def test_a_bad_request_is_never_retried(
     app: Application,  # type: ignore[type-arg]
     fake: FakeBotApi,

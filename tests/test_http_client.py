@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -19,16 +20,22 @@ from telegram.request import HTTPXRequest, RequestData
 from telegram.request._requestparameter import RequestParameter
 
 from bot.chat import Inbox
-from bot.config import TelegramSettings
-from bot.domain.outbound import Button, TextPart
+from bot.config import HttpClient, TelegramSettings
+from bot.domain.outbound import Button, SendOutcome, TextPart
 from bot.services import Services
 from bot.texts import load_catalog
 from handlers.telegram.app import bot_defaults, build_application
-from handlers.telegram.channel import TelegramSender
+from handlers.telegram.channel import TelegramSender, outcome_of
 from handlers.telegram.limiter import RetryingRateLimiter
 from handlers.telegram.receiving import UpdatesRequest
 from handlers.telegram.render import keyboard, send_part
-from handlers.telegram.request import AiohttpRequest, new_request
+from handlers.telegram.request import (
+    PTB_REQUEST_LOGGER,
+    AiohttpRequest,
+    UnreadableAnswerFilter,
+    new_request,
+    quiet_unreadable_answers,
+)
 from tests.fakes.server import FakeBotApiServer
 from tests.fakes.telegram_api import FakeBotApi, FakeUser, UploadedFile
 from tests.test_config import edited, problems
@@ -357,3 +364,94 @@ def test_an_unknown_http_client_is_reported_with_its_key(tmp_path: Path) -> None
     plan = edited(tmp_path, ('http_client = "aiohttp"', 'http_client = "requests"'))
 
     assert problems(plan) == [("telegram.http_client", "literal_error")]
+
+
+# --- answers lost on the way ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("client", ["aiohttp", "httpx"])
+async def test_a_connection_closed_after_the_request_went_out_may_have_sent_and_a_refused_one_not(
+    fake: FakeBotApi, an: FakeUser, fake_server: FakeBotApiServer, client: HttpClient
+) -> None:
+    """The server hung up once it had read the request (aiohttp's ``ServerDisconnectedError``,
+    httpx's ``RemoteProtocolError``): the message may be on her screen, and is doubted as
+    after a read timeout. A connection refused (``ClientConnectorError``, ``ConnectError``)
+    sent nothing: retried freely."""
+    async with Bot(fake.token, base_url=fake_server.base_url, request=new_request(client)) as bot:
+        fake.fail_next("sendMessage", dropped=True)
+        with pytest.raises(NetworkError) as dropped:
+            await bot.send_message(an.id, "Nhắc hạn")
+    refused = Bot(
+        fake.token, base_url=f"http://127.0.0.1:{closed_port()}/bot", request=new_request(client)
+    )
+    with pytest.raises(NetworkError) as never_opened:
+        async with refused:
+            pass
+
+    assert [call.error for call in fake.calls_to("sendMessage")] == ["dropped"]
+    assert outcome_of(dropped.value).outcome is SendOutcome.MAYBE_SENT
+    assert outcome_of(never_opened.value).outcome is SendOutcome.TRANSIENT
+
+
+@pytest.mark.parametrize("client", ["aiohttp", "httpx"])
+async def test_a_proxys_page_is_logged_in_one_short_line_without_its_html(
+    fake: FakeBotApi,
+    an: FakeUser,
+    fake_server: FakeBotApiServer,
+    client: HttpClient,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """PTB logged a proxy's page at ERROR with a traceback and its whole HTML (a page may quote
+    the address asked for, the token in it): now one warning line. The outbox's own warning
+    still names the status."""
+    settings = TelegramSettings(
+        api_base_url=fake_server.base_url,
+        file_base_url=fake_server.base_file_url,
+        http_client=client,
+    )
+    sender = TelegramSender.build(fake.token, settings, load_catalog("vi"))
+    fake.fail_next("sendMessage", proxy_page=True, error_code=502, description="Bad Gateway")
+    async with sender.bot:
+        with caplog.at_level(logging.DEBUG):
+            result = await sender.send(str(an.id), TextPart("Nhắc hạn"))
+
+    assert result.outcome is SendOutcome.MAYBE_SENT
+    page = "<html><body><h1>502 Bad Gateway</h1></body></html>"  # the fake proxy's, as sent
+    assert all(page not in r.getMessage() for r in caplog.records)
+    logged = [
+        (r.name, r.levelname, r.getMessage(), r.exc_info)
+        for r in caplog.records
+        if r.levelno >= logging.WARNING
+    ]
+    assert logged == [
+        (
+            "telegram.request.BaseRequest",
+            "WARNING",
+            f"an answer that is not JSON ({len(page)} characters; a proxy's page?), not logged",
+            None,
+        ),
+        (
+            "handlers.telegram.channel",
+            "WARNING",
+            "an answer that is not the Bot API's: HTTP 502 (a proxy's page?)",
+            None,
+        ),
+    ]
+
+
+def test_the_filter_of_unreadable_answers_leaves_any_other_error_of_ptb_as_it_is(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    quiet_unreadable_answers()
+    quiet_unreadable_answers()  # twice is once
+    logger = logging.getLogger(PTB_REQUEST_LOGGER)
+    assert sum(isinstance(f, UnreadableAnswerFilter) for f in logger.filters) == 1
+    with caplog.at_level(logging.ERROR, logger=PTB_REQUEST_LOGGER):
+        try:
+            raise ValueError("boom")
+        except ValueError:
+            logger.exception("Something else broke: %s", "details")
+
+    [record] = caplog.records
+    assert (record.levelname, record.getMessage()) == ("ERROR", "Something else broke: details")
+    assert record.exc_info is not None

@@ -7,6 +7,7 @@ import asyncio
 import csv
 import dataclasses
 import io
+import logging
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -700,6 +701,30 @@ async def test_baocao_tells_an_admin_without_a_private_chat_how_to_get_the_file(
     assert harness.fake.messages_to(OFFICE_CHAT)[-1]["text"].startswith(
         "Bot chưa gửi được tệp vào tin nhắn riêng. Đề nghị đồng chí mở trò chuyện riêng với bot"
     )
+
+
+async def test_baocao_refused_by_a_proxy_tells_the_admin_the_network_refused_it_not_to_open_a_chat(
+    harness: BotHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A company proxy's HTML 403 on the way was read as Telegram's «Forbidden»: the group was
+    told she had never opened a private chat with the bot, which she may well have (the
+    outbox reads that page as the office's network: PROXY_REFUSED). Now the group is told the
+    office's network stopped it, and the log names the proxy's status."""
+    admin = harness.admin()
+    group = harness.fake.group(OFFICE_CHAT, "Văn phòng Hội LHPN Hà Nội")
+    harness.fake.fail_next(
+        "sendDocument", proxy_page=True, error_code=403, description="Access Denied"
+    )
+    with caplog.at_level(logging.WARNING, logger="handlers.telegram.inbound"):
+        await harness.send(group.command(admin, "/baocao"))
+    assert [m["text"] for m in harness.fake.messages_to(OFFICE_CHAT)] == [
+        "Bot chưa gửi được tin riêng tới đồng chí vì mạng của cơ quan (máy chủ proxy hoặc tường "
+        "lửa) chặn kết nối của bot, không phải do đồng chí. Đề nghị bộ phận kỹ thuật kiểm "
+        "tra mạng, rồi đồng chí thử lại."
+    ]
+    assert [r.getMessage() for r in caplog.records if r.name == "handlers.telegram.inbound"] == [
+        "private message refused by a proxy: HTTP 403"
+    ]
 
 
 def test_invites_print_refuses_a_bot_name_that_would_print_broken_qr_codes(

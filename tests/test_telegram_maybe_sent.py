@@ -1,23 +1,27 @@
 """A message the outbox sends on Telegram whose send may have gone, as on Zalo
-(``tests/test_zalo_maybe_sent.py``): a read timeout after the request went out, or a proxy's
-5xx page, may hide a delivered message, and the Bot API has no key to spot a copy; it is tried
-once more at most, then reported as one that may have arrived. A timeout while connecting sent
+(``tests/test_zalo_maybe_sent.py``): a read timeout after the request went out, a connection
+closed or reset while the bot waited for the answer, or a proxy's 5xx page, may hide a
+delivered message, and the Bot API has no key to spot a copy; it is tried once more at most,
+then reported as one that may have arrived. A timeout or a failure while connecting sent
 nothing and is retried as any error. A proxy's own HTML 403/407 is the office's network
 refusing the request, not the person blocking the bot."""
 
 from __future__ import annotations
 
+import logging
+import re
 from datetime import timedelta
 from typing import Any
 
 import aiohttp
 import httpx
 import pytest
+from aiohttp.client_reqrep import ConnectionKey
 from sqlalchemy import select
-from telegram.error import TimedOut
+from telegram.error import NetworkError, TimedOut
 
 from bot.domain.outbound import MessageKind, SendOutcome
-from handlers.telegram.channel import outcome_of
+from handlers.telegram.channel import maybe_sent, outcome_of
 from storage.models import ChannelIdentity, Delegate, Delivery, OutboundMessage
 from tests.harness import OFFICE_CHAT, BotHarness
 from tests.test_outbox import deliveries, reminder_for_one, texts
@@ -61,6 +65,7 @@ async def the_reminders_delivery(harness: BotHarness, code: str) -> Delivery:
         pytest.param(
             {"proxy_page": True, "error_code": 502, "description": "Bad Gateway"}, id="proxy-502"
         ),
+        pytest.param({"dropped": True}, id="connection-dropped"),
     ],
 )
 async def test_a_reminder_whose_answer_is_lost_every_time_is_sent_twice_at_most_and_reported(
@@ -132,6 +137,56 @@ def test_a_timeout_may_have_sent_unless_it_came_while_connecting(
     assert outcome_of(error).outcome == SendOutcome(outcome)
 
 
+@pytest.mark.parametrize(
+    ("cause", "outcome"),
+    [
+        pytest.param(
+            httpx.RemoteProtocolError("Server disconnected without sending a response."),
+            "maybe_sent",
+            id="httpx-server-disconnected",
+        ),
+        pytest.param(httpx.ReadError("Connection reset by peer"), "maybe_sent", id="httpx-reset"),
+        pytest.param(httpx.ConnectError("Connection refused"), "transient", id="httpx-connect"),
+        pytest.param(
+            httpx.ProxyError("407 Proxy Authentication Required"),
+            "transient",
+            id="httpx-proxy-tunnel",
+        ),
+        pytest.param(
+            aiohttp.ServerDisconnectedError(), "maybe_sent", id="aiohttp-server-disconnected"
+        ),
+        pytest.param(
+            aiohttp.ClientOSError(104, "Connection reset by peer"), "maybe_sent", id="aiohttp-reset"
+        ),
+        pytest.param(
+            aiohttp.ClientPayloadError("Response payload is not completed"),
+            "maybe_sent",
+            id="aiohttp-cut-answer",
+        ),
+        pytest.param(
+            aiohttp.ClientConnectorError(
+                ConnectionKey("api.telegram.org", 443, True, True, None, None, None),
+                OSError(111, "Connection refused"),
+            ),
+            "transient",
+            id="aiohttp-connect",
+        ),
+        pytest.param(None, "transient", id="telegram-5xx"),
+    ],
+)
+def test_a_connection_that_broke_after_the_request_went_out_may_have_sent(
+    cause: BaseException | None, outcome: str
+) -> None:
+    """A connection closed or reset while the bot waited for the answer was tried again as one
+    that never opened: the message may have reached her (Zalo's rule says so). Both HTTP
+    clients: PTB's ``NetworkError`` keeps the client's error as its cause; without one it is
+    Telegram's own answer (a 5xx), which says nothing went."""
+    error = NetworkError("Bad Gateway" if cause is None else f"{type(cause).__name__}")
+    error.__cause__ = cause
+    assert outcome_of(error).outcome == SendOutcome(outcome)
+    assert maybe_sent(error) is (outcome == "maybe_sent")
+
+
 @pytest.mark.parametrize("status", [403, 407])
 async def test_a_proxys_html_refusal_is_not_the_person_blocking_the_bot(
     harness: BotHarness, status: int
@@ -170,4 +225,21 @@ async def test_a_proxy_refusing_every_try_is_reported_as_the_offices_network_not
         "\n• DB005 — Ngô Thị Bích Hạnh: chưa gửi được do mạng của cơ quan (máy chủ proxy hoặc "
         "tường lửa) chặn kết nối tới nền tảng, không phải do đại biểu chặn bot; đề nghị bộ phận "
         "kỹ thuật kiểm tra mạng rồi gửi lại." in report
+    )
+
+
+async def test_a_reply_refused_by_a_proxys_page_is_logged_as_the_proxys_not_as_a_block(
+    harness: BotHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """PTB raises «Forbidden» for a proxy's HTML 403 too: the error handler's line said
+    «Forbidden», read in the log as the person blocking the bot. Now it names the proxy."""
+    user = await harness.open_invitation("DB002")
+    harness.fake.fail_next(
+        "sendMessage", proxy_page=True, error_code=403, description="Forbidden", chat_id=user.id
+    )
+    with caplog.at_level(logging.WARNING, logger="handlers.telegram.errors"):
+        await harness.send(user.command("/help"))
+    [logged] = [r.getMessage() for r in caplog.records if r.name == "handlers.telegram.errors"]
+    assert re.fullmatch(
+        r"telegram error while handling update \d+ \(message\): HTTP 403 from a proxy", logged
     )

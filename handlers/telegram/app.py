@@ -33,7 +33,7 @@ from handlers.telegram.context import (
 from handlers.telegram.limiter import RetryingRateLimiter
 from handlers.telegram.receiving import Mount, Poller, UpdatesRequest, WebhookReceiver
 from handlers.telegram.render import CHANNEL, NO_LINK_PREVIEWS
-from handlers.telegram.request import POLL_POOL, new_request
+from handlers.telegram.request import POLL_POOL, new_request, quiet_unreadable_answers
 from handlers.telegram.updates import ChatOrderedUpdateProcessor
 from schedules.ratelimit import Pacer
 
@@ -98,6 +98,7 @@ def build_application(
         # Telegram only once it is handled; PTB's Updater confirms it when fetched.
         .updater(None)
     )
+    quiet_unreadable_answers()
     client = settings.http_client
     polling = UpdatesRequest(get_updates_request or new_request(client, pool=POLL_POOL))
     builder = builder.request(request or new_request(client)).get_updates_request(polling)

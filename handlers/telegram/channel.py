@@ -6,11 +6,12 @@ For the same reason it is not given the bot's retries of 5xx and timeouts
 (:mod:`handlers.telegram.limiter`): each send is tried once and the outbox retries it by its
 own durable rules (attempts counted on the row, backoff in plan time), never twice over.
 
-A request that went out and got no answer (a read or write timeout, a proxy's 5xx page) may
-have been delivered: it is ``maybe_sent``, tried once more at most by the outbox's rule for
-every channel (:mod:`schedules.outbox`). A timeout while connecting sent nothing. A proxy's own
-4xx page (an HTML 403 or 407) is the office's network refusing the request, never the person
-blocking the bot (``PROXY_REFUSED``).
+A request that went out and got no answer (a read or write timeout, a connection closed or
+reset while the bot waited for the answer, a proxy's 5xx page) may have been delivered: it is
+``maybe_sent``, tried once more at most by the outbox's rule for every channel
+(:mod:`schedules.outbox`); :func:`maybe_sent` decides it for the replies' retries too. A
+failure while connecting sent nothing. A proxy's own 4xx page (an HTML 403 or 407) is the
+office's network refusing the request, never the person blocking the bot (``PROXY_REFUSED``).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from bot.config import TelegramSettings
 from bot.domain.outbound import PROXY_REFUSED, Outbound, Part, SendOutcome, SendResult
 from bot.texts import Catalog
 from handlers.telegram.render import CAPABILITIES, CHANNEL, prepare, send_part
-from handlers.telegram.request import new_request, went_out
+from handlers.telegram.request import new_request, quiet_unreadable_answers, went_out
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,7 @@ class TelegramSender:
         request: BaseRequest | None = None,
     ) -> TelegramSender:
         """A sender with its own Bot (initialise it with ``async with sender.bot``)."""
+        quiet_unreadable_answers()
         request = request or new_request(settings.http_client)
         return cls(
             Bot(
@@ -101,21 +103,18 @@ def outcome_of(exc: TelegramError) -> SendResult:
             retry_after=retry_after_seconds(exc),
             error="429 Too Many Requests",
         )
-    if isinstance(exc, TimedOut):
-        # The request went out and no answer came: Telegram may have delivered it, and the
-        # Bot API has no key to spot a copy (the outbox tries it once more at most). One that
-        # timed out connecting sent nothing, and is tried again freely.
-        outcome = SendOutcome.MAYBE_SENT if went_out(exc) else SendOutcome.TRANSIENT
-        return SendResult(outcome, error=f"TimedOut: {exc.message}")
     status = foreign_status(exc)
     if status is not None:
-        # Not the Bot API's JSON: a proxy or firewall between the bot and Telegram answered.
-        # Its 403/407 refused the request (nothing went; not the person blocking the bot), its
-        # 5xx page says nothing of what Telegram did with it (as Zalo's rule).
         log.warning("an answer that is not the Bot API's: HTTP %d (a proxy's page?)", status)
-        if status >= 500 or status == 408:
-            # Kept as a code: the office's report prints it inside a Vietnamese sentence.
-            return SendResult(SendOutcome.MAYBE_SENT, error=f"HTTP {status} (proxy)")
+    if maybe_sent(exc):
+        # Telegram may have delivered it, and the Bot API has no key to spot a copy: the
+        # outbox tries it once more at most. A proxy's status is kept as a code: the office's
+        # report prints it inside a Vietnamese sentence.
+        error = f"HTTP {status} (proxy)" if status is not None else _error_text(exc)
+        return SendResult(SendOutcome.MAYBE_SENT, error=error)
+    if status is not None:
+        # The office's network refused the request (nothing went): not the person blocking
+        # the bot.
         return SendResult(SendOutcome.TRANSIENT, error=PROXY_REFUSED)
     if isinstance(exc, Forbidden):
         return SendResult(SendOutcome.BLOCKED, error=f"403 {exc.message}")
@@ -123,9 +122,34 @@ def outcome_of(exc: TelegramError) -> SendResult:
         unreachable = any(marker in exc.message.lower() for marker in _UNREACHABLE)
         outcome = SendOutcome.BLOCKED if unreachable else SendOutcome.FAILED
         return SendResult(outcome, error=f"400 {exc.message}")
-    if isinstance(exc, NetworkError):  # Telegram's 5xx, a connection that failed: try again
-        return SendResult(SendOutcome.TRANSIENT, error=f"{type(exc).__name__}: {exc.message}")
-    return SendResult(SendOutcome.FAILED, error=f"{type(exc).__name__}: {exc.message}")
+    if isinstance(exc, NetworkError):  # Telegram's 5xx, a connection that never opened: again
+        return SendResult(SendOutcome.TRANSIENT, error=_error_text(exc))
+    return SendResult(SendOutcome.FAILED, error=_error_text(exc))
+
+
+def maybe_sent(exc: TelegramError) -> bool:
+    """Whether a request that failed may have reached Telegram all the same: the one rule of
+    the outbox (:func:`outcome_of`) and of the replies (:mod:`handlers.telegram.limiter`).
+
+    Yes when it went out and no answer of Telegram's came back: a timeout or a connection
+    that broke after it was sent (:func:`~handlers.telegram.request.went_out`), or a proxy's
+    5xx or 408 page, which says nothing of what Telegram did with it (as Zalo's rule). No for
+    every answer of Telegram's, for a failure before anything was sent (connecting), and for a
+    proxy's own 4xx page (its 403 or 407 refused the request: :func:`proxy_refused`)."""
+    if isinstance(exc, RetryAfter):
+        return False
+    status = foreign_status(exc)
+    if status is not None:
+        return status >= 500 or status == 408
+    return isinstance(exc, NetworkError) and went_out(exc)
+
+
+def proxy_refused(exc: TelegramError) -> bool:
+    """Whether a proxy or firewall between the bot and Telegram refused the request with a
+    page of its own (a 4xx that is not the Bot API's JSON; PTB reads an HTML 403 as
+    ``Forbidden``): nothing went, and it says nothing of the person."""
+    status = foreign_status(exc)
+    return status is not None and not maybe_sent(exc)
 
 
 def foreign_status(exc: TelegramError) -> int | None:
@@ -136,6 +160,10 @@ def foreign_status(exc: TelegramError) -> int | None:
         return None
     found = _STATUS.search(exc.message)
     return int(found.group(1)) if found else None
+
+
+def _error_text(exc: TelegramError) -> str:
+    return f"{type(exc).__name__}: {exc.message}"
 
 
 def retry_after_seconds(exc: RetryAfter) -> float:

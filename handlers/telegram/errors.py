@@ -7,6 +7,7 @@ import logging
 from telegram import Update
 from telegram.error import Forbidden, NetworkError, RetryAfter, TelegramError
 
+from handlers.telegram.channel import foreign_status
 from handlers.telegram.context import Context, catalog_of, services_of
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,11 @@ async def on_error(update: object, context: Context) -> None:
     if isinstance(error, NetworkError | Forbidden | RetryAfter):
         # The platform, not our code: PTB retries polling itself, a blocked user is no bug, and
         # a flood limit that outlasted the retries would only be made worse by an apology.
-        log.warning("telegram error while handling %s: %s", where, type(error).__name__)
+        status = foreign_status(error)
+        if status is not None:  # a proxy's page: the office's network, not the person
+            log.warning("telegram error while handling %s: HTTP %d from a proxy", where, status)
+        else:
+            log.warning("telegram error while handling %s: %s", where, type(error).__name__)
         return
     log.error("unexpected error while handling %s", where, exc_info=error)
     catalog = catalog_of(context)

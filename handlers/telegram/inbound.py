@@ -16,8 +16,9 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 
 from bot.domain.channels import ChannelInfo, FileTooLarge, FileUnavailable
 from bot.domain.inbound import Command, Event
-from bot.domain.outbound import Answer, Toast
+from bot.domain.outbound import Answer, Outbound, Toast
 from bot.texts import Catalog
+from handlers.telegram.channel import foreign_status, proxy_refused
 from handlers.telegram.context import Context, catalog_of, inbox_of_bot_data
 from handlers.telegram.events import CHANNEL, event_of
 from handlers.telegram.render import CAPABILITIES, send_outbound
@@ -80,6 +81,15 @@ async def _send(context: Context, event: Event, answer: Answer) -> None:
         except (Forbidden, BadRequest) as exc:
             if reply.if_unreachable is None:
                 raise
+            if proxy_refused(exc):
+                # A proxy's HTML 403 on the way is the office's network refusing the request,
+                # not Telegram's «Forbidden»: she may well have opened the chat, and «open a
+                # private chat with the bot» would send her to do what she did (the outbox
+                # reads it so too: PROXY_REFUSED). She is told what stopped it instead.
+                log.warning("private message refused by a proxy: HTTP %d", foreign_status(exc))
+                refused = Outbound.text(catalog.html("errors.proxy_private"))
+                await send_outbound(context.bot, int(event.chat.address), refused, catalog)
+                return
             # A person who never opened a private chat with the bot (or blocked it): Telegram
             # says "Forbidden" or "chat not found"; they are told where they wrote instead.
             log.info("private message not sent: %s", type(exc).__name__)

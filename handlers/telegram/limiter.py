@@ -24,11 +24,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from telegram.error import BadRequest, NetworkError, RetryAfter, TimedOut
+from telegram.error import BadRequest, NetworkError, RetryAfter
 from telegram.ext import AIORateLimiter
 
-from handlers.telegram.channel import retry_after_seconds
-from handlers.telegram.request import went_out
+from handlers.telegram.channel import maybe_sent, retry_after_seconds
 from schedules.ratelimit import Limits, Pacer, forget_idle
 
 log = logging.getLogger(__name__)
@@ -92,11 +91,13 @@ class RetryingRateLimiter(AIORateLimiter):
       in a burst of everything that queued during it.
 
     What still fails after the retries is raised to the handler (and logged by the error
-    handler) as before. A timeout after the request went out (a read or write timeout:
-    :func:`~handlers.telegram.request.went_out`) does not say whether Telegram got it: the
-    answer may have been lost, not the message, and a retry then shows the person the same
-    reply twice. A message to a private chat is so tried once more at most, as the outbox tries
-    a delivery (one possible repeat, preferred to a reply lost for a slow answer); a timeout
+    handler) as before. A request that went out and got no answer of Telegram's (a read or
+    write timeout, a connection closed or reset while the bot waited for the answer, a proxy's
+    5xx page: :func:`~handlers.telegram.channel.maybe_sent`, the outbox's rule too) does not
+    say whether Telegram got it: the answer may have been lost, not the message, and a retry
+    then shows the chat the same message twice. A message, to a person or to a group (the
+    office's group reads copies too), is so tried once more at most, as the outbox tries a
+    delivery (one possible repeat, preferred to a reply lost for a slow answer); a failure
     while connecting sent nothing and keeps every retry, as does a toast (answered twice, it
     shows nothing twice; never answered, her tap spins).
 
@@ -162,6 +163,8 @@ class RetryingRateLimiter(AIORateLimiter):
         chat_id = _chat_number(data.get("chat_id"))
         chat = self._chat(chat_id) if chat_id is not None and chat_id > 0 else None
         paced = chat is not None and _is_message(endpoint)
+        # A message in a chat, private or a group: a copy of it is one more the chat reads.
+        message = _is_message(endpoint) and data.get("chat_id") is not None
         # As AIORateLimiter counted its 30 a second: every request for a chat.
         budgeted = paused and data.get("chat_id") is not None
         # What AIORateLimiter still paces: a group or a channel (an id below zero, a @name) at 20
@@ -192,7 +195,7 @@ class RetryingRateLimiter(AIORateLimiter):
         # one before, and a retry keeps its place ahead of the chat's later messages.
         async with chat.taking_turn() if paced and chat is not None else contextlib.nullcontext():
             network = flood = 0
-            maybe_sent = False  # a try of this message timed out after it went out
+            doubted_once = False  # a try of this message may have reached the chat
             while True:
                 if paused:
                     await self._wait_out_pause(chat_id)
@@ -222,14 +225,15 @@ class RetryingRateLimiter(AIORateLimiter):
                 except NetworkError as exc:
                     if isinstance(exc, BadRequest):
                         raise  # Telegram refused the request itself: the same fails the same
-                    # A message whose answer may be lost (a timeout after it went out) may be
-                    # on her screen: one more try at most, as the outbox's rule (a toast has
-                    # no copy to fear and keeps every retry).
-                    doubted = paced and isinstance(exc, TimedOut) and went_out(exc)
-                    if network >= self.network_retries or (doubted and maybe_sent):
+                    # A message whose answer may be lost (it went out: a timeout, a dropped
+                    # connection, a proxy's 5xx page) may be on the chat's screen: one more try
+                    # at most, by the outbox's rule (a toast has no copy to fear and keeps
+                    # every retry).
+                    doubted = message and maybe_sent(exc)
+                    if network >= self.network_retries or (doubted and doubted_once):
                         self._give_up(endpoint, exc, network)
                         raise
-                    maybe_sent = maybe_sent or doubted
+                    doubted_once = doubted_once or doubted
                     wait = self.backoff * 2**network
                     network += 1
                     self.retried[type(exc).__name__] += 1

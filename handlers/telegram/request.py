@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import ssl
 import urllib.request
 from urllib.parse import unquote, urlsplit
@@ -46,6 +47,9 @@ MEDIA_WRITE_TIMEOUT = 20.0
 _Proxy = tuple[str | None, dict[str, str] | None]
 NO_PROXY: _Proxy = (None, None)
 _JSON = {"Content-Type": "application/json"}
+# The logger of PTB's BaseRequest, and what it logs of an answer it cannot read as JSON.
+PTB_REQUEST_LOGGER = "telegram.request.BaseRequest"
+_PTB_NOT_JSON = 'Can not load invalid JSON data: "%s"'
 
 
 def new_request(client: HttpClient, *, pool: int = BOT_POOL) -> BaseRequest:
@@ -53,6 +57,36 @@ def new_request(client: HttpClient, *, pool: int = BOT_POOL) -> BaseRequest:
     if client == "httpx":
         return HTTPXRequest(connection_pool_size=pool)
     return AiohttpRequest(connection_pool_size=pool)
+
+
+def quiet_unreadable_answers() -> None:
+    """Log an answer that is not JSON in one short line (:class:`UnreadableAnswerFilter`),
+    whichever HTTP client the bot uses; twice is once."""
+    logger = logging.getLogger(PTB_REQUEST_LOGGER)
+    if not any(isinstance(f, UnreadableAnswerFilter) for f in logger.filters):
+        logger.addFilter(UnreadableAnswerFilter())
+
+
+class UnreadableAnswerFilter(logging.Filter):
+    """PTB logs an answer it cannot read as JSON at ERROR, with a traceback and the whole
+    answer: a proxy's or firewall's HTML page (hundreds of lines in the office's log, and a
+    page may quote the address asked for, the token in it). That record becomes a WARNING of
+    one line with the answer's length; the error itself still reaches whoever sent the request
+    (the outbox's outcome, the replies' retries, the error handler), which log its status. Any
+    other record of the logger passes as it is."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Shorten PTB's record of an unreadable answer in place; every record is kept."""
+        if record.msg == _PTB_NOT_JSON and isinstance(record.args, tuple) and record.args:
+            characters = len(str(record.args[0]))
+            record.msg = "an answer that is not JSON (%d characters; a proxy's page?), not logged"
+            record.args = (characters,)
+            record.levelno, record.levelname = (
+                logging.WARNING,
+                logging.getLevelName(logging.WARNING),
+            )
+            record.exc_info, record.exc_text = None, None
+        return True
 
 
 class AiohttpRequest(BaseRequest):
@@ -179,14 +213,42 @@ class AiohttpRequest(BaseRequest):
         return NO_PROXY if self._bypassed[host] else proxy
 
 
-def went_out(error: TimedOut) -> bool:
-    """Whether a timed-out request may have reached Telegram: PTB raises ``TimedOut`` for
-    every timeout, but one that came while connecting, or waiting for a free connection, had
-    sent nothing (httpx's ``ConnectTimeout``/``PoolTimeout``, aiohttp's
-    ``ConnectionTimeoutError``, each the cause PTB and :class:`AiohttpRequest` keep); a read or
-    write timeout, or one of unknown origin, may have."""
-    unsent = (httpx.ConnectTimeout, httpx.PoolTimeout, aiohttp.ConnectionTimeoutError)
-    return not isinstance(error.__cause__, unsent)
+# Failures that came before the request was sent: connecting (a refused or unreachable
+# address, DNS, TLS, a proxy that would not open the tunnel), waiting for a free connection, an
+# address the client would not use. Telegram cannot have got the request.
+_UNSENT = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+    httpx.ProxyError,
+    httpx.UnsupportedProtocol,
+    httpx.LocalProtocolError,
+    aiohttp.ClientConnectorError,
+    aiohttp.ConnectionTimeoutError,
+    aiohttp.ClientHttpProxyError,
+    aiohttp.ServerFingerprintMismatch,
+    aiohttp.InvalidURL,
+)
+
+
+def went_out(error: NetworkError) -> bool:
+    """Whether a request that failed on the way (no answer from Telegram) may have reached it.
+
+    PTB raises ``TimedOut`` for every timeout and ``NetworkError`` for every other failure of
+    the HTTP client, each from the client's own error, which PTB and :class:`AiohttpRequest`
+    keep as the cause. One that came before the request was sent (:data:`_UNSENT`: connecting,
+    or waiting for a free connection) sent nothing. A read or write timeout, a timeout of
+    unknown origin, and a connection that broke once the request was on it (the server closed
+    it or reset it while the bot waited for the answer: httpx's ``RemoteProtocolError`` and
+    ``ReadError``, aiohttp's ``ServerDisconnectedError`` and ``ClientOSError``) may have: the
+    answer was lost, not necessarily the request. A ``NetworkError`` with no client error
+    behind it is an answer (Telegram's 5xx, a proxy's page), not a failure on the way: no."""
+    cause = error.__cause__
+    if isinstance(cause, _UNSENT):
+        return False
+    if isinstance(error, TimedOut):
+        return True
+    return isinstance(cause, httpx.HTTPError | aiohttp.ClientError)
 
 
 def _json_body(fields: dict[str, str]) -> bytes:

@@ -193,6 +193,9 @@ class FakeBotApiServer:
             # An injected timeout: stay silent until the client gives up and hangs up.
             await reader.read()
             return False
+        except httpx.RemoteProtocolError:
+            # An injected dropped connection: hang up, the request read, no answer sent.
+            return False
         except Exception as error:
             # A crash inside the fake: answer like a broken server instead of hanging up, so
             # the bot process sees an error and the test sees the description.
