@@ -213,7 +213,12 @@ class DeskPages:
             return RedirectResponse(f"{self.root}/checkin", status_code=303)
         bound = session_binding(visit)
         if request.method == "GET":
-            return self.office._render("office/checkin_desk.html", visit=visit, actor=visit.actor)
+            # Sent back after the server's secret changed: the desk's name as typed.
+            flash = self.office._flash(request, visit)
+            return self.office._render(
+                "office/checkin_desk.html", visit=visit, actor=visit.actor, flash=flash,
+                kept=flash.typed if flash is not None else {},
+            )  # fmt: skip
         values = await self.office._form(request, bound)
         if isinstance(values, Response):
             return values
