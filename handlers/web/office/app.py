@@ -428,15 +428,26 @@ class Office:
         is kept by the page she is on rather than carried across the sign-in. Only for a
         form of this server's own pages (a page of another site gets nothing of its post
         shown on ours); a multipart form's leading text fields only, never its file."""
+        return (await self.unsaved(request))[0]
+
+    async def unsaved(
+        self, request: Request
+    ) -> tuple[list[tuple[str, str]], tuple[str, dict[str, str]] | None]:
+        """What :meth:`unsaved_text` shows back to copy, and the page the form is on with what
+        it had typed and chosen by the keys that page fills its boxes from (:func:`renewable`;
+        an address of this site), for a form the browser vouches came from this server's own
+        page (:func:`own_page`) — the desk's, sent after a restart with a new secret, goes back
+        there once the desk is named again (:meth:`DeskPages.choose_desk`)."""
         if request.method != "POST" or not self._same_site(request):
-            return []
+            return [], None
         # The path's end: behind a proxy the path may come with or without the site's prefix.
         path = request.url.path
         found = next((form for form in UNSAVED_FORMS if form.pattern.search(path)), None)
         if found is None:
-            return []
+            return [], None
         boxes, only_when = found.boxes, found.only_when
-        wanted = [field for field, _, _ in boxes] + ([only_when[0]] if only_when else [])
+        wanted = [field for field, _, _ in boxes] + [field for field, _ in found.chosen]
+        wanted += ([only_when[0]] if only_when else []) + (["back"] if found.page == BACK else [])
         content_type = request.headers.get("content-type", "")
         values: dict[str, str] = {}
         try:
@@ -446,14 +457,20 @@ class Office:
                 form = await read_form(request)
                 values = {name: text_field(form, name) for name in wanted}
         except (TooLarge, HTTPException, MultiPartException, ClientDisconnect):
-            return []
+            return [], None
         if only_when is not None and values.get(only_when[0]) != only_when[1]:
-            return []
-        return [
+            return [], None
+        typed = [
             (self.catalog.plain(f"dash.signin.field.{label}"), values[field])
             for field, label, _ in boxes
             if values.get(field, "").strip()
         ]
+        renewal = renewable(path, values) if own_page(request, self.origin) else None
+        if renewal is not None:
+            page, kept = renewal
+            page = page if page.startswith("/") else f"{self.root}/{page}"
+            renewal = (page, kept) if self._own_address(page) else None
+        return typed, renewal
 
     async def _form(self, request: Request, bound_to: str) -> dict[str, str] | Response:
         """The posted form, once it is known to be this server's for ``bound_to``; else the
