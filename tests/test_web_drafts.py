@@ -218,7 +218,7 @@ async def test_a_paste_far_over_a_short_box_s_limit_comes_back_whole_from_its_fo
         back = (await web.client.get(sent.headers["location"])).text
         assert flash(back).startswith(f"Nội dung dài 322.004 ký tự, quá giới hạn {limit} ký tự")
         assert _box(back, box)[1] == text, box
-        assert 'data-max-bytes="786432"' in opening.group(0), form
+        assert 'data-max-text-bytes="786432"' in opening.group(0), form
         assert f'id="{form[5:] if form.startswith("form-") else form}-too-large"' in page, form
     async with imported.ctx.sessions() as session:
         assert list(await session.scalars(select(DraftComment))) == []

@@ -13,6 +13,8 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from bot.domain.outbound import MessageKind
+from bot.services.access import Role
 from handlers.web.app import build_web_app
 from storage.models import AuditEntry, DraftComment, MeetingDocument, OutboundMessage
 from tests.harness import BotHarness
@@ -151,7 +153,12 @@ async def test_a_tasks_note_sent_after_the_secret_changed_comes_back_in_its_box(
 async def test_a_phone_answer_and_a_withdrawal_sent_after_the_secret_changed_come_back_as_typed(
     desk: Desk, restarted: httpx.AsyncClient
 ) -> None:
-    typed = {"name": "Nguyễn Thị Hoa", "position": "Phó Chủ tịch", "unit": "Hội LHPN quận Ba Đình"}
+    typed = {
+        "name": "Nguyễn Thị Hoa",
+        "position": "Phó Chủ tịch",
+        "unit": "Hội LHPN quận Ba Đình",
+        "phone": "0912 345 678",
+    }
     where, page = await sent_back(
         desk, restarted, "delegates/DB010", "form-phone", "delegates/DB010/phone",
         {"choice": "substitute", **typed},
@@ -160,6 +167,7 @@ async def test_a_phone_answer_and_a_withdrawal_sent_after_the_secret_changed_com
     assert text_of(page, "flash") == PRESS_AGAIN
     for field, value in typed.items():
         assert box(page, f"phone-{field}") == value
+    assert chosen(page, "choice") == "substitute"
     where, page = await sent_back(
         desk, restarted, "delegates/DB010/withdraw", "form-withdraw", "delegates/DB010/withdraw",
         {"reason": "Đồng chí đã nghỉ hưu từ tháng 4."},
@@ -244,3 +252,99 @@ async def test_a_typed_form_not_vouched_for_by_the_browser_is_said_expired_not_f
         headers={"sec-fetch-site": "same-origin"},
     )
     assert vouched.status_code == 303
+
+
+def chosen(page: str, name: str) -> str:
+    """The value of the radio button ``name`` checked, or of the option selected."""
+    found = re.search(
+        rf'<input type="radio" id="[^"]*" name="{name}" value="([^"]*)"[^>]*checked', page
+    )
+    if found is None:
+        found = re.search(
+            rf'<select id="[^"]*" name="{name}".*?<option value="([^"]*)" selected', page, re.S
+        )
+    assert found is not None, name
+    return found.group(1)
+
+
+async def test_a_staff_grant_sent_after_the_secret_changed_comes_back_with_its_code_and_role(
+    desk: Desk, restarted: httpx.AsyncClient, harness: BotHarness
+) -> None:
+    where, page = await sent_back(
+        desk, restarted, "staff", "form-grant", "staff/grant", {"code": "DB012", "role": "checkin"}
+    )
+    assert where.startswith("/office/staff?f=")
+    assert text_of(page, "flash") == PRESS_AGAIN
+    assert box(page, "grant-code") == "DB012"
+    assert chosen(page, "role") == "checkin"
+    desk_staff = await harness.services.access.staff(Role.CHECKIN)
+    assert "DB012" not in {member.person.code for member in desk_staff}  # no role given
+
+
+async def test_an_assignment_sent_after_the_secret_changed_comes_back_with_code_theme_and_time(
+    desk: Desk, restarted: httpx.AsyncClient, harness: BotHarness
+) -> None:
+    theme = harness.services.config.themes[-1].key
+    typed = {"code": "DB033", "theme": theme, "deadline": "2024-05-20T17:00"}
+    where, page = await sent_back(desk, restarted, "drafts", "form-assign", "drafts/assign", typed)
+    assert where.startswith("/office/drafts?f=")
+    assert text_of(page, "flash") == PRESS_AGAIN
+    assert box(page, "assign-code") == "DB033"
+    assert box(page, "assign-deadline") == "2024-05-20T17:00"
+    assert chosen(page, "theme") == theme
+    assert "DB033" not in (await desk.client.get("/office/drafts")).text.split('id="drafts"')[-1]
+
+
+async def test_a_notice_s_time_sent_after_the_secret_changed_comes_back_to_its_preview(
+    desk: Desk, restarted: httpx.AsyncClient, harness: BotHarness
+) -> None:
+    # The preview is the answer to a post: it had no address to come back to. The draft waits
+    # at its preview, which now has one, and the form comes back there with the time typed and
+    # «Gửi vào thời điểm» still chosen; nothing is scheduled.
+    fields = hidden((await desk.client.get("/office/notices")).text, "form-notice")
+    preview = await desk.client.post(
+        "/office/notices/preview", data={**fields, "body": NOTICE, "audience": "everyone"}
+    )
+    assert preview.status_code == 200 and 'id="form-send"' in preview.text
+    action = re.search(r'action="/office/(notices/(\d+)/send)" id="form-send"', preview.text)
+    assert action is not None
+    answer = await restarted.post(
+        f"/office/{action.group(1)}",
+        data={**hidden(preview.text, "form-send"), "how": "later", "when": "08:00 27/5"},
+    )
+    assert answer.status_code == 303, answer.text[:300]
+    assert answer.headers["location"].startswith(f"/office/notices/{action.group(2)}?f=")
+    page = (await restarted.get(answer.headers["location"])).text
+    assert text_of(page, "flash") == PRESS_AGAIN
+    assert box(page, "send-when") == "08:00 27/5"
+    assert chosen(page, "how") == "later"
+    assert html.unescape(text_of(page, "notice-shown")).endswith(NOTICE)
+    async with harness.services.ctx.sessions() as session:
+        statuses = list(
+            await session.scalars(
+                select(OutboundMessage.status).where(OutboundMessage.kind == MessageKind.BROADCAST)
+            )
+        )
+    assert [str(s) for s in statuses] == ["draft"]
+
+
+async def test_a_notice_s_preview_address_opens_only_while_it_waits_there(
+    desk: Desk, harness: BotHarness
+) -> None:
+    # Where a send time comes back to: the draft's preview while it waits at it; once sent,
+    # the notices page (nothing to send again from there).
+    fields = hidden((await desk.client.get("/office/notices")).text, "form-notice")
+    preview = await desk.client.post(
+        "/office/notices/preview", data={**fields, "body": NOTICE, "audience": "everyone"}
+    )
+    found = re.search(r'action="/office/notices/(\d+)/send" id="form-send"', preview.text)
+    assert found is not None
+    shown = await desk.client.get(f"/office/notices/{found.group(1)}")
+    assert shown.status_code == 200 and 'id="form-send"' in shown.text
+    assert 'id="flash"' not in shown.text
+    sent = await desk.client.post(
+        f"/office/notices/{found.group(1)}/send", data={**hidden(preview.text, "form-send")}
+    )
+    assert sent.status_code == 303
+    gone = await desk.client.get(f"/office/notices/{found.group(1)}")
+    assert (gone.status_code, gone.headers["location"]) == (303, "/office/notices")

@@ -273,7 +273,8 @@ async def test_addresses_that_are_no_page_are_answered_in_vietnamese_and_a_form_
     # A form's address on the dashboard, reloaded: the page the form was on.
     for form, page in (
         ("/office/checkin/in", "/office/checkin"),
-        ("/office/notices/1/send", "/office/notices"),
+        # The notice's preview (the notices page once it no longer waits there).
+        ("/office/notices/1/send", "/office/notices/1"),
         ("/office/delegates/DB001/phone", "/office/delegates/DB001"),
         ("/office/signout", "/office/"),
     ):

@@ -321,26 +321,39 @@ class BroadcastService:
                 return BroadcastResult(BroadcastStep.GONE)
             draft.audience = audience
             draft.draft_step = DraftStep.CONFIRM
-            reach = await self._reach(session, audience)
-            if not await self._has_list(session):
-                return BroadcastResult(
-                    BroadcastStep.NO_LIST,
-                    message_id=draft.id,
-                    body=draft.body,
-                    audience=audience,
-                    reach=reach,
-                )
-            # Where invitees have personal pages, a notice to people no chat reaches still
-            # reaches them: it shows on their page (bot.services.pages) and the outbox reports
-            # it DONE with the list to phone. Only an empty audience, or one no chat reaches
-            # when there are no pages, has nobody to send it to.
-            paged = self._ctx.config.web is not None and (reach.blocked or reach.not_linked)
-            step = (
-                BroadcastStep.PREVIEW if reach.reachable or paged else BroadcastStep.NO_RECIPIENTS
-            )
+            return await self._previewed(session, draft)
+
+    async def previewed(self, admin: OfficeActor, message_id: int) -> BroadcastResult:
+        """``admin``'s draft as its preview shows it, while it waits there (its audience
+        chosen, not yet sent or dropped): the dashboard's page of that preview, changing
+        nothing; GONE for any other."""
+        async with read_only(self._ctx.sessions) as session:
+            draft = await self._draft(session, admin, message_id)
+            if draft is None or draft.draft_step != DraftStep.CONFIRM or not draft.audience:
+                return BroadcastResult(BroadcastStep.GONE)
+            return await self._previewed(session, draft)
+
+    async def _previewed(self, session: AsyncSession, draft: OutboundMessage) -> BroadcastResult:
+        """The preview of ``draft`` for its audience, with the exact number of recipients."""
+        audience = draft.audience
+        reach = await self._reach(session, audience)
+        if not await self._has_list(session):
             return BroadcastResult(
-                step, message_id=draft.id, body=draft.body, audience=audience, reach=reach
+                BroadcastStep.NO_LIST,
+                message_id=draft.id,
+                body=draft.body,
+                audience=audience,
+                reach=reach,
             )
+        # Where invitees have personal pages, a notice to people no chat reaches still
+        # reaches them: it shows on their page (bot.services.pages) and the outbox reports
+        # it DONE with the list to phone. Only an empty audience, or one no chat reaches
+        # when there are no pages, has nobody to send it to.
+        paged = self._ctx.config.web is not None and (reach.blocked or reach.not_linked)
+        step = BroadcastStep.PREVIEW if reach.reachable or paged else BroadcastStep.NO_RECIPIENTS
+        return BroadcastResult(
+            step, message_id=draft.id, body=draft.body, audience=audience, reach=reach
+        )
 
     async def draft(self, admin: OfficeActor, message_id: int) -> BroadcastResult | None:
         """``admin``'s own unfinished draft: its text and audience, to write it again (the

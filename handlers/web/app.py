@@ -72,7 +72,15 @@ from handlers.web.office.checkin import DESK_COOKIE, DeskPages, desk_pages_of
 from handlers.web.probes import Probes
 from handlers.web.security import AccessLog, Guard, SecureHeaders, same_site
 from handlers.web.static import Static
-from handlers.web.uploads import MAX_FIELD, TooLarge, limited, read_form, text_field, upload
+from handlers.web.uploads import (
+    MAX_FIELD,
+    TEXT_BESIDE_FILE,
+    TooLarge,
+    limited,
+    read_form,
+    text_field,
+    upload,
+)
 from storage.files import DELIVERABLE_SUFFIXES, MAX_BYTES, read_stored
 
 log = logging.getLogger(__name__)
@@ -1066,13 +1074,17 @@ class Site:
                 "css": self.static.url("site.css"),
                 "page_js": self.static.url("page.js"),
                 # A file over it is refused by the page's script before it travels, in the
-                # server's words; the server refuses it anyway (storage.files.MAX_BYTES).
+                # server's words; the server refuses it anyway (storage.files.MAX_BYTES), and
+                # takes a form's text beside it apart (handlers.web.uploads.TEXT_BESIDE_FILE).
                 "max_bytes": MAX_BYTES,
                 "max_mb": MAX_BYTES // (1024 * 1024),
                 # A text past it (a typed speech, a reason, a note) cannot be read whole to be
                 # given back: the page's script keeps it in its box instead
                 # (handlers.web.uploads.MAX_FIELD).
                 "max_text_bytes": MAX_FIELD,
+                # Beside a file (each apart, as the server reads them: a file just under its
+                # limit with a short note is taken).
+                "max_file_text_bytes": TEXT_BESIDE_FILE,
                 "max_draft_chars": catalog.number(MAX_TEXT_DRAFT),
                 "deliverable_types": ",".join(DELIVERABLE_SUFFIXES),
                 "meeting": meeting,

@@ -24,6 +24,9 @@ FORM_FIELDS = 12
 # bytes each in UTF-8 (an emoji), and a browser sends each byte of a letter with a diacritic as
 # three characters (%E1%BA%A1): 720,000 bytes for the longest draft.
 MAX_FIELD = 768 * 1024
+# The typed text a form with a file may carry whatever the file's size: the body's room over
+# the file's limit (FORM_OVERHEAD), less the framing of its parts and its hidden fields.
+TEXT_BESIDE_FILE = FORM_OVERHEAD - 8 * 1024
 
 
 class TooLarge(Exception):

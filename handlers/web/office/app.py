@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import quote, urlencode, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -102,107 +102,150 @@ CSP = (
 POLL_SECONDS = 15
 # The fields of the dashboard's and the desk's forms that hold text someone wrote (a notice's
 # body, a draft comment, a task's note, a reason, a document's title, a guest's or a
-# substitute's name, a sheet's name). Shown back, to copy, when the form came after its session
-# ended, each under its label (the catalog's dash.signin.field.<label>); put back in its box on
-# the form's own page when the form came after this server's secret changed (Office.expired),
-# as the personal page does. By the form's path below the dashboard's «/office»:
-# (path, page, ((field, label, box), ...), only_when): ``page`` the path of the page the form
-# is on (the path's groups in it; None: a page that cannot be found again from the form), ``box``
-# the key the page fills that box from (the form's values in it), ``only_when`` a (field, value)
-# the form must hold for its boxes to be shown (the card's big button posts its substitute
-# boxes, prefilled, for «in person» too).
-UnsavedForm = tuple[
-    re.Pattern[str], str | None, tuple[tuple[str, str, str], ...], tuple[str, str] | None
-]
-UNSAVED_FORMS: tuple[UnsavedForm, ...] = tuple(
-    (re.compile(f"/office{path}$"), page, fields, only_when)
-    for path, page, fields, only_when in (
-        ("/notices/preview", "notices", (("body", "notice_body", "notice-body"),), None),
+# substitute's name, a sheet's name, a code, a time). Shown back, to copy, when the form came
+# after its session ended, each under its label (the catalog's dash.signin.field.<label>); put
+# back in its box on the form's own page when the form came after this server's secret changed
+# (Office.expired), as the personal page does. A test walks every form the pages render
+# (tests/test_web_office_forms.py): a form with a text box is here, or it fails.
+
+
+# The page of a form that names it in its field «back» (:class:`UnsavedForm`).
+BACK = "back"
+
+
+class UnsavedForm(NamedTuple):
+    """One form whose typed text is kept, by its path below the dashboard's «/office»."""
+
+    pattern: re.Pattern[str]
+    # The page the form is on, below «/office», the path's groups filling it in ({0});
+    # :data:`BACK`: the one its field «back» names, an address of this site (the desk's card:
+    # a search's, or a personal page's opened by a slip's QR).
+    page: str
+    # (field, label, box): ``box`` the key the page fills that box from (the form's values in
+    # it).
+    boxes: tuple[tuple[str, str, str], ...]
+    # A (field, value) the form must hold for its boxes to be shown (the card's big button
+    # posts its substitute boxes, prefilled, for «in person» too).
+    only_when: tuple[str, str] | None = None
+    # (field, box): what was chosen beside the text (a role, a theme, «now» or «later»), put
+    # back with it; never text to show back on its own, and never enough to keep a form.
+    chosen: tuple[tuple[str, str], ...] = ()
+
+
+def _unsaved(
+    path: str,
+    page: str,
+    boxes: tuple[tuple[str, str, str], ...],
+    only_when: tuple[str, str] | None = None,
+    chosen: tuple[tuple[str, str], ...] = (),
+) -> UnsavedForm:
+    return UnsavedForm(re.compile(f"/office{path}$"), page, boxes, only_when, chosen)
+
+
+UNSAVED_FORMS: tuple[UnsavedForm, ...] = (
+    _unsaved("/notices/preview", "notices", (("body", "notice_body", "notice-body"),)),
+    # The preview has its own address (the draft's, while it waits at its preview).
+    _unsaved(
+        r"/notices/(\d+)/send",
+        "notices/{0}",
+        (("when", "send_when", "send-when"),),
+        chosen=(("how", "send-how"),),
+    ),
+    _unsaved(r"/drafts/(\d+)/comment", "drafts/{0}", (("body", "comment_body", "comment-body"),)),
+    _unsaved(
+        r"/drafts/(\d+)/revise", "drafts/{0}", (("reason", "revise_reason", "revise-reason"),)
+    ),
+    _unsaved(
+        "/drafts/assign",
+        "drafts",
         (
-            r"/drafts/(\d+)/comment",
-            "drafts/{0}",
-            (("body", "comment_body", "comment-body"),),
-            None,
+            ("code", "assign_code", "assign-code"),
+            ("deadline", "assign_deadline", "assign-deadline"),
         ),
+        chosen=(("theme", "assign-theme"),),
+    ),
+    _unsaved(r"/tasks/(\d+)/close", "tasks/{0}", (("note", "close_note", "close-note"),)),
+    _unsaved(r"/tasks/(\d+)/reopen", "tasks/{0}", (("note", "reopen_note", "reopen-note"),)),
+    _unsaved(
+        r"/tasks/(\d+)/record", "tasks/{0}", (("note", "record_note", "record-note-{person}"),)
+    ),
+    _unsaved(
+        "/delegates/([^/]+)/withdraw",
+        "delegates/{0}/withdraw",
+        (("reason", "withdraw_reason", "withdraw-reason"),),
+    ),
+    _unsaved(
+        "/delegates/([^/]+)/phone",
+        "delegates/{0}",
         (
-            r"/drafts/(\d+)/revise",
-            "drafts/{0}",
-            (("reason", "revise_reason", "revise-reason"),),
-            None,
+            ("reason", "phone_reason", "reason"),
+            ("name", "phone_name", "name"),
+            ("position", "phone_position", "position"),
+            ("unit", "phone_unit", "unit"),
+            ("phone", "phone_phone", "phone"),
         ),
-        (r"/tasks/(\d+)/close", "tasks/{0}", (("note", "close_note", "close-note"),), None),
-        (r"/tasks/(\d+)/reopen", "tasks/{0}", (("note", "reopen_note", "reopen-note"),), None),
+        chosen=(("choice", "choice"),),
+    ),
+    _unsaved(
+        "/documents",
+        "documents",
+        (("title", "document_title", "title"), ("note", "document_note", "note")),
+    ),
+    _unsaved("/import", "import", (("sheet", "import_sheet", "import-sheet"),)),
+    _unsaved(
+        "/staff/grant",
+        "staff",
+        (("code", "grant_code", "grant-code"),),
+        chosen=(("role", "grant-role"),),
+    ),
+    _unsaved("/checkin/desk", "checkin/desk", (("desk", "desk_label", "desk"),)),
+    _unsaved(
+        "/checkin/guest",
+        "checkin",
         (
-            r"/tasks/(\d+)/record",
-            "tasks/{0}",
-            (("note", "record_note", "record-note-{person}"),),
-            None,
+            ("name", "guest_name", "name"),
+            ("position", "guest_position", "position"),
+            ("organization", "guest_organization", "organization"),
         ),
+    ),
+    # The card the form is on: a search's (/office/checkin/p/CODE) or a slip's QR's (a
+    # personal page's address, /TOKEN).
+    _unsaved(
+        "/checkin/in",
+        BACK,
         (
-            "/delegates/([^/]+)/withdraw",
-            "delegates/{0}/withdraw",
-            (("reason", "withdraw_reason", "withdraw-reason"),),
-            None,
+            ("substitute_name", "substitute_name", "substitute_name"),
+            ("substitute_position", "substitute_position", "substitute_position"),
+            ("substitute_unit", "substitute_unit", "substitute_unit"),
         ),
-        (
-            "/delegates/([^/]+)/phone",
-            "delegates/{0}",
-            (
-                ("reason", "phone_reason", "reason"),
-                ("name", "phone_name", "name"),
-                ("position", "phone_position", "position"),
-                ("unit", "phone_unit", "unit"),
-            ),
-            None,
-        ),
-        (
-            "/documents",
-            "documents",
-            (("title", "document_title", "title"), ("note", "document_note", "note")),
-            None,
-        ),
-        ("/import", "import", (("sheet", "import_sheet", "import-sheet"),), None),
-        (
-            "/checkin/guest",
-            "checkin",
-            (
-                ("name", "guest_name", "name"),
-                ("position", "guest_position", "position"),
-                ("organization", "guest_organization", "organization"),
-            ),
-            None,
-        ),
-        (
-            "/checkin/in",
-            None,
-            (
-                ("substitute_name", "substitute_name", "substitute_name"),
-                ("substitute_position", "substitute_position", "substitute_position"),
-                ("substitute_unit", "substitute_unit", "substitute_unit"),
-            ),
-            ("as", "substitute"),
-        ),
-    )
+        ("as", "substitute"),
+    ),
 )
 
 
 def renewable(
     path: str, values: Mapping[str, str], *, files: bool = False
 ) -> tuple[str, dict[str, str]] | None:
-    """The page a form posted to ``path`` is on and what it had typed, by the keys that page
-    fills its boxes from (:data:`UNSAVED_FORMS`); None for a form that took nothing typed and
-    no file chosen (``files``; a button's), or whose page cannot be found again from it."""
-    for pattern, page, boxes, only_when in UNSAVED_FORMS:
-        found = pattern.search(path)
+    """The page a form posted to ``path`` is on and what it had typed and chosen, by the keys
+    that page fills its boxes from (:data:`UNSAVED_FORMS`); None for a form that took nothing
+    typed and no file chosen (``files``; a button's), or whose page cannot be found again from
+    it (a card's «back» that names no address of this site)."""
+    for form in UNSAVED_FORMS:
+        found = form.pattern.search(path)
         if found is None:
             continue
-        if page is None or (only_when is not None and values.get(only_when[0]) != only_when[1]):
+        only_when = form.only_when
+        if only_when is not None and values.get(only_when[0]) != only_when[1]:
             return None
         named = defaultdict(str, values)
-        kept = {box.format_map(named): values.get(field, "") for field, _, box in boxes}
+        kept = {box.format_map(named): values.get(field, "") for field, _, box in form.boxes}
         if not files and not any(text.strip() for text in kept.values()):
             return None
-        return page.format(*found.groups()), kept
+        kept |= {box: values.get(field, "") for field, box in form.chosen}
+        if form.page == BACK:  # the site's own address, checked by Office.expired
+            page = values.get("back", "")
+            return (page, kept) if page.startswith("/") else None
+        return form.page.format(*found.groups()), kept
     return None
 
 
@@ -385,15 +428,26 @@ class Office:
         is kept by the page she is on rather than carried across the sign-in. Only for a
         form of this server's own pages (a page of another site gets nothing of its post
         shown on ours); a multipart form's leading text fields only, never its file."""
+        return (await self.unsaved(request))[0]
+
+    async def unsaved(
+        self, request: Request
+    ) -> tuple[list[tuple[str, str]], tuple[str, dict[str, str]] | None]:
+        """What :meth:`unsaved_text` shows back to copy, and the page the form is on with what
+        it had typed and chosen by the keys that page fills its boxes from (:func:`renewable`;
+        an address of this site), for a form the browser vouches came from this server's own
+        page (:func:`own_page`) — the desk's, sent after a restart with a new secret, goes back
+        there once the desk is named again (:meth:`DeskPages.choose_desk`)."""
         if request.method != "POST" or not self._same_site(request):
-            return []
+            return [], None
         # The path's end: behind a proxy the path may come with or without the site's prefix.
         path = request.url.path
-        found = next((form for form in UNSAVED_FORMS if form[0].search(path)), None)
+        found = next((form for form in UNSAVED_FORMS if form.pattern.search(path)), None)
         if found is None:
-            return []
-        _, _, boxes, only_when = found
-        wanted = [field for field, _, _ in boxes] + ([only_when[0]] if only_when else [])
+            return [], None
+        boxes, only_when = found.boxes, found.only_when
+        wanted = [field for field, _, _ in boxes] + [field for field, _ in found.chosen]
+        wanted += ([only_when[0]] if only_when else []) + (["back"] if found.page == BACK else [])
         content_type = request.headers.get("content-type", "")
         values: dict[str, str] = {}
         try:
@@ -403,14 +457,20 @@ class Office:
                 form = await read_form(request)
                 values = {name: text_field(form, name) for name in wanted}
         except (TooLarge, HTTPException, MultiPartException, ClientDisconnect):
-            return []
+            return [], None
         if only_when is not None and values.get(only_when[0]) != only_when[1]:
-            return []
-        return [
+            return [], None
+        typed = [
             (self.catalog.plain(f"dash.signin.field.{label}"), values[field])
             for field, label, _ in boxes
             if values.get(field, "").strip()
         ]
+        renewal = renewable(path, values) if own_page(request, self.origin) else None
+        if renewal is not None:
+            page, kept = renewal
+            page = page if page.startswith("/") else f"{self.root}/{page}"
+            renewal = (page, kept) if self._own_address(page) else None
+        return typed, renewal
 
     async def _form(self, request: Request, bound_to: str) -> dict[str, str] | Response:
         """The posted form, once it is known to be this server's for ``bound_to``; else the
@@ -453,11 +513,25 @@ class Office:
         found = renewable(request.url.path, values, files=files)
         if found is not None and own_page(request, self.origin):
             visit = await self._visit(request)
+            page, kept = found
+            if page.startswith("/") and not self._own_address(page):
+                return self._render("office/message.html", status=403, key="form_expired")
             if visit.check is Check.OK and visit.session_id is not None:
-                page, kept = found
                 text = self.catalog.html(renewed_key(typed=True, files=files))
                 return self._done(visit, page, text, ok=False, form=kept)
         return self._render("office/message.html", status=403, key="form_expired")
+
+    def _own_address(self, path: str) -> bool:
+        """Whether ``path`` (a form's own field naming the page it is on) is a page of this
+        site: never another host, a scheme-relative ``//host`` or a backslash."""
+        return (
+            path.startswith(f"{self.site_root}/")
+            and not path.startswith("//")
+            and path.isascii()
+            and "\\" not in path
+            and "?" not in path
+            and not any(c < " " for c in path)
+        )
 
     def _same_site(self, request: Request) -> bool:
         """Whether a form was posted from this server's own pages (:func:`same_site`)."""
@@ -472,11 +546,13 @@ class Office:
         ok: bool,
         form: Mapping[str, str] | None = None,
     ) -> Response:
-        """Post, redirect, get: ``path`` again, saying ``html`` once (and filling a refused
-        form's boxes again with ``form``: a box's id → what was typed in it)."""
+        """Post, redirect, get: ``path`` again (below the dashboard; from «/», the site's own
+        address), saying ``html`` once (and filling a refused form's boxes again with
+        ``form``: a box's id → what was typed in it)."""
         assert visit.session_id is not None
         key = self.flashes.put(Flash(visit.session_id, html, ok, tuple((form or {}).items())))
-        return RedirectResponse(f"{self.root}/{path}?f={key}#flash", status_code=303)
+        where = path if path.startswith("/") else f"{self.root}/{path}"
+        return RedirectResponse(f"{where}?f={key}#flash", status_code=303)
 
     def _flash(self, request: Request, visit: StaffVisit) -> Flash | None:
         assert visit.session_id is not None

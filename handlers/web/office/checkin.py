@@ -55,7 +55,7 @@ from bot.services.day_files import PresentPage, position_and_unit, present_after
 from bot.services.signin import Check, StaffVisit
 from bot.texts import Catalog, Html
 from bot.texts.formatting import clock, long_date
-from handlers.web.flash import Flash
+from handlers.web.flash import Flash, renewed_key
 from handlers.web.office.binding import session_binding
 
 if TYPE_CHECKING:
@@ -68,6 +68,8 @@ DESK_COOKIE = "hoinghi_desk"
 # is no desk's any more.
 DESK_REMEMBERED = timedelta(days=2)
 MAX_COOKIE = 400
+# The naming form's fields carrying a lost form's boxes back to it (``kept.<box>``).
+KEPT = "kept."
 # The guest form's boxes: a refused guest comes back with each as typed.
 GUEST_FIELDS = ("name", "position", "organization")
 _REQUEST_KEY = re.compile(r"[A-Za-z0-9_-]{8,40}")
@@ -192,10 +194,13 @@ class DeskPages:
         with a secret the server no longer has, a restart with a new one; or of an earlier
         session): not recorded, and said so on the page that names the desk again, with what
         was typed in a guest's or a substitute's boxes shown back to copy."""
-        typed = await self.office.unsaved_text(request)
+        typed, renewal = await self.office.unsaved(request)
+        # Where the form was, and what it had typed: the page goes back there, its boxes filled,
+        # once the desk is named (choose_desk), as a form of a page opened before the restart.
+        then, kept = renewal if renewal is not None else ("", {})
         return self.office._render(
             "office/checkin_desk.html", status=409, visit=visit, actor=visit.actor, lost=True,
-            typed=typed,
+            typed=typed, then=then, kept_back=kept,
         )  # fmt: skip
 
     def _unsigned(self, visit: StaffVisit, request: Request) -> Response:
@@ -213,7 +218,12 @@ class DeskPages:
             return RedirectResponse(f"{self.root}/checkin", status_code=303)
         bound = session_binding(visit)
         if request.method == "GET":
-            return self.office._render("office/checkin_desk.html", visit=visit, actor=visit.actor)
+            # Sent back after the server's secret changed: the desk's name as typed.
+            flash = self.office._flash(request, visit)
+            return self.office._render(
+                "office/checkin_desk.html", visit=visit, actor=visit.actor, flash=flash,
+                kept=flash.typed if flash is not None else {},
+            )  # fmt: skip
         values = await self.office._form(request, bound)
         if isinstance(values, Response):
             return values
@@ -221,11 +231,27 @@ class DeskPages:
         if desk is None:
             return self._unsigned(StaffVisit(Check.REFUSED), request)
         assert visit.session_id is not None and visit.session_hash is not None
-        response = RedirectResponse(f"{self.root}/checkin", status_code=303)
+        response = RedirectResponse(self._named_to(visit.session_id, values), status_code=303)
         self._set_cookie(
             response, self.cookie_value(visit.session_id, visit.session_hash, desk.desk)
         )
         return response
+
+    def _named_to(self, session_id: int, values: Mapping[str, str]) -> str:
+        """Where a desk just named goes: the desk's page; after a form lost to a restart with a
+        new secret (:meth:`_desk_lost`), the page that form was on («then»), its boxes filled
+        as typed («kept.<box>») and saying to press again."""
+        then = values.get("then", "")
+        kept = tuple(
+            (name.removeprefix(KEPT), value)
+            for name, value in values.items()
+            if name.startswith(KEPT)
+        )
+        if not then or not kept or not self.office._own_address(then):
+            return f"{self.root}/checkin"
+        said = self.catalog.html(renewed_key(typed=True, files=False))
+        key = self.office.flashes.put(Flash(session_id, said, False, kept))
+        return f"{then}?f={key}#flash"
 
     async def leave_unnamed_desk(self, request: Request) -> Response:
         """«Đăng xuất» on the page that names the desk (before any desk is chosen): this

@@ -134,6 +134,9 @@ class Drafts:
             title = (found_lines or [line for line, _ in withdrawn])[0].theme_title
             rows.append(ThemeRow(key, title, tuple(found_lines), tuple(withdrawn)))
         now = office.services.ctx.clock.now()
+        flash = office._flash(request, visit)
+        # A form sent back after the server's secret changed: its code, theme and time as sent.
+        sent_back = flash.typed if flash is not None else {}
         # A speaker excused (her invitation withdrawn, nothing sent) is out of the counts.
         counted = [line for line in lines if not line.excused]
         count = {status: sum(line.status is status for line in counted) for status in DraftStatus}
@@ -141,9 +144,11 @@ class Drafts:
             "office/drafts.html", status=status, visit=visit, actor=actor, themes=rows,
             total=len(counted), count=count, late={line.id for line in lines if line.late(now)},
             deadline=drafts.deadline_at, status_line=self._status_line,
-            plan_themes=config.themes, max_code=MAX_CODE, assign_error=error, assign_code=code,
-            assign_theme=theme, assign_deadline=deadline, max_deadline=MAX_DEADLINE,
-            flash=office._flash(request, visit),
+            plan_themes=config.themes, max_code=MAX_CODE, assign_error=error,
+            assign_code=code or sent_back.get("assign-code", ""),
+            assign_theme=theme or sent_back.get("assign-theme", ""),
+            assign_deadline=deadline or sent_back.get("assign-deadline", ""),
+            max_deadline=MAX_DEADLINE, flash=flash,
         )  # fmt: skip
 
     async def draft(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.domain.ids import parse_id
@@ -38,6 +38,7 @@ from bot.texts.presenters import (
     skipped_reason,
     typed_time_params,
 )
+from handlers.web.flash import Flash
 from handlers.web.office.binding import session_binding
 
 if TYPE_CHECKING:
@@ -69,6 +70,7 @@ class Notices:
         return [
             Route("/notices", staff(self.page), methods=["GET"]),
             Route("/notices/preview", staff(self.preview), methods=["POST"]),
+            Route("/notices/{id}", staff(self.waiting), methods=["GET"]),
             Route("/notices/{id}/send", staff(self.send), methods=["POST"]),
             Route("/notices/{id}/cancel", staff(self.cancel), methods=["POST"]),
             Route("/notices/{id}/resend", staff(self.resend), methods=["POST"]),
@@ -286,6 +288,22 @@ class Notices:
             )
         return self._preview(visit, actor, result)
 
+    async def waiting(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
+        """The preview of the clerk's own draft, while it waits at its preview: where its
+        sending form goes back to when sent after the server's secret changed, with the time
+        typed and the choice made; anything else (sent, dropped, someone else's) is the notices
+        page."""
+        office = self.office
+        flash = office._flash(request, visit)
+        kept = flash.typed if flash is not None else {}
+        shown = await office.services.broadcasts.previewed(actor, _id(request))
+        if shown.step is BroadcastStep.PREVIEW:
+            return self._preview(
+                visit, actor, shown, when=kept.get("send-when", ""),
+                later=kept.get("send-how") == "later", flash=flash,
+            )  # fmt: skip
+        return RedirectResponse(f"{office.root}/notices", status_code=303)
+
     def _preview(
         self,
         visit: StaffVisit,
@@ -296,9 +314,11 @@ class Notices:
         when: str = "",
         later: bool = False,
         status: int = 200,
+        flash: Flash | None = None,
     ) -> Response:
         """The notice as delegates will read it, with the form that sends it; after a time that
-        could not be taken, that time again beside what was wrong with it."""
+        could not be taken, that time again beside what was wrong with it (or, ``flash``, the
+        form sent back after the server's secret changed)."""
         office = self.office
         catalog, config = office.catalog, office.config
         assert result.reach is not None and result.audience is not None
@@ -311,7 +331,7 @@ class Notices:
             audience_label=audience_label(catalog, config, result.audience),
             more=result.reach.not_linked - len(result.reach.first_not_linked),
             zone=config.meeting.timezone, error=error, when=when, later=later, status=status,
-            time_examples=typed_time_params(config, office.services.ctx.clock.now()),
+            flash=flash, time_examples=typed_time_params(config, office.services.ctx.clock.now()),
         )  # fmt: skip
 
     async def send(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:

@@ -11,21 +11,32 @@
 /* A form past what the server takes is kept from leaving, and the page says why in the server's
    own words, written in the form by the server (data-too-large): a file over the limit before it
    travels (20 MB over a phone's 3G is minutes); a text past what the server reads in one go (a
-   whole report pasted), which could not come back in its box, stays there. Each form's limit is
-   its data-max-bytes, measured by one function, as the form sends it. */
+   whole report pasted), which could not come back in its box, stays there. The server's rule,
+   each apart: a file is refused over its own limit (data-max-file-bytes), whatever text came
+   with it; the typed text over its room (data-max-text-bytes), a file's form leaving room for
+   a note beside a file at its limit. A file just under the limit with a note is sent. */
 (function () {
   "use strict";
-  /* What a (multipart) form sends of what was chosen and typed: a file by its size, a text in
-     UTF-8 with each line break as CR LF; the hidden fields are the server's own, small. */
-  function sentBytes(form) {
+  /* The largest file a form sends (the server takes one a form). */
+  function fileBytes(form) {
+    var largest = 0;
+    Array.prototype.forEach.call(form.querySelectorAll("input[type=file]"), function (field) {
+      if (!field.name || field.disabled) { return; }
+      Array.prototype.forEach.call(field.files || [], function (file) {
+        largest = Math.max(largest, file.size);
+      });
+    });
+    return largest;
+  }
+  /* What a (multipart) form sends of what was chosen and typed: a text in UTF-8 with each line
+     break as CR LF; the hidden fields are the server's own, small. */
+  function textBytes(form) {
     var total = 0;
     Array.prototype.forEach.call(form.elements, function (field) {
       var kind = field.type;
-      if (!field.name || field.disabled || kind === "hidden") { return; }
+      if (!field.name || field.disabled || kind === "hidden" || kind === "file") { return; }
       if ((kind === "radio" || kind === "checkbox") && !field.checked) { return; }
-      if (kind === "file") {
-        Array.prototype.forEach.call(field.files || [], function (file) { total += file.size; });
-      } else if (typeof field.value === "string") {
+      if (typeof field.value === "string") {
         var text = field.value.replace(/\r?\n/g, "\r\n");
         try {
           total += encodeURIComponent(text).replace(/%[0-9A-F]{2}/g, "x").length;
@@ -36,12 +47,15 @@
     });
     return total;
   }
-  var forms = document.querySelectorAll("form[data-max-bytes]");
+  var forms = document.querySelectorAll("form[data-max-file-bytes], form[data-max-text-bytes]");
   Array.prototype.forEach.call(forms, function (form) {
-    var limit = parseInt(form.getAttribute("data-max-bytes"), 10);
+    var maxFile = parseInt(form.getAttribute("data-max-file-bytes") || "0", 10);
+    var maxText = parseInt(form.getAttribute("data-max-text-bytes") || "0", 10);
     var said = form.querySelector("[data-too-large]");
-    if (!limit || !said) { return; }
-    function tooLarge() { return sentBytes(form) > limit; }
+    if (!(maxFile || maxText) || !said) { return; }
+    function tooLarge() {
+      return (maxFile > 0 && fileBytes(form) > maxFile) || (maxText > 0 && textBytes(form) > maxText);
+    }
     var input = form.querySelector("input[type=file]");
     if (input) {
       input.addEventListener("change", function () { said.hidden = !tooLarge(); });
