@@ -38,9 +38,9 @@ from storage.models import (
     Rsvp,
     TaskAssignment,
 )
-from tests.conftest import rsvp_of
 from tests.fakes.telegram_api import FakeUser
 from tests.harness import OFFICE_CHAT, BotHarness, name_substitute
+from tests.plan_support import rsvp_of
 from tests.test_drafts import DOCX, docx, office_posts, press
 from tests.test_drafts import speaker as assigned_speaker
 from tests.test_drafts import status_of as draft_status_of

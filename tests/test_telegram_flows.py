@@ -18,8 +18,8 @@ from bot.domain.tokens import format_link_code
 from handlers.telegram.app import DELEGATE_COMMANDS, OFFICE_COMMANDS, serve
 from handlers.telegram.limiter import RetryingRateLimiter
 from storage.models import AuditEntry, ChannelIdentity, Delegate, Rsvp
-from tests.conftest import rsvp_of
 from tests.harness import ADMIN_ID, BotHarness, name_substitute
+from tests.plan_support import rsvp_of
 
 
 def buttons(message: dict) -> list[str]:  # type: ignore[type-arg]

@@ -25,8 +25,9 @@ from bot.texts import load_catalog
 from schedules.planner import sync_planned
 from storage import queries
 from storage.models import AuditEntry, Rsvp, SpeechAssignment
-from tests.conftest import EXAMPLE_CONTACTS, import_example, local
+from tests.conftest import local
 from tests.office_support import STAFF, Desk, desk_for, hidden, make_staff, text_of
+from tests.plan_support import EXAMPLE_CONTACTS, import_example
 from tests.web_support import web_for
 
 STAFF_NAME = "Phạm Thị Thanh Mai"

@@ -20,9 +20,10 @@ from bot.domain.clock import ManualClock
 from bot.domain.outbound import BROADCAST_WINDOW, MessageKind
 from bot.services import Services
 from storage.models import AuditEntry, OutboundMessage
-from tests.conftest import EXAMPLE_CONTACTS, import_example, local
+from tests.conftest import local
 from tests.harness import OFFICE_CHAT, BotHarness, add_notice_due
 from tests.office_support import Desk, desk_for, hidden, make_staff, text_of
+from tests.plan_support import EXAMPLE_CONTACTS, import_example
 from tests.test_outbox import deliveries, linked_answers, message_status, texts
 from tests.web_support import web_for
 

@@ -22,8 +22,9 @@ from handlers.zalo.app import hook_path
 from handlers.zalo.channel import ZaloSender
 from handlers.zalo.client import ZaloClient
 from handlers.zalo.receiving import Dispatcher, Poller
-from tests.conftest import EXAMPLE_CONFIG, rsvp_of
+from tests.conftest import EXAMPLE_CONFIG
 from tests.fakes.zalo_api import FakeZaloApi
+from tests.plan_support import rsvp_of
 from tests.zalo_support import WEBHOOK_SECRET, ZaloWorld, zalo_world
 
 

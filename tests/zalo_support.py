@@ -32,9 +32,9 @@ from handlers.zalo.app import ZaloAdapter, ZaloWebhook, build_adapter, hook_path
 from handlers.zalo.channel import ZaloSender
 from schedules.outbox import Outbox
 from schedules.ratelimit import Limits, Pacer, VirtualTime
-from tests.conftest import contacts_and_staff
 from tests.fakes.server import FakeBotApiServer
 from tests.fakes.zalo_api import FakeZaloApi, FakeZaloUser
+from tests.plan_support import contacts_and_staff
 from tests.web_support import web_setup
 
 SETTLE_LIMIT = 20.0  # seconds: only bounds a test that would otherwise hang
@@ -95,7 +95,7 @@ class ZaloWorld:
 
 async def prepare_plan(services: Services) -> None:
     """The example plan's contacts imported (their tasks and speeches assigned), NV02 as office
-    staff (once a run on SQLite: :func:`tests.conftest.once_per_start`)."""
+    staff (once a run on SQLite: :func:`tests.plan_support.once_per_start`)."""
     await contacts_and_staff(services, "NV02")
 
 
