@@ -98,13 +98,19 @@ class Desk:
         return await self.client.post(f"/office/signin/{secret}", data=fields)
 
     async def post(
-        self, path: str, form_id: str, data: dict[str, str], *, page: str | None = None
+        self,
+        path: str,
+        form_id: str,
+        data: dict[str, str],
+        *,
+        page: str | None = None,
+        files: dict[str, tuple[str, bytes, str]] | None = None,
     ) -> httpx.Response:
-        """Submit the form ``form_id`` found on ``page`` (``path`` by default), following the
-        redirect back."""
+        """Submit the form ``form_id`` found on ``page`` (``path`` by default), with ``files``
+        chosen (field: name, bytes, type) if any, following the redirect back."""
         shown = await self.client.get(f"/office/{page if page is not None else path}")
         fields = hidden(shown.text, form_id)
-        response = await self.client.post(f"/office/{path}", data={**fields, **data})
+        response = await self.client.post(f"/office/{path}", data={**fields, **data}, files=files)
         if response.status_code == 303:
             return await self.client.get(response.headers["location"])
         return response
