@@ -37,12 +37,14 @@ from storage.models import (
     SpeechAssignment,
 )
 from storage.uow import unit_of_work
-from tests.conftest import EXAMPLE_CONFIG, EXAMPLE_DELEGATES, local
+from tests.conftest import EXAMPLE_CONFIG, EXAMPLE_DELEGATES, local, until_waiting
 from tests.fakes.telegram_api import FakeGroup, FakeUser
 from tests.harness import OFFICE_CHAT, BotHarness, name_substitute
 from tests.samples import DOCX, MACRO_MAIN_TYPE, docx, office_file, zip_bytes
+from tests.tasks_support import needs_postgres, office_staff
 from tests.test_outbox import deliveries, texts
 from tests.test_telegram_flows import buttons
+from tests.upload_support import cancel_while_its_bytes_are_written, write_and_transaction_order
 
 SPEAKERS = [
     "DB031",
@@ -1516,8 +1518,6 @@ async def test_versions_refused_as_they_are_recorded_leave_no_file_on_disk(
 async def test_a_version_is_written_before_the_transaction_that_records_it(
     harness: BotHarness, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.test_tasks import write_and_transaction_order
-
     user = await speaker(harness)
     account, assignment_id = await draft_of_1_1(harness, user)
     order = await write_and_transaction_order(harness, engine, monkeypatch)
@@ -1534,7 +1534,6 @@ async def test_a_draft_upload_cancelled_while_its_bytes_are_written_leaves_no_fi
     harness: BotHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from bot.services.invitations import page_account
-    from tests.test_tasks import cancel_while_its_bytes_are_written
 
     drafts = harness.services.drafts
     opened = await harness.services.invitations.open_page(
@@ -1568,9 +1567,6 @@ async def test_a_withdrawal_while_her_version_is_recorded_waits_and_counts_it_ke
     # Her second version's recording transaction has found her assignment live when the office
     # withdraws it. The withdrawal now waits for her commit and keeps both versions in its
     # count; before, it counted one and her version landed on the withdrawn assignment.
-    from tests.conftest import until_waiting
-    from tests.test_tasks import needs_postgres, office_staff
-
     needs_postgres()
     user = await speaker(harness)
     await upload(harness, user, "bai.docx", docx("v1"))
@@ -1617,9 +1613,6 @@ async def test_her_version_recorded_as_the_office_withdraws_her_is_refused_once_
     # The office's withdrawal holds her assignment when her second version comes: her upload
     # waits for it, then finds the assignment withdrawn and is refused as any later file is
     # (her page and chat say the versions sent are kept), nothing stored.
-    from tests.conftest import until_waiting
-    from tests.test_tasks import needs_postgres, office_staff
-
     needs_postgres()
     user = await speaker(harness)
     await upload(harness, user, "bai.docx", docx("v1"))

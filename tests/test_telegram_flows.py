@@ -560,7 +560,7 @@ async def test_stray_text_is_answered_for_who_writes_it_contact_office_or_past_t
 ) -> None:
     # Everyone got «trả lời bằng các lựa chọn dưới giấy mời» — a contact has no invitation, the
     # office has its commands, and past the deadline there are no choices left.
-    from tests.test_tasks import with_contacts
+    from tests.tasks_support import with_contacts
 
     contact = harness.services.config.office.contact
     await with_contacts(harness)

@@ -18,7 +18,7 @@ from storage.models import AuditEntry, DraftComment, MeetingDocument, OutboundMe
 from tests.harness import BotHarness
 from tests.office_support import Desk, desk_for, hidden, make_staff, text_of
 from tests.samples import DOCX
-from tests.test_tasks import task_id, with_contacts
+from tests.tasks_support import task_id, with_contacts
 from tests.test_web_office_drafts import draft_id, upload, word
 from tests.web_support import BASE, web_setup
 

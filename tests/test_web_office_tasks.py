@@ -21,7 +21,7 @@ from tests.conftest import local
 from tests.harness import BotHarness
 from tests.office_support import STAFF, Desk, desk_for, hidden, make_staff, text_of
 from tests.samples import MACRO_MAIN_TYPE, docx, office_file
-from tests.test_tasks import board_text, task_id, with_contacts
+from tests.tasks_support import board_text, task_id, with_contacts
 from tests.test_web_office_accounts import marked_sent
 
 STAFF_NAME = "Phạm Thị Thanh Mai"  # DB001, given the office role
