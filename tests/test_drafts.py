@@ -91,6 +91,16 @@ async def upload(
     return user.last_text()
 
 
+async def draft_posted(harness: BotHarness) -> tuple[FakeUser, dict[str, Any]]:
+    """DB031 sends her first version (1.1) and the next tick posts it to the office's chat: she,
+    and that post."""
+    user = await speaker(harness)
+    await upload(harness, user, "bai.docx", docx("v1"))
+    await harness.tick()
+    [post] = office_posts(harness)
+    return user, post
+
+
 async def versions(harness: BotHarness) -> list[DraftVersion]:
     """Every stored version, oldest first."""
     async with harness.services.ctx.sessions() as session:
@@ -738,10 +748,7 @@ async def test_a_typed_draft_is_posted_to_the_office_as_a_text_file(harness: Bot
 
 
 async def test_comments_go_both_ways_and_the_thread_is_kept(harness: BotHarness) -> None:
-    user = await speaker(harness)
-    await upload(harness, user, "bai.docx", docx("v1"))
-    await harness.tick()
-    [post] = office_posts(harness)
+    user, post = await draft_posted(harness)
     admin, group = harness.admin(), office(harness)
 
     await harness.send(group.reply(admin, post, "Đề nghị bổ sung số liệu năm 2023."))
@@ -788,10 +795,7 @@ async def test_comments_go_both_ways_and_the_thread_is_kept(harness: BotHarness)
 async def test_a_reply_from_someone_not_on_the_staff_list_is_not_relayed(
     harness: BotHarness,
 ) -> None:
-    user = await speaker(harness)
-    await upload(harness, user, "bai.docx", docx("v1"))
-    await harness.tick()
-    [post] = office_posts(harness)
+    user, post = await draft_posted(harness)
     member = harness.new_user("Cán bộ")
     before = len(user.messages)
     await harness.send(office(harness).reply(member, post, "Góp ý"))
@@ -817,10 +821,7 @@ async def test_office_chatter_and_replies_to_other_bot_messages_are_left_alone(
 async def test_the_office_marks_revision_then_final_and_the_speaker_is_told(
     harness: BotHarness,
 ) -> None:
-    user = await speaker(harness)
-    await upload(harness, user, "bai.docx", docx("v1"))
-    await harness.tick()
-    [post] = office_posts(harness)
+    user, post = await draft_posted(harness)
     admin = harness.admin()
 
     await harness.send(admin.tap("✏️ Cần chỉnh sửa", message=post))
@@ -1225,10 +1226,7 @@ def test_drafts_export_refuses_a_file_or_a_folder_holding_files_as_its_target(
 async def test_a_comment_that_cannot_reach_the_speaker_is_reported_to_the_office(
     harness: BotHarness,
 ) -> None:
-    user = await speaker(harness)
-    await upload(harness, user, "bai.docx", docx("v1"))
-    await harness.tick()
-    [post] = office_posts(harness)
+    user, post = await draft_posted(harness)
     await harness.send(harness.fake.block(user.id))  # the speaker blocked the bot meanwhile
     await harness.send(office(harness).reply(harness.admin(), post, "Góp ý"))
     await harness.tick()
