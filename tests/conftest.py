@@ -42,7 +42,7 @@ from storage.migrate import upgrade_database
 from tests.fakes.server import FakeBotApiServer
 from tests.fakes.telegram_api import FakeBotApi, FakeUser
 from tests.harness import BotHarness, start_harness, wired_config
-from tests.office_support import Desk, desk_for, make_staff
+from tests.office_support import Desk, signed_in_desk
 
 # The example lists, still imported from here by many test files (a conftest is pytest's, not a
 # module to import: new imports take them from tests.plan_support, where they are written).
@@ -340,11 +340,8 @@ async def services(
 async def desk(imported: Services) -> AsyncIterator[Desk]:
     """A browser on the dashboard, signed in as the office's staff member
     (:data:`tests.office_support.STAFF`), on the example list."""
-    await make_staff(imported)
-    desk = await desk_for(imported)
-    await desk.sign_in()
-    yield desk
-    await desk.client.aclose()
+    async with signed_in_desk(imported) as desk:
+        yield desk
 
 
 async def morning_programme_due(services: Services, clock: ManualClock) -> None:

@@ -36,7 +36,15 @@ from storage.models import AuditEntry, DraftComment, OutboundMessage, SpeechAssi
 from tests.conftest import EXAMPLE_CONFIG, HANOI, local
 from tests.fakes.telegram_api import FakeUser
 from tests.harness import ADMIN_ID, BotHarness
-from tests.office_support import STAFF, Desk, desk_for, hidden, make_staff, text_of
+from tests.office_support import (
+    STAFF,
+    STAFF_NAME,
+    Desk,
+    desk_for,
+    hidden,
+    signed_in_desk,
+    text_of,
+)
 from tests.samples import DOCX
 from tests.test_drafts import DEADLINE
 from tests.test_web_office_accounts import marked_sent
@@ -44,16 +52,11 @@ from tests.web_support import web_for
 
 VI = load_catalog("vi")
 
-STAFF_NAME = "Phạm Thị Thanh Mai"
-
 
 @pytest.fixture
 async def desk(harness: BotHarness) -> AsyncIterator[Desk]:
-    await make_staff(harness.services)
-    desk = await desk_for(harness.services)
-    await desk.sign_in()
-    yield desk
-    await desk.client.aclose()
+    async with signed_in_desk(harness.services) as desk:
+        yield desk
 
 
 def word(*paragraphs: str) -> bytes:

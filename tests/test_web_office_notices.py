@@ -22,21 +22,23 @@ from bot.services import Services
 from storage.models import AuditEntry, OutboundMessage
 from tests.conftest import local
 from tests.harness import OFFICE_CHAT, BotHarness, add_notice_due
-from tests.office_support import Desk, desk_for, hidden, make_staff, text_of
+from tests.office_support import (
+    Desk,
+    desk_for,
+    hidden,
+    make_staff,
+    signed_in_desk,
+    text_of,
+)
 from tests.plan_support import EXAMPLE_CONTACTS, import_example
 from tests.test_outbox import deliveries, linked_answers, message_status, texts
 from tests.web_support import web_for
 
-STAFF_NAME = "Phạm Thị Thanh Mai"
-
 
 @pytest.fixture
 async def desk(harness: BotHarness) -> AsyncIterator[Desk]:
-    await make_staff(harness.services)
-    desk = await desk_for(harness.services)
-    await desk.sign_in()
-    yield desk
-    await desk.client.aclose()
+    async with signed_in_desk(harness.services) as desk:
+        yield desk
 
 
 async def preview(desk: Desk, body: str, audience: str) -> str:

@@ -19,23 +19,28 @@ from storage.files import MAX_BYTES
 from storage.models import AuditEntry, Delegate, OutboundMessage, Task
 from tests.conftest import local
 from tests.harness import BotHarness
-from tests.office_support import STAFF, Desk, desk_for, hidden, make_staff, text_of
+from tests.office_support import (
+    STAFF,
+    STAFF_NAME,
+    Desk,
+    desk_for,
+    hidden,
+    make_staff,
+    signed_in_desk,
+    text_of,
+)
 from tests.samples import MACRO_MAIN_TYPE, docx, office_file
 from tests.tasks_support import board_text, task_id, with_contacts
 from tests.test_web_office_accounts import marked_sent
 
-STAFF_NAME = "Phạm Thị Thanh Mai"  # DB001, given the office role
 FILE_NAME = "Báo cáo tiến độ quận Ba Đình.docx"
 
 
 @pytest.fixture
 async def desk(harness: BotHarness) -> AsyncIterator[Desk]:
     await with_contacts(harness)
-    await make_staff(harness.services)
-    desk = await desk_for(harness.services)
-    await desk.sign_in()
-    yield desk
-    await desk.client.aclose()
+    async with signed_in_desk(harness.services) as desk:
+        yield desk
 
 
 def board_keys(html: str) -> list[str]:
