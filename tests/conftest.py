@@ -46,6 +46,8 @@ from tests.office_support import Desk, signed_in_desk
 
 # The example lists, still imported from here by many test files (a conftest is pytest's, not a
 # module to import: new imports take them from tests.plan_support, where they are written).
+# tests.plan_support is a plugin (below) imported here first: its asserts are rewritten as a
+# plugin's only when registered before this import (tests/__init__.py).
 from tests.plan_support import EXAMPLE_CONTACTS as EXAMPLE_CONTACTS
 from tests.plan_support import EXAMPLE_DELEGATES as EXAMPLE_DELEGATES
 from tests.plan_support import import_example, once_per_start
