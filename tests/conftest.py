@@ -4,23 +4,20 @@ with HOINGHI_TEST_DATABASE_URL), an injected clock."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import itertools
 import os
 import re
 import shutil
 import socket
-import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Coroutine
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -31,8 +28,6 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import NullPool
 
 from bot.config import Config, load_config
-from bot.delegate_file import Group as FileGroup
-from bot.delegate_file import parse_delegate_file
 from bot.domain.clock import ManualClock
 from bot.domain.outbound import MessageKind
 from bot.domain.reminders import planned_messages
@@ -44,23 +39,28 @@ from storage.base import Base
 from storage.engine import create_engine, create_sessionmaker
 from storage.files import FileStore
 from storage.migrate import upgrade_database
-from storage.models import Delegate, Rsvp
-from storage.sharing import engine_of
 from tests.fakes.server import FakeBotApiServer
 from tests.fakes.telegram_api import FakeBotApi, FakeUser
 from tests.harness import BotHarness, start_harness, wired_config
-from tests.office_support import Desk, desk_for, make_staff
+from tests.office_support import Desk, signed_in_desk
 
-# tests.unread_failures: a task's failure left unread fails the session; tests.zalo_support:
-# the Zalo world's fixtures (``world``, ``hooked``).
-pytest_plugins = ["tests.unread_failures", "tests.zalo_support"]
+# The example lists, still imported from here by many test files (a conftest is pytest's, not a
+# module to import: new imports take them from tests.plan_support, where they are written).
+# tests.plan_support is a plugin (below) imported here first: its asserts are rewritten as a
+# plugin's only when registered before this import (tests/__init__.py).
+from tests.plan_support import EXAMPLE_CONTACTS as EXAMPLE_CONTACTS
+from tests.plan_support import EXAMPLE_DELEGATES as EXAMPLE_DELEGATES
+from tests.plan_support import import_example, once_per_start
+
+# tests.unread_failures: a task's failure left unread fails the session; tests.plan_support:
+# the example plan's set-ups (its fixture ``kept_setups``); tests.zalo_support: the Zalo world's
+# fixtures (``world``, ``hooked``).
+pytest_plugins = ["tests.unread_failures", "tests.plan_support", "tests.zalo_support"]
 
 os.environ.setdefault("PTB_TIMEDELTA", "1")  # as `hoinghi` does; see bot/cli.py
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_CONFIG = ROOT / "config.example.toml"
-EXAMPLE_DELEGATES = ROOT / "examples" / "delegates.csv"
-EXAMPLE_CONTACTS = ROOT / "examples" / "contacts.csv"
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
 # The line a command that changes the example plan's people or staff opens with.
 EXAMPLE_MEETING = (
@@ -342,108 +342,8 @@ async def services(
 async def desk(imported: Services) -> AsyncIterator[Desk]:
     """A browser on the dashboard, signed in as the office's staff member
     (:data:`tests.office_support.STAFF`), on the example list."""
-    await make_staff(imported)
-    desk = await desk_for(imported)
-    await desk.sign_in()
-    yield desk
-    await desk.client.aclose()
-
-
-async def import_example(services: Services, path: Path = EXAMPLE_DELEGATES) -> None:
-    """Import the 80 example delegates (or another example file: ``EXAMPLE_CONTACTS``, the
-    plan's task contacts) into ``services``."""
-    parsed = parse_delegate_file(path, [FileGroup(g.key, g.label) for g in services.config.groups])
-    assert parsed.problems == []
-    await services.delegates.import_rows(parsed.rows, actor="test")
-
-
-async def rsvp_of(services: Services, code: str) -> Rsvp:
-    """The stored answer of the invitee ``code``."""
-    async with services.ctx.sessions() as session:
-        rsvp = await session.scalar(
-            select(Rsvp)
-            .join(Delegate, Delegate.id == Rsvp.delegate_id)
-            .where(Delegate.code == code)
-        )
-    assert rsvp is not None
-    return rsvp
-
-
-# What a set-up (the example list imported, …) left in a SQLite database, by what it started
-# from: see :func:`once_per_start`.
-_AFTER_SETUP: dict[tuple[str, ...], tuple[Path, Any, datetime]] = {}  # file, result, time
-T = TypeVar("T")
-
-
-def _contents(database: Path) -> str:
-    """A digest of every row of a SQLite database (its schema is the migrations')."""
-    digest = hashlib.sha256()
-    with closing(sqlite3.connect(database)) as connection:
-        tables = connection.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
-        ).fetchall()
-        for (table,) in tables:
-            digest.update(f"{table}\n".encode())
-            for row in connection.execute(f'SELECT * FROM "{table}" ORDER BY rowid'):
-                digest.update(repr(row).encode())
-    return digest.hexdigest()
-
-
-_KEPT_IN: list[Path] = []  # the run's folder for them, once the session has made it
-
-
-@pytest.fixture(scope="session", autouse=True)
-def kept_setups(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Where :func:`once_per_start` keeps its copies (not in a test's own folder)."""
-    _KEPT_IN[:] = [tmp_path_factory.mktemp("kept")]
-    return _KEPT_IN[0]
-
-
-async def once_per_start(services: Services, name: str, setup: Callable[[], Awaitable[T]]) -> T:
-    """Run ``setup`` (writes through ``services``) on the test's database, or put in place what
-    it left there before: on SQLite, when a test earlier in the run started it from the very
-    same rows, plan and clock, a copy of the file it left, and the clock set where it left it
-    (importing the example list took 0.1–0.2 s a test, and hundreds of tests import it). What
-    ``setup`` returned, then or this time: what it keeps in memory, for the caller to set
-    again. On PostgreSQL ``setup`` runs."""
-    engine = engine_of(services.ctx.sessions)
-    database = engine.url.database
-    if engine.url.get_backend_name() != "sqlite" or database in (None, "", ":memory:"):
-        return await setup()
-    assert database is not None and _KEPT_IN
-    path = Path(database)
-    # Written in full, what the setup depends on: every row, the plan, the time.
-    key = (
-        name,
-        _contents(path),
-        services.config.model_dump_json(),
-        services.ctx.clock.now().isoformat(),
-    )
-    kept = _AFTER_SETUP.get(key)
-    await engine.dispose()  # no connection left: the file alone holds the database (no WAL)
-    if kept is not None and _copied(kept[0], path):
-        clock = services.ctx.clock
-        assert isinstance(clock, ManualClock)  # a clock that moves by itself matches no key
-        clock.set(kept[2])  # where the set-up left the time
-        return cast("T", kept[1])
-    result = await setup()
-    # What the set-up left riding for a later transaction (an account's last use, the record
-    # of an update) is stored first: the copy holds all it wrote.
-    await services.ctx.writes.drain()
-    await engine.dispose()
-    copy = _KEPT_IN[0] / f"{name}-{len(_AFTER_SETUP)}.db"
-    if _copied(path, copy):
-        _AFTER_SETUP[key] = (copy, result, services.ctx.clock.now())
-    return result
-
-
-def _copied(source: Path, target: Path) -> bool:
-    """Copy the SQLite file ``source`` to ``target`` unless a connection still holds part of
-    either in a write-ahead log (then no copy: False)."""
-    if any(Path(f"{path}-wal").exists() for path in (source, target)):
-        return False
-    shutil.copyfile(source, target)
-    return True
+    async with signed_in_desk(imported) as desk:
+        yield desk
 
 
 async def morning_programme_due(services: Services, clock: ManualClock) -> None:
@@ -457,19 +357,6 @@ async def morning_programme_due(services: Services, clock: ManualClock) -> None:
         [p for p in planned if p.kind is MessageKind.MORNING_AGENDA],
     )
     clock.set(local(2024, 5, 28, 6, 30))
-
-
-async def contacts_and_staff(services: Services, *staff: str) -> None:
-    """The plan's task contacts imported (the import assigns them their tasks) beside whoever
-    is there, and ``staff`` given the office role, as ``hoinghi staff add`` does; once a run on
-    SQLite (:func:`once_per_start`)."""
-
-    async def prepare() -> None:
-        await import_example(services, EXAMPLE_CONTACTS)
-        for code in staff:
-            await make_staff(services, code)
-
-    await once_per_start(services, "+".join(("contacts", *staff)), prepare)
 
 
 @pytest.fixture

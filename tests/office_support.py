@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,7 @@ from handlers.web.app import build_web_app
 from tests.web_support import BASE, web_setup
 
 STAFF = "DB001"  # holds the office role in these tests
+STAFF_NAME = "Phạm Thị Thanh Mai"  # STAFF's name in the example list
 # The hidden fields a browser sends with a form: its signature, and the notice form's draft.
 _HIDDEN = re.compile(r'<input type="hidden" name="(nonce|csrf|draft)" value="([^"]*)">')
 
@@ -98,13 +100,19 @@ class Desk:
         return await self.client.post(f"/office/signin/{secret}", data=fields)
 
     async def post(
-        self, path: str, form_id: str, data: dict[str, str], *, page: str | None = None
+        self,
+        path: str,
+        form_id: str,
+        data: dict[str, str],
+        *,
+        page: str | None = None,
+        files: dict[str, tuple[str, bytes, str]] | None = None,
     ) -> httpx.Response:
-        """Submit the form ``form_id`` found on ``page`` (``path`` by default), following the
-        redirect back."""
+        """Submit the form ``form_id`` found on ``page`` (``path`` by default), with ``files``
+        chosen (field: name, bytes, type) if any, following the redirect back."""
         shown = await self.client.get(f"/office/{page if page is not None else path}")
         fields = hidden(shown.text, form_id)
-        response = await self.client.post(f"/office/{path}", data={**fields, **data})
+        response = await self.client.post(f"/office/{path}", data={**fields, **data}, files=files)
         if response.status_code == 303:
             return await self.client.get(response.headers["location"])
         return response
@@ -117,6 +125,19 @@ async def desk_for(services: Services, base_url: str = BASE, **kwargs: Any) -> D
     app = build_web_app(setup)
     transport = httpx.ASGITransport(app=app, client=("203.0.113.9", 50001))
     return Desk(services, httpx.AsyncClient(transport=transport, base_url=base_url))
+
+
+@asynccontextmanager
+async def signed_in_desk(services: Services) -> AsyncIterator[Desk]:
+    """A browser on the dashboard of ``services``, signed in as :data:`STAFF` (given the office
+    role first), closed at the end."""
+    await make_staff(services)
+    desk = await desk_for(services)
+    try:
+        await desk.sign_in()
+        yield desk
+    finally:
+        await desk.client.aclose()
 
 
 async def make_staff(services: Services, code: str = STAFF) -> None:

@@ -45,7 +45,8 @@ from storage.files import FileStore
 from storage.models import AuditEntry, Checkin, Delegate, Invitation, Meeting
 from storage.uow import unit_of_work
 from tests.channels.text_channel import CAPABILITIES
-from tests.conftest import EXAMPLE_CONFIG, EXAMPLE_DELEGATES, local, once_per_start, until_waiting
+from tests.conftest import EXAMPLE_CONFIG, EXAMPLE_DELEGATES, local, until_waiting
+from tests.plan_support import once_per_start
 from tests.test_services import row as delegate_row
 from tests.test_staff import on_the_office_database
 
@@ -146,7 +147,7 @@ async def day(
         await rsvp.choose(substitute, RsvpChoice.SKIP_PHONE)
         return day.next_user
 
-    # The answers given once a run; later days start from a copy (tests.conftest).
+    # The answers given once a run; later days start from a copy (tests.plan_support).
     day.next_user = await once_per_start(services, "day", answers)
     day.tokens = {link.code: link.token for link in await services.invitations.links()}
     clock.set(MORNING)

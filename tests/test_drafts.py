@@ -37,12 +37,14 @@ from storage.models import (
     SpeechAssignment,
 )
 from storage.uow import unit_of_work
-from tests.conftest import EXAMPLE_CONFIG, EXAMPLE_DELEGATES, local
+from tests.conftest import EXAMPLE_CONFIG, EXAMPLE_DELEGATES, local, until_waiting
 from tests.fakes.telegram_api import FakeGroup, FakeUser
 from tests.harness import OFFICE_CHAT, BotHarness, name_substitute
 from tests.samples import DOCX, MACRO_MAIN_TYPE, docx, office_file, zip_bytes
+from tests.tasks_support import needs_postgres, office_staff
 from tests.test_outbox import deliveries, texts
 from tests.test_telegram_flows import buttons
+from tests.upload_support import cancel_while_its_bytes_are_written, write_and_transaction_order
 
 SPEAKERS = [
     "DB031",
@@ -87,6 +89,16 @@ async def upload(
     """Send a document and return the bot's answer."""
     await harness.send(user.document(name, content, DOCX, **kwargs))
     return user.last_text()
+
+
+async def draft_posted(harness: BotHarness) -> tuple[FakeUser, dict[str, Any]]:
+    """DB031 sends her first version (1.1) and the next tick posts it to the office's chat: she,
+    and that post."""
+    user = await speaker(harness)
+    await upload(harness, user, "bai.docx", docx("v1"))
+    await harness.tick()
+    [post] = office_posts(harness)
+    return user, post
 
 
 async def versions(harness: BotHarness) -> list[DraftVersion]:
@@ -736,10 +748,7 @@ async def test_a_typed_draft_is_posted_to_the_office_as_a_text_file(harness: Bot
 
 
 async def test_comments_go_both_ways_and_the_thread_is_kept(harness: BotHarness) -> None:
-    user = await speaker(harness)
-    await upload(harness, user, "bai.docx", docx("v1"))
-    await harness.tick()
-    [post] = office_posts(harness)
+    user, post = await draft_posted(harness)
     admin, group = harness.admin(), office(harness)
 
     await harness.send(group.reply(admin, post, "Đề nghị bổ sung số liệu năm 2023."))
@@ -786,10 +795,7 @@ async def test_comments_go_both_ways_and_the_thread_is_kept(harness: BotHarness)
 async def test_a_reply_from_someone_not_on_the_staff_list_is_not_relayed(
     harness: BotHarness,
 ) -> None:
-    user = await speaker(harness)
-    await upload(harness, user, "bai.docx", docx("v1"))
-    await harness.tick()
-    [post] = office_posts(harness)
+    user, post = await draft_posted(harness)
     member = harness.new_user("Cán bộ")
     before = len(user.messages)
     await harness.send(office(harness).reply(member, post, "Góp ý"))
@@ -815,10 +821,7 @@ async def test_office_chatter_and_replies_to_other_bot_messages_are_left_alone(
 async def test_the_office_marks_revision_then_final_and_the_speaker_is_told(
     harness: BotHarness,
 ) -> None:
-    user = await speaker(harness)
-    await upload(harness, user, "bai.docx", docx("v1"))
-    await harness.tick()
-    [post] = office_posts(harness)
+    user, post = await draft_posted(harness)
     admin = harness.admin()
 
     await harness.send(admin.tap("✏️ Cần chỉnh sửa", message=post))
@@ -1223,10 +1226,7 @@ def test_drafts_export_refuses_a_file_or_a_folder_holding_files_as_its_target(
 async def test_a_comment_that_cannot_reach_the_speaker_is_reported_to_the_office(
     harness: BotHarness,
 ) -> None:
-    user = await speaker(harness)
-    await upload(harness, user, "bai.docx", docx("v1"))
-    await harness.tick()
-    [post] = office_posts(harness)
+    user, post = await draft_posted(harness)
     await harness.send(harness.fake.block(user.id))  # the speaker blocked the bot meanwhile
     await harness.send(office(harness).reply(harness.admin(), post, "Góp ý"))
     await harness.tick()
@@ -1516,8 +1516,6 @@ async def test_versions_refused_as_they_are_recorded_leave_no_file_on_disk(
 async def test_a_version_is_written_before_the_transaction_that_records_it(
     harness: BotHarness, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.test_tasks import write_and_transaction_order
-
     user = await speaker(harness)
     account, assignment_id = await draft_of_1_1(harness, user)
     order = await write_and_transaction_order(harness, engine, monkeypatch)
@@ -1534,7 +1532,6 @@ async def test_a_draft_upload_cancelled_while_its_bytes_are_written_leaves_no_fi
     harness: BotHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from bot.services.invitations import page_account
-    from tests.test_tasks import cancel_while_its_bytes_are_written
 
     drafts = harness.services.drafts
     opened = await harness.services.invitations.open_page(
@@ -1568,9 +1565,6 @@ async def test_a_withdrawal_while_her_version_is_recorded_waits_and_counts_it_ke
     # Her second version's recording transaction has found her assignment live when the office
     # withdraws it. The withdrawal now waits for her commit and keeps both versions in its
     # count; before, it counted one and her version landed on the withdrawn assignment.
-    from tests.conftest import until_waiting
-    from tests.test_tasks import needs_postgres, office_staff
-
     needs_postgres()
     user = await speaker(harness)
     await upload(harness, user, "bai.docx", docx("v1"))
@@ -1617,9 +1611,6 @@ async def test_her_version_recorded_as_the_office_withdraws_her_is_refused_once_
     # The office's withdrawal holds her assignment when her second version comes: her upload
     # waits for it, then finds the assignment withdrawn and is refused as any later file is
     # (her page and chat say the versions sent are kept), nothing stored.
-    from tests.conftest import until_waiting
-    from tests.test_tasks import needs_postgres, office_staff
-
     needs_postgres()
     user = await speaker(harness)
     await upload(harness, user, "bai.docx", docx("v1"))

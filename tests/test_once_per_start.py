@@ -1,4 +1,4 @@
-"""tests.conftest.once_per_start: a test given the copy of a set-up's database gets what the
+"""tests.plan_support.once_per_start: a test given the copy of a set-up's database gets what the
 set-up itself would have left, on SQLite."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from bot.domain.channels import ChatAccount
 from bot.domain.clock import ManualClock
 from bot.services import Services
 from storage.sharing import engine_of
-from tests.conftest import once_per_start
+from tests.plan_support import once_per_start
 
 
 def last_seen(database: Path) -> list[tuple[str, str | None]]:

@@ -48,8 +48,9 @@ from schedules.planner import sync_planned
 from schedules.ratelimit import Limits, Pacer
 from storage.models import ChannelIdentity, Delegate, Delivery, OutboundMessage
 from storage.queries import next_notice_number
-from tests.conftest import EXAMPLE_CONTACTS, import_example, local
+from tests.conftest import local
 from tests.harness import OFFICE_CHAT, BotHarness, add_notice_due, name_substitute
+from tests.plan_support import EXAMPLE_CONTACTS, import_example
 from tests.samples import docx
 
 MEETING_KINDS = (MessageKind.RSVP_REMINDER, MessageKind.DAY_BEFORE, MessageKind.MORNING_AGENDA)

@@ -51,7 +51,7 @@ from bot.texts.presenters import typed_time_params
 from schedules.ratelimit import Limits, Pacer, VirtualTime
 from storage.models import ChannelIdentity, Delegate, Delivery, OutboundMessage, Rsvp, Task
 from tests.channels.text_channel import CAPABILITIES, NAME, TextChannel, TextPerson
-from tests.conftest import contacts_and_staff
+from tests.plan_support import contacts_and_staff
 from tests.samples import docx
 from tests.test_permissions import (
     ACTIONS,

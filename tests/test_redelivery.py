@@ -38,13 +38,13 @@ from storage.models import (
     Rsvp,
     TaskAssignment,
 )
-from tests.conftest import rsvp_of
 from tests.fakes.telegram_api import FakeUser
 from tests.harness import OFFICE_CHAT, BotHarness, name_substitute
+from tests.plan_support import rsvp_of
+from tests.tasks_support import audit_count, task_id, with_contacts
 from tests.test_drafts import DOCX, docx, office_posts, press
 from tests.test_drafts import speaker as assigned_speaker
 from tests.test_drafts import status_of as draft_status_of
-from tests.test_tasks import audit_count, task_id, with_contacts
 from tests.test_telegram_flows import buttons
 from tests.test_webhook import SECRET, free_port
 

@@ -4,31 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import io
-import os
-import stat
-import threading
 from collections import Counter
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from bot.delegate_file import Group as FileGroup
-from bot.delegate_file import parse_delegate_file
 from bot.domain.outbound import MessageKind, MessageStatus
 from bot.domain.tasks import MAX_TASK_FILES, TaskStatus
 from bot.services import Services
-from bot.services.access import OfficeActor, Role
+from bot.services.access import Role
 from bot.services.invitations import page_account
 from bot.services.tasks import TaskStep, drop_unreported
 from rehearsal.telegram_api import JsonDict
-from storage.files import FileStore, StagedFile
 from storage.models import (
-    AuditEntry,
     Delegate,
     Delivery,
     OutboundMessage,
@@ -37,57 +30,29 @@ from storage.models import (
     TaskEvidence,
 )
 from storage.uow import unit_of_work
-from tests.conftest import ROOT, TEST_DATABASE_ENV, local, postgres_url, until_waiting
+from tests.conftest import local, until_waiting
 from tests.fakes.telegram_api import FakeUser
 from tests.harness import OFFICE_CHAT, BotHarness
-from tests.office_support import make_staff
 from tests.samples import DOCX, MACRO_MAIN_TYPE, docx, office_file, zip_bytes
 from tests.storage_support import people_written_as_objects
+from tests.tasks_support import (
+    audit_changes,
+    audit_count,
+    board_text,
+    needs_postgres,
+    office_staff,
+    person_id,
+    task_id,
+    with_contacts,
+)
 from tests.test_outbox import deliveries, texts
 from tests.test_telegram_flows import buttons
+from tests.upload_support import cancel_while_its_bytes_are_written, write_and_transaction_order
 
-CONTACTS = ROOT / "examples" / "contacts.csv"
 TASK_BUTTONS = ["✅ Đã hoàn thành", "⏳ Đang thực hiện", "🆘 Cần hỗ trợ", "📎 Gửi sản phẩm"]
 # VI.1.1 is due 17:00 on 7/5/2024 (-21d@17:00 before the meeting on 28/5).
 VI_1_1_DUE = local(2024, 5, 7, 17, 0)
 T = TypeVar("T")
-
-
-async def with_contacts(harness: BotHarness) -> None:
-    """Import the plan's task contacts, sync the tasks, plan every automatic message."""
-    groups = [FileGroup(g.key, g.label) for g in harness.services.config.groups]
-    parsed = parse_delegate_file(CONTACTS, groups)
-    assert parsed.problems == []
-    await harness.services.delegates.import_rows(parsed.rows, actor="test")
-    harness.tokens.update(
-        {link.code: link.token for link in await harness.services.invitations.links()}
-    )
-    await harness.plan(MessageKind.TASK_REMINDER, MessageKind.TASK_OVERDUE)
-
-
-async def task_id(harness: BotHarness, key: str) -> int:
-    """The row id of a task."""
-    board = await harness.services.tasks.office_board()
-    return next(line.id for line in board if line.key == key)
-
-
-async def board_text(harness: BotHarness) -> str:
-    """The office's /nhiemvu board, all of its messages joined."""
-    admin = harness.admin()
-    before = len(admin.messages)
-    await harness.send(admin.command("/nhiemvu"))
-    return "\n".join(m["text"] for m in admin.messages[before:])
-
-
-async def audit_count(harness: BotHarness, action: str) -> int:
-    """Audit rows of ``action``."""
-    async with harness.services.ctx.sessions() as session:
-        return int(
-            await session.scalar(
-                select(func.count()).select_from(AuditEntry).where(AuditEntry.action == action)
-            )
-            or 0
-        )
 
 
 async def test_tasks_come_from_the_plan_with_their_contacts(harness: BotHarness) -> None:
@@ -781,22 +746,6 @@ async def test_a_sync_that_read_her_assignment_before_her_report_committed_keeps
 # --- the office records a report given by phone, on paper or by email --------------------------
 
 
-async def office_staff(harness: BotHarness, code: str = "DB001") -> OfficeActor:
-    """``code`` given the office role, as the dashboard's session acts for her."""
-    await make_staff(harness.services, code)
-    person = await person_id(harness, code)
-    actor = await harness.services.access.office_person(person)
-    assert actor is not None
-    return actor
-
-
-async def person_id(harness: BotHarness, code: str) -> int:
-    async with harness.services.ctx.sessions() as session:
-        found = await session.scalar(select(Delegate.id).where(Delegate.code == code))
-    assert found is not None
-    return found
-
-
 async def test_the_office_records_for_the_code_as_typed_of_two_that_fold_alike(
     harness: BotHarness,
 ) -> None:
@@ -878,14 +827,7 @@ async def test_a_report_the_office_records_for_her_counts_as_her_own_and_stops_h
         None, "đã hoàn thành",  # a chat reaches her: no contact note
         "Văn phòng ghi nhận (qua điện thoại), bởi Phạm Thị Thanh Mai",
     )  # fmt: skip
-    async with harness.services.ctx.sessions() as session:
-        audits = (
-            await session.execute(
-                select(AuditEntry.actor, AuditEntry.before, AuditEntry.after).where(
-                    AuditEntry.action == "task.recorded"
-                )
-            )
-        ).all()
+    audits = await audit_changes(harness, "task.recorded")
     nga_id = await person_id(harness, "NV03")
     assert audits == [
         (
@@ -1192,14 +1134,7 @@ async def test_undoing_the_offices_record_puts_her_report_back_and_her_reminders
     assert line.evidence == []
     again = await tasks.undo_record(office, task, "NV04")
     assert again.step is TaskStep.NOTHING_TO_UNDO
-    async with harness.services.ctx.sessions() as session:
-        audits = (
-            await session.execute(
-                select(AuditEntry.actor, AuditEntry.before, AuditEntry.after).where(
-                    AuditEntry.action == "task.record_undone"
-                )
-            )
-        ).all()
+    audits = await audit_changes(harness, "task.record_undone")
     dao_id = await person_id(harness, "NV04")
     assert audits == [
         (
@@ -1380,11 +1315,6 @@ async def test_undoing_a_chairs_record_on_the_shared_task_puts_back_hers_not_ano
 
 
 # --- her file while the office records her report (PostgreSQL: transactions run side by side) --
-
-
-def needs_postgres() -> None:
-    if postgres_url() is None:
-        pytest.skip(f"transactions interleave on PostgreSQL only: set {TEST_DATABASE_ENV}")
 
 
 async def while_the_office_records_her_report(
@@ -1606,32 +1536,6 @@ async def test_the_offices_filed_record_cannot_slip_between_her_file_count_and_h
 # --- a file's bytes are written before the transaction that records it (SQLite's write lock) --
 
 
-async def write_and_transaction_order(
-    harness: BotHarness, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
-) -> list[str]:
-    """What happens from now, in order: each transaction's begin and commit, and each fsync of
-    the file store (a staged file's bytes, or a folder after a file was put in place). The
-    chat's records made in passing (the updates handled, the accounts used) are stored first:
-    they would ride in a transaction of their own a moment later."""
-    import storage.files
-    from handlers.telegram.dedupe import flush_handled
-
-    await flush_handled(harness.app.bot_data)
-    await harness.services.activity.flush()
-
-    order: list[str] = []
-    fsync = os.fsync
-
-    def noted_fsync(fd: int) -> None:
-        order.append("fsync folder" if stat.S_ISDIR(os.fstat(fd).st_mode) else "fsync file")
-        fsync(fd)
-
-    monkeypatch.setattr(storage.files.os, "fsync", noted_fsync)
-    event.listen(engine.sync_engine, "begin", lambda _: order.append("begin"))
-    event.listen(engine.sync_engine, "commit", lambda _: order.append("commit"))
-    return order
-
-
 async def test_a_page_upload_writes_its_bytes_before_the_transaction_that_records_it(
     harness: BotHarness, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -1689,39 +1593,6 @@ async def test_her_board_lists_the_file_attached_to_the_offices_record_as_the_of
 
 
 # --- an upload cancelled while its bytes are written ------------------------------------------
-
-
-async def cancel_while_its_bytes_are_written(
-    store: FileStore, monkeypatch: pytest.MonkeyPatch, upload: Coroutine[Any, Any, object]
-) -> None:
-    """Runs ``upload`` until its file's bytes are being written (its fsync held on an Event),
-    cancels it there (a client gone, a shutdown), then lets the write finish and waits until
-    the file store discards what was written."""
-    writing, finish = threading.Event(), threading.Event()
-    fsync = os.fsync
-
-    def held_fsync(fd: int) -> None:
-        if not stat.S_ISDIR(os.fstat(fd).st_mode):
-            writing.set()
-            finish.wait(timeout=30)  # released below; bounded so a failure cannot hang
-        fsync(fd)
-
-    discarded = asyncio.Event()
-    discard = store.discard
-
-    def noted_discard(staged: StagedFile) -> None:
-        discard(staged)
-        discarded.set()
-
-    monkeypatch.setattr(os, "fsync", held_fsync)
-    monkeypatch.setattr(store, "discard", noted_discard)
-    running = asyncio.ensure_future(upload)
-    assert await asyncio.to_thread(writing.wait, 30)
-    running.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await running
-    finish.set()
-    await asyncio.wait_for(discarded.wait(), timeout=10)
 
 
 async def test_a_page_upload_cancelled_while_its_bytes_are_written_leaves_no_file_behind(

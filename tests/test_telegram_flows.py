@@ -18,8 +18,8 @@ from bot.domain.tokens import format_link_code
 from handlers.telegram.app import DELEGATE_COMMANDS, OFFICE_COMMANDS, serve
 from handlers.telegram.limiter import RetryingRateLimiter
 from storage.models import AuditEntry, ChannelIdentity, Delegate, Rsvp
-from tests.conftest import rsvp_of
 from tests.harness import ADMIN_ID, BotHarness, name_substitute
+from tests.plan_support import rsvp_of
 
 
 def buttons(message: dict) -> list[str]:  # type: ignore[type-arg]
@@ -560,7 +560,7 @@ async def test_stray_text_is_answered_for_who_writes_it_contact_office_or_past_t
 ) -> None:
     # Everyone got «trả lời bằng các lựa chọn dưới giấy mời» — a contact has no invitation, the
     # office has its commands, and past the deadline there are no choices left.
-    from tests.test_tasks import with_contacts
+    from tests.tasks_support import with_contacts
 
     contact = harness.services.config.office.contact
     await with_contacts(harness)

@@ -28,7 +28,8 @@ from schedules.outbox import Outbox
 from schedules.ratelimit import Limits, Pacer, VirtualTime
 from storage.models import AuditEntry, LinkFailure, SpeechAssignment
 from tests.channels.text_channel import TextChannel, TextPerson
-from tests.conftest import ROOT, morning_programme_due, rsvp_of
+from tests.conftest import ROOT, morning_programme_due
+from tests.plan_support import rsvp_of
 from tests.zalo_support import prepare_plan
 
 CONTACTS = ROOT / "examples" / "contacts.csv"

@@ -26,11 +26,11 @@ from bot.texts import load_catalog
 from schedules.planner import sync_planned
 from storage import queries
 from storage.models import AuditEntry, Rsvp, SpeechAssignment
-from tests.conftest import EXAMPLE_CONFIG, EXAMPLE_CONTACTS, import_example, local
-from tests.office_support import STAFF, Desk, desk_for, hidden, make_staff, text_of
+from tests.conftest import EXAMPLE_CONFIG, local
+from tests.office_support import STAFF, STAFF_NAME, Desk, desk_for, hidden, make_staff, text_of
+from tests.plan_support import EXAMPLE_CONTACTS, import_example
 from tests.web_support import web_for
 
-STAFF_NAME = "Phạm Thị Thanh Mai"
 CATALOG = load_catalog("vi")
 
 

@@ -32,6 +32,7 @@ from handlers.web.app import build_web_app
 from storage.models import AuditEntry, ChannelIdentity, Delegate, Invitation
 from tests.conftest import local
 from tests.office_support import STAFF, Desk, desk_for, hidden, make_staff, text_of
+from tests.tasks_support import needs_postgres
 from tests.web_support import BASE, web_setup
 
 TELEGRAM = ChatAccount("telegram", "7001", "7001")
@@ -363,7 +364,6 @@ async def test_a_double_tap_in_two_processes_marks_sent_once_the_second_waits_fo
     # second must wait for the first's lock on the invitation's row and then find it marked;
     # read unlocked, both saw it unmarked and both recorded (two audits, the last mark kept).
     from tests.conftest import until_waiting
-    from tests.test_tasks import needs_postgres
 
     needs_postgres()
     invitations = imported.invitations
@@ -1189,7 +1189,6 @@ async def test_a_colleague_acting_on_a_link_another_process_reissues_waits_and_i
     # the link, then is told it changed — not that she has no invitation, and no second link.
     from storage import queries
     from tests.conftest import until_waiting
-    from tests.test_tasks import needs_postgres
 
     needs_postgres()
     invitations = imported.invitations
@@ -1501,7 +1500,6 @@ async def test_a_reissue_during_a_bulk_mark_is_reported_as_a_changed_link_not_as
     # reads again and says «changed»; the bulk mark said «no link» (the same rule now).
     from bot.domain.tokens import new_link_code, new_token
     from tests.conftest import until_waiting
-    from tests.test_tasks import needs_postgres
 
     needs_postgres()
     office = imported.access.local_operator()

@@ -26,6 +26,7 @@ from bot.domain.channels import ChatAccount
 from bot.domain.drafts import MAX_COMMENT, DraftStatus
 from bot.domain.outbound import MessageKind
 from bot.domain.rsvp import RsvpAnswer, RsvpStatus
+from bot.services import Services
 from bot.services.access import OfficeActor, Role
 from bot.services.report_file import change_lines, office_report_sheets
 from bot.texts import load_catalog
@@ -35,7 +36,15 @@ from storage.models import AuditEntry, DraftComment, OutboundMessage, SpeechAssi
 from tests.conftest import EXAMPLE_CONFIG, HANOI, local
 from tests.fakes.telegram_api import FakeUser
 from tests.harness import ADMIN_ID, BotHarness
-from tests.office_support import STAFF, Desk, desk_for, hidden, make_staff, text_of
+from tests.office_support import (
+    STAFF,
+    STAFF_NAME,
+    Desk,
+    desk_for,
+    hidden,
+    signed_in_desk,
+    text_of,
+)
 from tests.samples import DOCX
 from tests.test_drafts import DEADLINE
 from tests.test_web_office_accounts import marked_sent
@@ -43,16 +52,11 @@ from tests.web_support import web_for
 
 VI = load_catalog("vi")
 
-STAFF_NAME = "Phạm Thị Thanh Mai"
-
 
 @pytest.fixture
 async def desk(harness: BotHarness) -> AsyncIterator[Desk]:
-    await make_staff(harness.services)
-    desk = await desk_for(harness.services)
-    await desk.sign_in()
-    yield desk
-    await desk.client.aclose()
+    async with signed_in_desk(harness.services) as desk:
+        yield desk
 
 
 def word(*paragraphs: str) -> bytes:
@@ -633,13 +637,9 @@ async def test_a_speaker_on_a_chat_that_does_not_run_here_is_not_said_to_be_told
     assert line.reachable
 
 
-async def test_the_board_flags_a_speaker_not_coming_and_one_no_chat_reaches_as_the_comment_does(
-    desk: Desk, harness: BotHarness
-) -> None:
-    # DB040 sent a substitute and her row read only «chưa gửi»; DB031, who opened her page
-    # once, lacked «chưa kết nối kênh nhắn tin» while commenting her draft said the bot could
-    # not write to her.
-    services = harness.services
+async def two_speakers_not_coming(services: Services) -> None:
+    """Two speakers' answers taken by phone: DB040 sends a substitute (Nguyễn Thị Hà), DB045
+    declines."""
     office = services.access.local_operator()
     substitute = RsvpAnswer(
         RsvpStatus.SUBSTITUTE, substitute_name="Nguyễn Thị Hà", substitute_position="Phó Chủ tịch"
@@ -648,6 +648,16 @@ async def test_the_board_flags_a_speaker_not_coming_and_one_no_chat_reaches_as_t
         card = await services.dashboard.card(code)
         assert card is not None
         await services.rsvp.record_by_phone(office, card.person.id, answer)
+
+
+async def test_the_board_flags_a_speaker_not_coming_and_one_no_chat_reaches_as_the_comment_does(
+    desk: Desk, harness: BotHarness
+) -> None:
+    # DB040 sent a substitute and her row read only «chưa gửi»; DB031, who opened her page
+    # once, lacked «chưa kết nối kênh nhắn tin» while commenting her draft said the bot could
+    # not write to her.
+    services = harness.services
+    await two_speakers_not_coming(services)
     page = await web_for(services)
     await page.client.get(f"/{harness.tokens['DB031']}")  # her page, once: no chat
     await page.client.aclose()
@@ -759,14 +769,7 @@ async def test_the_overviews_missing_drafts_flag_a_speaker_not_coming_as_the_boa
     """DB040 sent a substitute, DB045 declined: «Tham luận» flags them, the overview's «Tham
     luận chưa gửi» listed them as any other speaker late with her draft. It flags them alike."""
     services = harness.services
-    office = services.access.local_operator()
-    substitute = RsvpAnswer(
-        RsvpStatus.SUBSTITUTE, substitute_name="Nguyễn Thị Hà", substitute_position="Phó Chủ tịch"
-    )
-    for code, answer in (("DB040", substitute), ("DB045", RsvpAnswer(RsvpStatus.DECLINED))):
-        card = await services.dashboard.card(code)
-        assert card is not None
-        await services.rsvp.record_by_phone(office, card.person.id, answer)
+    await two_speakers_not_coming(services)
     overview = (await desk.client.get("/office/")).text
     section = overview.split('id="missing"', 1)[1].split("</section>", 1)[0]
     ids = {code: await draft_id(harness, code) for code in ("DB036", "DB040", "DB045")}

@@ -16,7 +16,7 @@ import pytest
 from handlers.web.office.app import UNSAVED_FORMS, UnsavedForm
 from tests.harness import BotHarness
 from tests.office_support import Desk, desk_for, hidden, make_staff
-from tests.test_tasks import task_id, with_contacts
+from tests.tasks_support import task_id, with_contacts
 from tests.test_web_office_drafts import draft_id, upload, word
 
 # Forms with no box to type in (a button, with hidden fields, checkboxes or a choice at most):

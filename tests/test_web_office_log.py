@@ -28,11 +28,9 @@ from handlers.web.office.downloads import XLSX
 from storage import queries
 from storage.models import AuditEntry
 from tests.conftest import EXAMPLE_DELEGATES, local
-from tests.office_support import STAFF, Desk, desk_for, text_of
+from tests.office_support import STAFF, STAFF_NAME, Desk, desk_for, text_of
 from tests.test_services import row as delegate_row
 from tests.web_support import web_for
-
-STAFF_NAME = "Phạm Thị Thanh Mai"
 
 
 def entries(html: str) -> list[str]:

@@ -20,22 +20,25 @@ from bot.domain.clock import ManualClock
 from bot.domain.outbound import BROADCAST_WINDOW, MessageKind
 from bot.services import Services
 from storage.models import AuditEntry, OutboundMessage
-from tests.conftest import EXAMPLE_CONTACTS, import_example, local
+from tests.conftest import local
 from tests.harness import OFFICE_CHAT, BotHarness, add_notice_due
-from tests.office_support import Desk, desk_for, hidden, make_staff, text_of
+from tests.office_support import (
+    Desk,
+    desk_for,
+    hidden,
+    make_staff,
+    signed_in_desk,
+    text_of,
+)
+from tests.plan_support import EXAMPLE_CONTACTS, import_example
 from tests.test_outbox import deliveries, linked_answers, message_status, texts
 from tests.web_support import web_for
-
-STAFF_NAME = "Phạm Thị Thanh Mai"
 
 
 @pytest.fixture
 async def desk(harness: BotHarness) -> AsyncIterator[Desk]:
-    await make_staff(harness.services)
-    desk = await desk_for(harness.services)
-    await desk.sign_in()
-    yield desk
-    await desk.client.aclose()
+    async with signed_in_desk(harness.services) as desk:
+        yield desk
 
 
 async def preview(desk: Desk, body: str, audience: str) -> str:
@@ -155,92 +158,90 @@ async def test_an_audience_with_nobody_in_it_still_cannot_be_sent_to(desk: Desk)
     assert 'id="form-send"' not in page
 
 
+@pytest.fixture
+async def early_desk(services: Services) -> AsyncIterator[Desk]:
+    """NV01 of the office signed in on the dashboard before any delegate list: only the task
+    contacts' file is in (she among them), no invitee yet."""
+    await import_example(services, EXAMPLE_CONTACTS)
+    await make_staff(services, "NV01")
+    desk = await desk_for(services)
+    await desk.sign_in("NV01")
+    yield desk
+    await desk.client.aclose()
+
+
 async def test_before_any_delegate_list_a_notice_is_refused_saying_nobody_would_get_it(
-    services: Services,
+    services: Services, early_desk: Desk
 ) -> None:
     """Only the task contacts' file is in (a staff member among them), no invitee yet: the
     preview says plainly there is no list and nobody would receive the notice, and offers no
     way to send it; a send posted all the same (a form kept from before) is refused and queues
     nothing. The text written is kept: once the list is in, «Sửa nội dung» brings it back."""
-    await import_example(services, EXAMPLE_CONTACTS)
-    await make_staff(services, "NV01")
-    desk = await desk_for(services)
-    try:
-        await desk.sign_in("NV01")
-        page = await preview(desk, "Họp trù bị lúc 14:00.", "everyone")
-        assert text_of(page, "notice-no-list") == (
-            "Chưa nhập danh sách đại biểu nên thông báo này chưa có người nhận (0 người). Bot"
-            " không gửi, không hẹn giờ thông báo khi chưa có danh sách. Đề nghị đồng chí nhập"
-            " danh sách ở mục «Nhập danh sách», rồi mở lại mục «Thông báo» và chọn «Tiếp tục"
-            " bản soạn dở» (nội dung đang soạn được giữ lại). Nhập danh sách"
+    page = await preview(early_desk, "Họp trù bị lúc 14:00.", "everyone")
+    assert text_of(page, "notice-no-list") == (
+        "Chưa nhập danh sách đại biểu nên thông báo này chưa có người nhận (0 người). Bot"
+        " không gửi, không hẹn giờ thông báo khi chưa có danh sách. Đề nghị đồng chí nhập"
+        " danh sách ở mục «Nhập danh sách», rồi mở lại mục «Thông báo» và chọn «Tiếp tục"
+        " bản soạn dở» (nội dung đang soạn được giữ lại). Nhập danh sách"
+    )
+    assert 'id="form-send"' not in page and 'id="notice-nobody"' not in page
+    found = re.search(r'action="/office/notices/(\d+)/cancel"', page)
+    assert found is not None
+    draft_id = found.group(1)
+    for how in ("now", "later"):
+        sent = await early_desk.client.post(
+            f"/office/notices/{draft_id}/send",
+            data={**hidden(page, "form-drop"), "how": how, "when": "08:00 27/5"},
         )
-        assert 'id="form-send"' not in page and 'id="notice-nobody"' not in page
-        found = re.search(r'action="/office/notices/(\d+)/cancel"', page)
-        assert found is not None
-        draft_id = found.group(1)
-        for how in ("now", "later"):
-            sent = await desk.client.post(
-                f"/office/notices/{draft_id}/send",
-                data={**hidden(page, "form-drop"), "how": how, "when": "08:00 27/5"},
-            )
-            assert sent.status_code == 303
-            listed = (await desk.client.get(sent.headers["location"])).text
-            assert text_of(listed, "flash").startswith("Chưa nhập danh sách đại biểu")
-        async with services.ctx.sessions() as session:
-            statuses = await session.scalars(
-                select(OutboundMessage.status).where(OutboundMessage.kind == MessageKind.BROADCAST)
-            )
-            assert list(statuses) == ["draft"]
-        await import_example(services)
-        again = (await desk.client.get(f"/office/notices?sua={draft_id}")).text
-        assert "Họp trù bị lúc 14:00.</textarea>" in again
-    finally:
-        await desk.client.aclose()
+        assert sent.status_code == 303
+        listed = (await early_desk.client.get(sent.headers["location"])).text
+        assert text_of(listed, "flash").startswith("Chưa nhập danh sách đại biểu")
+    async with services.ctx.sessions() as session:
+        statuses = await session.scalars(
+            select(OutboundMessage.status).where(OutboundMessage.kind == MessageKind.BROADCAST)
+        )
+        assert list(statuses) == ["draft"]
+    await import_example(services)
+    again = (await early_desk.client.get(f"/office/notices?sua={draft_id}")).text
+    assert "Họp trù bị lúc 14:00.</textarea>" in again
 
 
 async def test_the_notices_page_offers_back_a_draft_written_before_the_list_once_it_is_in(
-    services: Services,
+    services: Services, early_desk: Desk
 ) -> None:
     """A notice previewed before any list, then the list imported and «Thông báo» opened from
     the menu: the page names the unfinished draft at the top with «Tiếp tục bản soạn dở», which
     opens it with its text and audience (the preview she left was the only way back, and she
     re-typed it). The form itself stays empty: a new notice is still asked about."""
-    await import_example(services, EXAMPLE_CONTACTS)
-    await make_staff(services, "NV01")
-    desk = await desk_for(services)
-    try:
-        await desk.sign_in("NV01")
-        await preview(desk, "Họp trù bị lúc 14:00.", "linked")
-        await import_example(services)
-        page = (await desk.client.get("/office/notices")).text
-        assert text_of(page, "notice-draft-said") == (
-            "Đồng chí đang có một thông báo soạn dở, chưa gửi: «Họp trù bị lúc 14:00.». Đề nghị"
-            " chọn «Tiếp tục bản soạn dở» để mở lại thông báo đó (nội dung và đối tượng đã chọn"
-            " vẫn còn nguyên). Nếu soạn thông báo khác ở khung dưới đây, khi bấm «Xem trước» trang"
-            " sẽ hỏi lại trước khi thay bản soạn dở."
-        )
-        assert "></textarea>" in page and 'name="draft"' not in page
-        assert 'id="notice-draft-replace"' not in page
-        keep = re.search(r'id="notice-draft-keep" href="([^"]*)"', page)
-        assert keep is not None
-        kept = (await desk.client.get(html.unescape(keep.group(1)))).text
-        assert "Họp trù bị lúc 14:00.</textarea>" in kept
-        assert re.search(r'name="audience" value="linked" checked', kept)
-        assert 'id="notice-draft-said"' not in kept
-        shown = await desk.client.post(
-            "/office/notices/preview",
-            data={
-                **hidden(kept, "form-notice"),
-                "body": "Họp trù bị lúc 14:00.",
-                "audience": "everyone",
-            },
-        )
-        assert 'id="form-send"' in shown.text
-        # Sent or dropped, nothing is left to offer back.
-        await drop(desk, shown.text)
-        assert 'id="notice-draft-said"' not in (await desk.client.get("/office/notices")).text
-    finally:
-        await desk.client.aclose()
+    await preview(early_desk, "Họp trù bị lúc 14:00.", "linked")
+    await import_example(services)
+    page = (await early_desk.client.get("/office/notices")).text
+    assert text_of(page, "notice-draft-said") == (
+        "Đồng chí đang có một thông báo soạn dở, chưa gửi: «Họp trù bị lúc 14:00.». Đề nghị"
+        " chọn «Tiếp tục bản soạn dở» để mở lại thông báo đó (nội dung và đối tượng đã chọn"
+        " vẫn còn nguyên). Nếu soạn thông báo khác ở khung dưới đây, khi bấm «Xem trước» trang"
+        " sẽ hỏi lại trước khi thay bản soạn dở."
+    )
+    assert "></textarea>" in page and 'name="draft"' not in page
+    assert 'id="notice-draft-replace"' not in page
+    keep = re.search(r'id="notice-draft-keep" href="([^"]*)"', page)
+    assert keep is not None
+    kept = (await early_desk.client.get(html.unescape(keep.group(1)))).text
+    assert "Họp trù bị lúc 14:00.</textarea>" in kept
+    assert re.search(r'name="audience" value="linked" checked', kept)
+    assert 'id="notice-draft-said"' not in kept
+    shown = await early_desk.client.post(
+        "/office/notices/preview",
+        data={
+            **hidden(kept, "form-notice"),
+            "body": "Họp trù bị lúc 14:00.",
+            "audience": "everyone",
+        },
+    )
+    assert 'id="form-send"' in shown.text
+    # Sent or dropped, nothing is left to offer back.
+    await drop(early_desk, shown.text)
+    assert 'id="notice-draft-said"' not in (await early_desk.client.get("/office/notices")).text
 
 
 async def notice_statuses(harness: BotHarness) -> list[tuple[str, str | None]]:

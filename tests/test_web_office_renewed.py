@@ -18,9 +18,9 @@ from bot.services.access import Role
 from handlers.web.app import build_web_app
 from storage.models import AuditEntry, DraftComment, MeetingDocument, OutboundMessage
 from tests.harness import BotHarness
-from tests.office_support import Desk, desk_for, hidden, make_staff, text_of
+from tests.office_support import Desk, hidden, signed_in_desk, text_of
 from tests.samples import DOCX
-from tests.test_tasks import task_id, with_contacts
+from tests.tasks_support import task_id, with_contacts
 from tests.test_web_office_drafts import draft_id, upload, word
 from tests.web_support import BASE, web_setup
 
@@ -38,11 +38,8 @@ NOTICE = "Kính gửi các đồng chí đại biểu,\nHội nghị <b>bắt đ
 @pytest.fixture
 async def desk(harness: BotHarness) -> AsyncIterator[Desk]:
     await with_contacts(harness)
-    await make_staff(harness.services)
-    desk = await desk_for(harness.services)
-    await desk.sign_in()
-    yield desk
-    await desk.client.aclose()
+    async with signed_in_desk(harness.services) as desk:
+        yield desk
 
 
 @pytest.fixture

@@ -29,9 +29,7 @@ from storage import queries
 from storage.models import AuditEntry, Delegate, StaffSession
 from storage.uow import unit_of_work
 from tests.channels.text_channel import CAPABILITIES
-from tests.office_support import STAFF, Desk, desk_for, hidden, make_staff, text_of
-
-STAFF_NAME = "Phạm Thị Thanh Mai"  # DB001 of the example list
+from tests.office_support import STAFF, STAFF_NAME, Desk, desk_for, hidden, make_staff, text_of
 
 
 @pytest.fixture

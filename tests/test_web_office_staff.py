@@ -16,7 +16,7 @@ from bot.documents.qr import qr_secret_svg
 from bot.services import Services
 from bot.services.access import Role
 from storage.models import AuditEntry, Delegate, StaffSession
-from tests.office_support import STAFF, Desk, desk_for, hidden, make_staff, text_of
+from tests.office_support import STAFF, STAFF_NAME, Desk, desk_for, hidden, make_staff, text_of
 from tests.test_services import row as delegate_row
 from tests.web_support import BASE
 
@@ -265,7 +265,6 @@ async def test_the_staff_page_says_the_plans_telegram_admins_hold_the_office_too
 
 VOLUNTEER = "DB020"  # a reception desk volunteer with no linked chat
 VOLUNTEER_NAME = "Phùng Văn Toản"
-STAFF_NAME = "Phạm Thị Thanh Mai"  # DB001, the clerk signed in
 _LINK_FIELD = re.compile(r'<input id="signin-link" type="text" readonly value="([^"]+)"')
 
 

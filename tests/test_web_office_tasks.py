@@ -9,6 +9,7 @@ import re
 from collections.abc import AsyncIterator
 from urllib.parse import quote
 
+import httpx
 import pytest
 from sqlalchemy import select
 
@@ -18,23 +19,28 @@ from storage.files import MAX_BYTES
 from storage.models import AuditEntry, Delegate, OutboundMessage, Task
 from tests.conftest import local
 from tests.harness import BotHarness
-from tests.office_support import STAFF, Desk, desk_for, hidden, make_staff, text_of
+from tests.office_support import (
+    STAFF,
+    STAFF_NAME,
+    Desk,
+    desk_for,
+    hidden,
+    make_staff,
+    signed_in_desk,
+    text_of,
+)
 from tests.samples import MACRO_MAIN_TYPE, docx, office_file
-from tests.test_tasks import board_text, task_id, with_contacts
+from tests.tasks_support import board_text, task_id, with_contacts
 from tests.test_web_office_accounts import marked_sent
 
-STAFF_NAME = "Phạm Thị Thanh Mai"  # DB001, given the office role
 FILE_NAME = "Báo cáo tiến độ quận Ba Đình.docx"
 
 
 @pytest.fixture
 async def desk(harness: BotHarness) -> AsyncIterator[Desk]:
     await with_contacts(harness)
-    await make_staff(harness.services)
-    desk = await desk_for(harness.services)
-    await desk.sign_in()
-    yield desk
-    await desk.client.aclose()
+    async with signed_in_desk(harness.services) as desk:
+        yield desk
 
 
 def board_keys(html: str) -> list[str]:
@@ -445,19 +451,29 @@ async def test_the_office_records_a_phoned_report_and_a_second_submit_changes_no
     assert await queued_messages(harness) == queued
 
 
+async def record_with_file(
+    desk: Desk,
+    task: int,
+    name: str,
+    content: bytes,
+    kind: str = "application/octet-stream",
+    *,
+    note: str | None = None,
+) -> httpx.Response:
+    """«Ghi nhận thay» for NV04 sent from the task's page with the file ``name`` chosen (and
+    ``note`` typed, if any): the page it leads back to."""
+    data = {"person": "NV04"} if note is None else {"person": "NV04", "note": note}
+    page = f"tasks/{task}"
+    files = {"file": (name, content, kind)}
+    return await desk.post(f"{page}/record", "form-record-NV04", data, page=page, files=files)
+
+
 async def test_a_deliverable_recorded_with_the_report_is_kept_and_downloads(
     desk: Desk, harness: BotHarness
 ) -> None:
     task = await task_id(harness, "VI.1.3")
-    page = f"tasks/{task}"
-    fields = hidden((await desk.client.get(f"/office/{page}")).text, "form-record-NV04")
     content = docx("phóng sự")
-    response = await desk.client.post(
-        f"/office/{page}/record",
-        data={**fields, "person": "NV04", "note": ""},
-        files={"file": (FILE_NAME, content, "application/octet-stream")},
-    )
-    shown = await desk.client.get(response.headers["location"])
+    shown = await record_with_file(desk, task, FILE_NAME, content, note="")
     assert flash_text(shown.text).startswith("Đã ghi nhận đồng chí Phạm Thị Hồng Đào")
     assert text_of(shown.text, "person-NV04").startswith(
         "Phạm Thị Hồng Đào (Ban Tuyên giáo Hội LHPN thành phố): đã hoàn thành · Văn phòng ghi "
@@ -473,21 +489,13 @@ async def test_a_refused_file_or_a_long_note_records_nothing_and_says_why(
     desk: Desk, harness: BotHarness
 ) -> None:
     task = await task_id(harness, "VI.1.3")
-    page = f"tasks/{task}"
-    fields = hidden((await desk.client.get(f"/office/{page}")).text, "form-record-NV04")
-    response = await desk.client.post(
-        f"/office/{page}/record",
-        data={**fields, "person": "NV04"},
-        files={"file": ("phim.exe", b"MZ", "application/octet-stream")},
-    )
-    shown = await desk.client.get(response.headers["location"])
+    shown = await record_with_file(desk, task, "phim.exe", b"MZ")
     assert flash_text(shown.text).startswith(
         "Chưa ghi nhận báo cáo: tệp «phim.exe» không được nhận (chỉ nhận văn bản (.docx, .doc,"
     )
-    response = await desk.client.post(
-        f"/office/{page}/record", data={**fields, "person": "NV04", "note": "a" * 501}
-    )
-    shown = await desk.client.get(response.headers["location"])
+    page = f"tasks/{task}"
+    long = {"person": "NV04", "note": "a" * 501}
+    shown = await desk.post(f"{page}/record", "form-record-NV04", long, page=page)
     assert flash_text(shown.text) == (
         "Ghi chú quá dài (tối đa 500 ký tự); chưa ghi nhận. Toàn bộ ghi chú vẫn ở khung soạn; "
         "đề nghị ghi ngắn gọn hơn (tệp đã chọn, nếu có, cần chọn lại)."
@@ -526,14 +534,7 @@ async def test_a_refused_file_on_the_record_form_says_nothing_was_recorded_and_t
 ) -> None:
     # The office's words, not the invitee's («đề nghị đồng chí gửi đường liên kết…»).
     task = await task_id(harness, "VI.1.3")
-    page = f"tasks/{task}"
-    fields = hidden((await desk.client.get(f"/office/{page}")).text, "form-record-NV04")
-    response = await desk.client.post(
-        f"/office/{page}/record",
-        data={**fields, "person": "NV04", "note": "qua thư điện tử"},
-        files={"file": (name, content, "application/octet-stream")},
-    )
-    shown = await desk.client.get(response.headers["location"])
+    shown = await record_with_file(desk, task, name, content, note="qua thư điện tử")
     assert flash_text(shown.text) == (
         f"Chưa ghi nhận báo cáo: tệp «{name}» không được nhận ({reason}). {WAY_OUT}"
     )
@@ -547,24 +548,13 @@ async def test_a_file_over_the_limit_on_the_record_form_says_nothing_was_recorde
     desk: Desk, harness: BotHarness
 ) -> None:
     task = await task_id(harness, "VI.1.3")
-    page = f"tasks/{task}"
-    fields = hidden((await desk.client.get(f"/office/{page}")).text, "form-record-NV04")
-    response = await desk.client.post(
-        f"/office/{page}/record",
-        data={**fields, "person": "NV04"},
-        files={"file": ("Phim.mp4", b"\0" * (MAX_BYTES + 1), "video/mp4")},
-    )
-    shown = await desk.client.get(response.headers["location"])
+    shown = await record_with_file(desk, task, "Phim.mp4", b"\0" * (MAX_BYTES + 1), "video/mp4")
     assert flash_text(shown.text) == (
         f"Chưa ghi nhận báo cáo: tệp «Phim.mp4» không được nhận (lớn hơn 20 MB). {WAY_OUT}"
     )
     # Past what the form may carry at all, the body is cut off before the file's name.
-    response = await desk.client.post(
-        f"/office/{page}/record",
-        data={**fields, "person": "NV04"},
-        files={"file": ("Phim.mp4", b"\0" * (MAX_BYTES + 128 * 1024), "video/mp4")},
-    )
-    shown = await desk.client.get(response.headers["location"])
+    past = b"\0" * (MAX_BYTES + 128 * 1024)
+    shown = await record_with_file(desk, task, "Phim.mp4", past, "video/mp4")
     assert flash_text(shown.text) == (
         f"Chưa ghi nhận báo cáo: tệp gửi kèm lớn hơn 20 MB nên không được nhận. {WAY_OUT}"
     )
@@ -578,15 +568,9 @@ async def test_a_file_the_record_form_refuses_leaves_its_note_in_the_box_to_reco
     # cáo», and the note typed in that box was gone (its fold closed): to be typed again.
     task = await task_id(harness, "VI.1.3")
     page = f"tasks/{task}"
-    fields = hidden((await desk.client.get(f"/office/{page}")).text, "form-record-NV04")
     note = "Nhận qua thư điện tử ngày 20/5, kèm đường liên kết https://drive.example/bao-cao"
     for content in (b"MZ", b"\0" * (MAX_BYTES + 128 * 1024)):  # a type refused; past the body
-        response = await desk.client.post(
-            f"/office/{page}/record",
-            data={**fields, "person": "NV04", "note": note},
-            files={"file": ("phim.exe", content, "application/octet-stream")},
-        )
-        shown = await desk.client.get(response.headers["location"])
+        shown = await record_with_file(desk, task, "phim.exe", content, note=note)
         assert flash_text(shown.text).startswith("Chưa ghi nhận báo cáo: tệp"), len(content)
         assert '<details class="record" id="record-NV04" open>' in shown.text
         assert f'name="note" autocomplete="off" value="{note}">' in shown.text
@@ -776,15 +760,9 @@ async def test_the_file_attached_to_the_offices_record_is_listed_as_the_offices(
 ) -> None:
     # The clerk must tell the file «Hủy ghi nhận» takes off the task from the ones she sent.
     task = await task_id(harness, "VI.1.3")
-    page = f"tasks/{task}"
-    fields = hidden((await desk.client.get(f"/office/{page}")).text, "form-record-NV04")
-    await desk.client.post(
-        f"/office/{page}/record",
-        data={**fields, "person": "NV04", "note": "qua điện thoại"},
-        files={"file": ("Ban-ghi-VP.docx", docx("bản ghi"), "application/octet-stream")},
-    )
+    await record_with_file(desk, task, "Ban-ghi-VP.docx", docx("bản ghi"), note="qua điện thoại")
     hers = await upload(harness, "NV04", "VI.1.3", FILE_NAME, docx("tiến độ"))
-    shown = await desk.client.get(f"/office/{page}")
+    shown = await desk.client.get(f"/office/tasks/{task}")
     files = re.findall(rf'href="/office/tasks/{task}/files/(\d+)"', shown.text)
     [office] = [int(f) for f in files if int(f) != hers]
     assert text_of(shown.text, f"file-{office}") == (

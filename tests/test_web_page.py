@@ -30,9 +30,10 @@ from bot.texts.formatting import short_moment
 from bot.texts.presenters import when_where
 from storage.files import FileStore
 from storage.models import AuditEntry, Delegate, OutboundMessage, Rsvp
-from tests.conftest import import_example, local, rsvp_of
+from tests.conftest import local
 from tests.harness import BotHarness
 from tests.office_support import text_of
+from tests.plan_support import import_example, rsvp_of
 from tests.test_outbox import deliveries, linked_answers, message_status, texts
 from tests.web_support import Web, flash, form_fields, web_for
 

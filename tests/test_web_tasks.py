@@ -19,8 +19,8 @@ from storage.models import AuditEntry, TaskEvidence
 from tests.conftest import local
 from tests.harness import OFFICE_CHAT, BotHarness
 from tests.samples import docx, zip_bytes
+from tests.tasks_support import audit_count, board_text, office_staff, task_id, with_contacts
 from tests.test_outbox import texts
-from tests.test_tasks import audit_count, board_text, office_staff, task_id, with_contacts
 from tests.web_support import Web, flash, form_fields, web_for
 
 OWNER = "NV03"  # the contact of task VI.1.1

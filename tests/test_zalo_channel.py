@@ -20,11 +20,11 @@ from bot.domain.rsvp import RsvpStatus
 from bot.services import Services
 from handlers.zalo.app import hook_path
 from handlers.zalo.channel import ZaloSender
-from handlers.zalo.client import ZaloClient
 from handlers.zalo.receiving import Dispatcher, Poller
-from tests.conftest import EXAMPLE_CONFIG, rsvp_of
+from tests.conftest import EXAMPLE_CONFIG
 from tests.fakes.zalo_api import FakeZaloApi
-from tests.zalo_support import WEBHOOK_SECRET, ZaloWorld, zalo_world
+from tests.plan_support import rsvp_of
+from tests.zalo_support import WEBHOOK_SECRET, ZaloWorld, zalo_client, zalo_world
 
 
 async def test_webhook_mode_sets_the_webhook_and_handles_posts_with_the_secret(
@@ -93,7 +93,6 @@ async def test_typed_answers_that_arrive_together_are_taken_in_order(
 
 async def test_the_poller_backs_off_on_errors_and_takes_408_as_nothing_yet() -> None:
     fake = FakeZaloApi()
-    client = ZaloClient(fake.token, base_url=fake.base_url, transport=fake.transport)
     waits: list[float] = []
     handled: list[str] = []
 
@@ -105,14 +104,14 @@ async def test_the_poller_backs_off_on_errors_and_takes_408_as_nothing_yet() -> 
 
     fake.fail_next("getUpdates", error_code=502, description="Bad Gateway", times=3)
     fake.fail_next("getUpdates", timeout=True)
-    poller = Poller(client, Dispatcher(handle), timeout=1, sleep=no_sleep)
-    await poller.start()
-    await fake.wait_until(lambda: any(c.status == 408 for c in fake.calls_to("getUpdates")))
-    assert waits == [1.0, 2.0, 4.0, 8.0]  # then an idle poll: 408 is no failure, no wait
-    fake.user("An").text("xin chào")
-    await fake.wait_until(lambda: bool(handled))
-    await poller.stop()
-    await client.close()
+    async with zalo_client(fake) as client:
+        poller = Poller(client, Dispatcher(handle), timeout=1, sleep=no_sleep)
+        await poller.start()
+        await fake.wait_until(lambda: any(c.status == 408 for c in fake.calls_to("getUpdates")))
+        assert waits == [1.0, 2.0, 4.0, 8.0]  # then an idle poll: 408 is no failure, no wait
+        fake.user("An").text("xin chào")
+        await fake.wait_until(lambda: bool(handled))
+        await poller.stop()
     assert waits == [1.0, 2.0, 4.0, 8.0]
     assert handled == ["xin chào"]
     fake.assert_no_violations()
@@ -120,16 +119,15 @@ async def test_the_poller_backs_off_on_errors_and_takes_408_as_nothing_yet() -> 
 
 async def test_a_stop_cuts_a_waiting_long_poll_at_once() -> None:
     fake = FakeZaloApi()
-    client = ZaloClient(fake.token, base_url=fake.base_url, transport=fake.transport)
 
     async def handle(update: dict[str, Any]) -> None:
         raise AssertionError("nothing was sent")
 
-    poller = Poller(client, Dispatcher(handle), timeout=600)
-    await poller.start()
-    await fake.wait_for_poller()
-    await asyncio.wait_for(poller.stop(), timeout=5)  # not the poll's ten minutes
-    await client.close()
+    async with zalo_client(fake) as client:
+        poller = Poller(client, Dispatcher(handle), timeout=600)
+        await poller.start()
+        await fake.wait_for_poller()
+        await asyncio.wait_for(poller.stop(), timeout=5)  # not the poll's ten minutes
 
 
 @pytest.mark.parametrize(
@@ -158,12 +156,11 @@ async def test_the_sender_maps_zalos_refusals_to_what_the_outbox_does(
     fake = FakeZaloApi()
     user = fake.user("An")
     user.text("chào")
-    client = ZaloClient(fake.token, base_url=fake.base_url, transport=fake.transport)
-    sender = ZaloSender(client, catalog=None)  # type: ignore[arg-type]  # send() needs none
     fake.fail_next("sendMessage", **fault)
-    result = await sender.send(user.id, TextPart("Thông báo"))
-    sent = await sender.send(user.id, TextPart("Thông báo"))
-    await client.close()
+    async with zalo_client(fake) as client:
+        sender = ZaloSender(client, catalog=None)  # type: ignore[arg-type]  # send() needs none
+        result = await sender.send(user.id, TextPart("Thông báo"))
+        sent = await sender.send(user.id, TextPart("Thông báo"))
     assert result.outcome == SendOutcome(outcome)
     if outcome == "rate_limited":
         assert result.retry_after == 7
@@ -175,9 +172,9 @@ async def test_a_blocked_user_is_blocked_for_the_sender_without_an_injected_faul
     user = fake.user("An")
     user.text("chào")
     user.block()
-    client = ZaloClient(fake.token, base_url=fake.base_url, transport=fake.transport)
-    result = await ZaloSender(client, None).send(user.id, TextPart("x"))  # type: ignore[arg-type]
-    await client.close()
+    async with zalo_client(fake) as client:
+        sender = ZaloSender(client, catalog=None)  # type: ignore[arg-type]  # send() needs none
+        result = await sender.send(user.id, TextPart("x"))
     assert result.outcome == SendOutcome.BLOCKED
 
 

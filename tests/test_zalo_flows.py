@@ -23,8 +23,9 @@ from handlers.zalo.events import CHANNEL
 from schedules.planner import sync_planned
 from storage import queries
 from storage.models import Delivery, DraftComment, LinkFailure
-from tests.conftest import local, morning_programme_due, rsvp_of
+from tests.conftest import local, morning_programme_due
 from tests.fakes.zalo_api import FakeZaloUser
+from tests.plan_support import rsvp_of
 from tests.test_web_page import desk_of
 from tests.zalo_support import ZaloWorld
 

@@ -25,8 +25,8 @@ from storage import queries
 from storage.models import ChannelIdentity, OutboundMessage
 from storage.queries import MENU_UNSEEN
 from storage.uow import unit_of_work
-from tests.conftest import rsvp_of
 from tests.fakes.zalo_api import FakeZaloUser
+from tests.plan_support import rsvp_of
 from tests.zalo_support import ZaloWorld
 
 NOTICE = "Kính mời các đồng chí dự họp trù bị lúc 14:00 ngày 27/5."

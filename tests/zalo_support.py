@@ -2,8 +2,13 @@
 sender) talking over loopback HTTP to the simulated Zalo Bot API, the outbox sending through
 the real ZaloSender, on the example plan with its contacts.
 
-People link through :meth:`ZaloWorld.linked`, the one place that says how a Zalo user links
-(today ``/start <token>`` typed as text; the typed personal code once linking by code lands).
+People link through :meth:`ZaloWorld.linked`, the one place that says how a Zalo user links:
+Zalo passes no payload with a first message (no link opens the chat with a token), so she sends
+her personal code, 8 characters («K7PX-3QBM») printed beside the QR on her invitation and shown
+on her personal page, as the bot's welcome asks; whatever else she types first is answered with
+how to link. (A typed ``/start <token>`` links too.)
+
+:func:`zalo_client` gives a test of the adapter's parts a client on the fake alone.
 
 The fixtures :func:`world` (long polling) and :func:`hooked` (webhook) serve every test file:
 tests/conftest.py loads this module as a plugin. A test file of another channel that has a
@@ -30,11 +35,12 @@ from handlers.web.app import build_web_app
 from handlers.web.server import serving
 from handlers.zalo.app import ZaloAdapter, ZaloWebhook, build_adapter, hook_path, receiving
 from handlers.zalo.channel import ZaloSender
+from handlers.zalo.client import ZaloClient
 from schedules.outbox import Outbox
 from schedules.ratelimit import Limits, Pacer, VirtualTime
-from tests.conftest import contacts_and_staff
 from tests.fakes.server import FakeBotApiServer
 from tests.fakes.zalo_api import FakeZaloApi, FakeZaloUser
+from tests.plan_support import contacts_and_staff
 from tests.web_support import web_setup
 
 SETTLE_LIMIT = 20.0  # seconds: only bounds a test that would otherwise hang
@@ -43,6 +49,16 @@ SETTLE_LIMIT = 20.0  # seconds: only bounds a test that would otherwise hang
 CALL_TIMEOUT = 1.0
 # The secret the platform sends with each update it POSTs to the webhook (:func:`hooked`).
 WEBHOOK_SECRET = "zalo-webhook-secret-of-the-tests"
+
+
+@asynccontextmanager
+async def zalo_client(fake: FakeZaloApi) -> AsyncIterator[ZaloClient]:
+    """The adapter's client talking to ``fake`` in memory (no server), closed at the end."""
+    client = ZaloClient(fake.token, base_url=fake.base_url, transport=fake.transport)
+    try:
+        yield client
+    finally:
+        await client.close()
 
 
 @dataclass
@@ -95,7 +111,7 @@ class ZaloWorld:
 
 async def prepare_plan(services: Services) -> None:
     """The example plan's contacts imported (their tasks and speeches assigned), NV02 as office
-    staff (once a run on SQLite: :func:`tests.conftest.once_per_start`)."""
+    staff (once a run on SQLite: :func:`tests.plan_support.once_per_start`)."""
     await contacts_and_staff(services, "NV02")
 
 

@@ -21,10 +21,11 @@ from sqlalchemy import select
 from bot.domain.rsvp import RsvpStatus
 from handlers.web.app import build_web_app
 from handlers.web.server import serving
-from storage.models import Delegate, DraftComment, DraftVersion, Rsvp
+from storage.models import DraftComment, DraftVersion
 from tests.browser.conftest import PHONE, Browser
 from tests.conftest import local
 from tests.harness import OFFICE_CHAT, BotHarness
+from tests.plan_support import rsvp_of
 from tests.samples import docx
 from tests.web_support import web_setup
 
@@ -41,17 +42,6 @@ class Site:
     def page(self, code: str) -> str:
         """The personal link of ``code`` on this server."""
         return f"http://127.0.0.1:{self.port}/{self.harness.tokens[code]}"
-
-    async def rsvp(self, code: str) -> Rsvp:
-        """``code``'s answer as stored."""
-        async with self.harness.services.ctx.sessions() as session:
-            found = await session.scalar(
-                select(Rsvp)
-                .join(Delegate, Rsvp.delegate_id == Delegate.id)
-                .where(Delegate.code == code)
-            )
-        assert found is not None
-        return found
 
     def office_texts(self) -> list[str]:
         """What the office's group has received, texts and captions."""
@@ -110,7 +100,7 @@ async def test_a_delegate_reads_the_invitation_and_attends_from_a_phone(
     assert "/trangthai" not in await browser.text()  # a chat command means nothing on a page
     await browser.screenshot("2-da-tham-du")
     await no_accessibility_problems(browser)
-    assert (await site.rsvp("DB002")).status == RsvpStatus.ATTENDING
+    assert (await rsvp_of(site.harness.services, "DB002")).status == RsvpStatus.ATTENDING
 
 
 async def test_a_delegate_declines_with_a_reason_then_sends_a_substitute(
@@ -119,13 +109,13 @@ async def test_a_delegate_declines_with_a_reason_then_sends_a_substitute(
     await browser.open(site.page("DB003"))
     await browser.fill("Lý do (không bắt buộc)", "Trùng lịch công tác")
     await browser.press("Tôi không tham dự")
-    rsvp = await site.rsvp("DB003")
+    rsvp = await rsvp_of(site.harness.services, "DB003")
     assert (rsvp.status, rsvp.reason) == (RsvpStatus.DECLINED, "Trùng lịch công tác")
     await browser.screenshot("3-khong-tham-du")
     await browser.fill("Họ và tên người dự thay", "Trần Thị Bình")
     await browser.fill("Chức vụ", "Phó Chủ tịch")
     await browser.press("Cử người dự thay")
-    rsvp = await site.rsvp("DB003")
+    rsvp = await rsvp_of(site.harness.services, "DB003")
     assert (rsvp.status, rsvp.substitute_name) == (RsvpStatus.SUBSTITUTE, "Trần Thị Bình")
     assert "Trần Thị Bình" in await browser.text()
     await browser.screenshot("4-cu-nguoi-du-thay")
@@ -153,7 +143,7 @@ async def test_on_a_phone_the_unit_typed_in_the_substitute_s_box_is_recorded_onc
     await browser.screenshot("4b-don-vi-nguoi-du-thay")
     await no_accessibility_problems(browser)
     await browser.press("Cử người dự thay")
-    rsvp = await site.rsvp("DB003")
+    rsvp = await rsvp_of(site.harness.services, "DB003")
     assert (rsvp.substitute_name, rsvp.substitute_unit) == ("Trần Thị Bình", "Sở Nội vụ")
     assert "Trần Thị Bình, Phó Giám đốc, Sở Nội vụ" in await browser.text()
 
@@ -421,7 +411,7 @@ async def test_back_after_changing_the_answer_shows_the_answer_now_held_not_the_
     await browser.press("Tôi tham dự")
     await browser.fill("Lý do (không bắt buộc)", "Ốm")
     await browser.press("Tôi không tham dự")
-    assert (await site.rsvp("DB004")).status == RsvpStatus.DECLINED
+    assert (await rsvp_of(site.harness.services, "DB004")).status == RsvpStatus.DECLINED
     await asyncio.to_thread(browser.driver.back)
     said = await _current_answer_becomes(browser, "Không tham dự")
     assert said == "Nội dung đồng chí đã xác nhận: Không tham dự (lý do: Ốm)."
@@ -577,7 +567,7 @@ async def test_a_reason_pasted_past_what_the_page_sends_stays_in_its_box_unsent(
         browser.driver.execute_script, "return document.getElementById('decline-reason').value"
     )
     assert kept == pasted
-    assert (await site.rsvp("DB004")).status == RsvpStatus.NO_ANSWER
+    assert (await rsvp_of(site.harness.services, "DB004")).status == RsvpStatus.NO_ANSWER
     await browser.screenshot("22-ly-do-qua-lon")
 
 
