@@ -14,7 +14,7 @@ import re
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -202,6 +202,24 @@ class Meeting(_Section):
     def local(self, instant: datetime) -> datetime:
         """A UTC instant in the meeting's local time."""
         return instant.astimezone(self.zone)
+
+    @property
+    def several_days(self) -> bool:
+        """Whether the meeting ends on another day than it starts, in its local time."""
+        return self.days > 1
+
+    @property
+    def days(self) -> int:
+        """How many calendar days the meeting is held on, in its local time."""
+        return (self.local(self.ends_at).date() - self.local(self.starts_at).date()).days + 1
+
+    def day_date(self, day: int) -> date:
+        """The local date of the meeting's ``day`` (1 = the first)."""
+        return self.local(self.starts_at).date() + timedelta(days=day - 1)
+
+    def day_of(self, instant: datetime) -> int:
+        """Which of the meeting's days ``instant`` falls on (1 = the first; 0 or less before)."""
+        return (self.local(instant).date() - self.local(self.starts_at).date()).days + 1
 
     def on_meeting_day(self, instant: datetime) -> bool:
         """Whether ``instant`` falls on a day the meeting is held, in its local time."""
@@ -535,6 +553,9 @@ class AgendaItem(_Section):
     end: Clock
     title: Text
     presenter: Text | None = None
+    # The meeting's day the item is on (1 = the first), for a meeting of several days: written
+    # on the first item of each day, the items below it are on that day too.
+    day: Int | None = Field(default=None, ge=1)
 
     @model_validator(mode="after")
     def _ends_after_start(self) -> AgendaItem:
@@ -706,6 +727,41 @@ class Config(_Section):
                 _due_before_start(theme.deadline, info)
         return value
 
+    @field_validator("agenda")
+    @classmethod
+    def _agenda_days_in_the_meeting(
+        cls, value: list[AgendaItem], info: ValidationInfo
+    ) -> list[AgendaItem]:
+        meeting = info.data.get("meeting")
+        days = None if meeting is None else meeting.days
+        last = 1
+        for number, item in enumerate(value, start=1):
+            if item.day is None:
+                continue
+            params = {"number": number, "day": item.day, "days": days or 0, "before": last}
+            if days is not None and item.day > days:
+                raise PydanticCustomError("agenda_day_after_end", "day after the end", params)
+            if item.day < last:
+                raise PydanticCustomError("agenda_day_back", "day before the one above", params)
+            last = item.day
+        return value
+
+    def agenda_days(self) -> list[tuple[int, list[AgendaItem]]]:
+        """The programme by the meeting's day (1 = the first), each day's items as written: an
+        item's ``day``, else the day of the item above it (the first items: day 1)."""
+        days: list[tuple[int, list[AgendaItem]]] = []
+        for item in self.agenda:
+            day = item.day or (days[-1][0] if days else 1)
+            if not days or days[-1][0] != day:
+                days.append((day, []))
+            days[-1][1].append(item)
+        return days
+
+    def agenda_by_day(self) -> bool:
+        """Whether the programme says its days: a meeting of several days whose agenda puts
+        items on more than one day (headings then, and a programme each morning)."""
+        return self.meeting.several_days and len(self.agenda_days()) > 1
+
     def draft_deadline(self, theme_key: str) -> datetime:
         """When drafts on a theme are due: the theme's own deadline, else [drafts] deadline."""
         theme = next((t for t in self.themes if t.key == theme_key), None)
@@ -827,11 +883,12 @@ def _agenda_out_of_order(config: Config) -> list[ConfigProblem]:
     """Each programme item that starts before the item written above it: the pages, the
     morning pack and the calendar show the items in the order written, so «16:30 Kết luận»
     typed above «15:00 Thảo luận» reads so everywhere. Not sorted silently: the hour may be
-    the mistake (15:30 typed 16:30). A meeting of several days is not judged: its second day's
-    morning comes after the first day's afternoon."""
-    meeting = config.meeting
-    if meeting.local(meeting.starts_at).date() != meeting.local(meeting.ends_at).date():
+    the mistake (15:30 typed 16:30). A meeting of several days is judged day by day when its
+    items say their days (``day``), not at all otherwise: its second day's morning comes after
+    the first day's afternoon."""
+    if config.meeting.several_days and not config.agenda_by_day():
         return []
+    days = [day for day, items in config.agenda_days() for _ in items]
     return [
         ConfigProblem(
             # Named by its title too: an office does not count [[agenda]] blocks.
@@ -840,7 +897,7 @@ def _agenda_out_of_order(config: Config) -> list[ConfigProblem]:
             {"start": f"{item.start:%H:%M}", "before": f"{above.start:%H:%M}"},
         )
         for number, (above, item) in enumerate(itertools.pairwise(config.agenda), start=2)
-        if item.start < above.start
+        if item.start < above.start and days[number - 1] == days[number - 2]
     ]
 
 

@@ -68,6 +68,7 @@ async def sync_planned(
                         audience=item.audience,
                         due_at=item.due_at,
                         expires_at=item.expires_at,
+                        params=dict(item.params) if item.params else None,
                         created_by=BY_THE_PLAN,
                         report_to=item.report_to,
                         created_at=now,

@@ -832,3 +832,34 @@ def word_language_of(content: bytes) -> str:
     styles = Document(io.BytesIO(content)).styles.element
     (lang,) = styles.xpath("./w:docDefaults/w:rPrDefault/w:rPr/w:lang")
     return str(lang.get(qn("w:val")))
+
+
+async def test_the_signature_sheet_of_a_two_day_meeting_has_a_signature_column_each_day(
+    hall: Day,
+) -> None:
+    """17–18/12 signed on one sheet: day two's signatures landed beside day one's in the one
+    «Ký tên» column (s34 re-test M5). A column a day, headed with its date, the position and the
+    unit a little narrower; the blank lines at the end have them too."""
+    services = hall.services
+    meeting = services.config.meeting
+    two_days = services.config.model_copy(
+        update={"meeting": meeting.model_copy(update={"ends_at": meeting.ends_at + timedelta(1)})}
+    )
+    roll = await services.checkin.roll()
+    content, count = sign_sheet_document(VI, two_days, roll, hall.clock.now())
+    assert count == 78
+    document = Document(io.BytesIO(content))
+    for table in document.tables:
+        assert cells(table.rows[0]) == [
+            "STT", "Họ và tên", "Chức vụ", "Đơn vị", "Ký tên\nngày 28/5", "Ký tên\nngày 29/5"
+        ]  # fmt: skip
+        assert [cells(row) for row in table.rows[-3:]] == [[""] * 6] * 3
+        grid = table._tbl.tblGrid.xpath("./w:gridCol/@w:w")
+        assert [int(width) for width in grid] == [624, 2495, 1900, 2014, 1444, 1444]
+    assert cells(document.tables[0].rows[1]) == [
+        "1", "Phạm Thị Thanh Mai", "Phó Chủ tịch Hội LHPN Việt Nam",
+        "Trung ương Hội LHPN Việt Nam", "", "",
+    ]  # fmt: skip
+    # One day: one «Ký tên» column, as before.
+    one_day, _ = sign_sheet_document(VI, services.config, roll, hall.clock.now())
+    assert cells(Document(io.BytesIO(one_day)).tables[0].rows[0]) == HEADINGS

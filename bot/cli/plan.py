@@ -28,6 +28,7 @@ from bot.domain.reminders import planned_messages
 from bot.services.meetings import StoredMeeting, another_meeting, stored_meeting
 from bot.texts import Catalog
 from bot.texts.formatting import clock, meeting_time, moment
+from bot.texts.presenters import agenda_day_label
 from storage.engine import create_reading_engine, create_sessionmaker
 from storage.guard import sqlite_file
 
@@ -167,12 +168,21 @@ def plan_summary(
         "",
         catalog.plain("check.agenda", count=len(config.agenda)),
     ]
-    for item in config.agenda:
-        lines.append(
-            catalog.plain(
-                "check.agenda_item", start=clock(item.start), end=clock(item.end), title=item.title
+    by_day = config.agenda_by_day()
+    for day, items in config.agenda_days():
+        if by_day:
+            lines.append(
+                catalog.plain("check.agenda_day", date=agenda_day_label(catalog, config, day))
             )
-        )
+        for item in items:
+            lines.append(
+                catalog.plain(
+                    "check.agenda_item",
+                    start=clock(item.start),
+                    end=clock(item.end),
+                    title=item.title,
+                )
+            )
     # No speeches (an office's own meeting often has none): said so, not «(0):» over nothing.
     themes_line = (
         catalog.plain("check.themes", count=len(config.themes))

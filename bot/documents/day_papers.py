@@ -49,6 +49,10 @@ _CM: Final = 567  # twips in a centimetre (rounded, as Word rounds)
 # The signature sheet: 2 cm on the left for binding, 1.5 cm elsewhere; 17.5 cm of width.
 _SHEET_COLUMNS: Final = (624, 2495, 2211, 2325, 2267)  # STT, name, position, unit, signature
 _SHEET_ROW: Final = 737  # 1.3 cm at least: room for a signature
+# What the position and the unit give up on a sheet of several days' signatures (0.55 cm each).
+_NARROWER: Final = 311
+# A meeting of more days than this signs in one column: narrower ones would leave no room.
+SIGN_DAYS_MAX: Final = 3
 _TITLE_SIZE: Final = 28  # half-points
 _HEADING_SIZE: Final = 26
 _CELL_SIZE: Final = 24
@@ -110,6 +114,9 @@ class SheetTexts:
     made_at: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
     page: str = ""  # template with {page} and {pages}, e.g. "Trang {page}/{pages}"
     language: str = VIETNAMESE  # Word's proofing language (see wordml.word_language)
+    # A meeting of several days (up to SIGN_DAYS_MAX): each day's name under «Ký tên», a
+    # signature column a day; empty: one column.
+    days: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -162,18 +169,33 @@ def _paragraph(
 
 
 _BORDER: Final = '<w:{side} w:val="single" w:sz="4" w:space="0" w:color="000000"/>'
-_SHEET_TABLE: Final = (
-    "<w:tbl><w:tblPr>"
-    f'<w:tblW w:w="{sum(_SHEET_COLUMNS)}" w:type="dxa"/><w:jc w:val="center"/>'
-    "<w:tblBorders>"
-    + "".join(_BORDER.format(side=side) for side in ("top", "left", "bottom", "right"))
-    + "".join(_BORDER.format(side=side) for side in ("insideH", "insideV"))
-    + '</w:tblBorders><w:tblLayout w:type="fixed"/>'
-    '<w:tblCellMar><w:left w:w="80" w:type="dxa"/><w:right w:w="80" w:type="dxa"/></w:tblCellMar>'
-    "</w:tblPr><w:tblGrid>"
-    + "".join(f'<w:gridCol w:w="{width}"/>' for width in _SHEET_COLUMNS)
-    + "</w:tblGrid>"
-)
+
+
+def _sheet_table(widths: Sequence[int]) -> str:
+    """A signature sheet's table up to its first row: borders, fixed ``widths``."""
+    return (
+        "<w:tbl><w:tblPr>"
+        f'<w:tblW w:w="{sum(widths)}" w:type="dxa"/><w:jc w:val="center"/>'
+        "<w:tblBorders>"
+        + "".join(_BORDER.format(side=side) for side in ("top", "left", "bottom", "right"))
+        + "".join(_BORDER.format(side=side) for side in ("insideH", "insideV"))
+        + '</w:tblBorders><w:tblLayout w:type="fixed"/>'
+        '<w:tblCellMar><w:left w:w="80" w:type="dxa"/><w:right w:w="80" w:type="dxa"/>'
+        "</w:tblCellMar></w:tblPr><w:tblGrid>"
+        + "".join(f'<w:gridCol w:w="{width}"/>' for width in widths)
+        + "</w:tblGrid>"
+    )
+
+
+def _sheet_widths(days: int) -> tuple[int, ...]:
+    """The columns' widths: STT, name, position, unit, then one signature column a day (the
+    position and the unit narrower to leave each day's signature 2.6 cm at two days)."""
+    if days < 2:
+        return _SHEET_COLUMNS
+    stt, name, position, unit, _ = _SHEET_COLUMNS
+    position, unit = position - _NARROWER, unit - _NARROWER
+    each = (sum(_SHEET_COLUMNS) - stt - name - position - unit) // days
+    return (stt, name, position, unit, *(each,) * days)
 
 
 def _cell(width: int, content: str, *, bold: bool = False, center: bool = False) -> str:
@@ -243,11 +265,16 @@ def build_sign_sheet(groups: Sequence[SignGroup], texts: SheetTexts) -> bytes:
         _paragraph(texts.when_where, size=_CELL_SIZE, center=True),
         _paragraph(texts.rule, size=_CELL_SIZE - 2, center=True),
     ]
+    days = texts.days if 2 <= len(texts.days) <= SIGN_DAYS_MAX else ()
+    widths = _sheet_widths(len(days))
+    headings = [_text(text) for text in texts.columns[:4]]
+    sign = _text(texts.columns[4])
+    headings += [f"{sign}<w:br/>{_text(day)}" for day in days] or [sign]
     heading_row = (
         "<w:tr><w:trPr><w:cantSplit/><w:tblHeader/></w:trPr>"
         + "".join(
-            _cell(width, _text(text), bold=True, center=True)
-            for width, text in zip(_SHEET_COLUMNS, texts.columns, strict=True)
+            _cell(width, text, bold=True, center=True)
+            for width, text in zip(widths, headings, strict=True)
         )
         + "</w:tr>"
     )
@@ -262,8 +289,8 @@ def build_sign_sheet(groups: Sequence[SignGroup], texts: SheetTexts) -> bytes:
         shown += 1
         label = texts.group.format(number=shown, label=group.label, count=len(group.rows))
         body.append(_paragraph(label, size=_HEADING_SIZE, bold=True, keep=True))
-        body.append(_SHEET_TABLE + heading_row)
-        stt, name_w, position_w, unit_w, sign_w = _SHEET_COLUMNS
+        body.append(_sheet_table(widths) + heading_row)
+        stt, name_w, position_w, unit_w, *sign_ws = widths
         for row in group.rows:
             number += 1
             name = _text(row.full_name)
@@ -275,10 +302,10 @@ def build_sign_sheet(groups: Sequence[SignGroup], texts: SheetTexts) -> bytes:
                 + _cell(name_w, name, bold=True)
                 + _cell(position_w, _text(row.position))
                 + _cell(unit_w, _text(row.organization))
-                + _cell(sign_w, "")
+                + "".join(_cell(width, "") for width in sign_ws)
                 + "</w:tr>"
             )
-        blank = "".join(_cell(width, "") for width in _SHEET_COLUMNS)
+        blank = "".join(_cell(width, "") for width in widths)
         body.extend(row_start + blank + "</w:tr>" for _ in range(SHEET_BLANK_LINES))
         body.append("</w:tbl>")
     if not shown:

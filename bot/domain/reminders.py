@@ -71,6 +71,8 @@ class PlannedMessage:
     expires_at: datetime
     report_to: str
     anchor: datetime | None = None
+    # What the row carries for the composer (the morning programme of a later day: ``day``).
+    params: Mapping[str, object] | None = None
 
     @property
     def dedupe_key(self) -> str:
@@ -139,19 +141,57 @@ def planned_messages(
             )
         )
     if config.reminders.meeting_morning is not None:
+        planned += _morning_messages(config, config.reminders.meeting_morning, office)
+    planned += _task_messages(config, office)
+    planned += _draft_messages(config, office, own_deadlines or {})
+    return planned
+
+
+def _morning_messages(config: Config, spec: TimeSpec, office: str) -> list[PlannedMessage]:
+    """The morning programme: once, before the meeting's start; for a programme written day by
+    day (:meth:`Config.agenda_by_day`), also each later day's that has items, at the same hour
+    that day, with that day's items (its ``day`` for the composer), each good until its day
+    ends (the next day's programme replaces it)."""
+    meeting = config.meeting
+    first = meeting.local(meeting.resolve(spec))
+    anchor = _day_of(meeting.starts_at, meeting.zone)
+    slot = f"{meeting.code}:{MessageKind.MORNING_AGENDA}"
+    if not config.agenda_by_day():
+        # The agenda is pointless once the meeting is over.
+        return [
+            PlannedMessage(
+                kind=MessageKind.MORNING_AGENDA,
+                slot=slot,
+                audience=Audience.PRESENT,
+                due_at=first.astimezone(UTC),
+                expires_at=meeting.ends_at,
+                report_to=office,
+                anchor=anchor,
+            )
+        ]
+    days = [day for day, _ in config.agenda_days()]
+    if days[0] != 1:
+        days.insert(0, 1)  # the first morning's message is the plan's, items or not
+    planned = []
+    for day in days:
+        if day < meeting.days:
+            ends = datetime.combine(meeting.day_date(day + 1), time(0), tzinfo=meeting.zone)
+        else:
+            ends = meeting.ends_at
         planned.append(
             PlannedMessage(
                 kind=MessageKind.MORNING_AGENDA,
-                slot=f"{meeting.code}:{MessageKind.MORNING_AGENDA}",
+                # The first day's keeps the slot it always had: a plan given days later is
+                # the same message for it, not another to send again.
+                slot=slot if day == 1 else f"{slot}:{day}",
                 audience=Audience.PRESENT,
-                due_at=meeting.resolve(config.reminders.meeting_morning),
-                expires_at=meeting.ends_at,  # the agenda is pointless once the meeting is over
+                due_at=(first + timedelta(days=day - 1)).astimezone(UTC),
+                expires_at=ends.astimezone(UTC),
                 report_to=office,
-                anchor=_day_of(meeting.starts_at, meeting.zone),
+                anchor=anchor,
+                params=None if day == 1 else {"day": day},
             )
         )
-    planned += _task_messages(config, office)
-    planned += _draft_messages(config, office, own_deadlines or {})
     return planned
 
 

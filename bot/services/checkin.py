@@ -41,7 +41,7 @@ from bot.services.access import DeskActor, OfficeActor
 from bot.services.context import ServiceContext
 from bot.services.views import DelegateView, RsvpView
 from bot.texts import Catalog
-from bot.texts.formatting import clock, long_date
+from bot.texts.formatting import arrival_time, clock, long_date
 from storage import queries
 from storage.models import Checkin, Delegate, Invitation, Rsvp
 from storage.sharing import guests_in_turn
@@ -110,7 +110,7 @@ class CheckinView:
     # A substitute's invitee, where the reader is told for whom she came (the desk's list).
     invitee_name: str | None = None
     # When the desk entered it (``at`` is her arrival: earlier for a tap sent late, see
-    # arrival_time); the undo window counts from here. None: made as ``at`` says.
+    # arrived_at); the undo window counts from here. None: made as ``at`` says.
     entered_at: datetime | None = None
 
     @property
@@ -414,7 +414,7 @@ class Resume:
 MISSING_PAGE = 100
 
 
-def arrival_time(meeting: Meeting, entered: datetime, late: timedelta | None) -> datetime:
+def arrived_at(meeting: Meeting, entered: datetime, late: timedelta | None) -> datetime:
     """When she arrived, for an entry made at ``entered``: ``late`` before it (the desk's
     first tap, as its page timed it) when that is within :data:`LATE_TAP` and on the same
     local day (a time the phone's clock cannot put in the future: the page sends a span, not
@@ -466,7 +466,7 @@ class CheckinService:
         Idempotent: an invitee already in is not checked in again (ALREADY_IN, with the row);
         a form sent again with the same ``request_key`` records nothing (REPEATED). A decliner
         who came after all is checked in (their answer stays on the row). ``late``: how long
-        ago the desk first tapped (:func:`arrival_time`), her arrival.
+        ago the desk first tapped (:func:`arrived_at`), her arrival.
         """
         name = one_line(substitute_name or "")
         position = one_line(substitute_position or "") or None
@@ -516,7 +516,7 @@ class CheckinService:
                 organization=organization,
                 answer=str(answer) if answer else None,
                 desk=desk.desk,
-                checked_in_at=arrival_time(self._ctx.config.meeting, now, late),
+                checked_in_at=arrived_at(self._ctx.config.meeting, now, late),
                 entered_at=now,
                 checked_in_by=desk.actor,
                 staff_name=desk.name,
@@ -636,7 +636,7 @@ class CheckinService:
     ) -> Checkin:
         """A guest's check-in entered ``now``: someone the desk typed in, or (``person_id``) a
         person let in from her withdrawn card, the row tied to her; an empty position or unit
-        is none; arrived ``late`` before (:func:`arrival_time`)."""
+        is none; arrived ``late`` before (:func:`arrived_at`)."""
         return Checkin(
             meeting_id=self._ctx.meeting_id,
             delegate_id=person_id,
@@ -646,7 +646,7 @@ class CheckinService:
             organization=organization or None,
             answer=None,
             desk=desk.desk,
-            checked_in_at=arrival_time(self._ctx.config.meeting, now, late),
+            checked_in_at=arrived_at(self._ctx.config.meeting, now, late),
             entered_at=now,
             checked_in_by=desk.actor,
             staff_name=desk.name,
@@ -1436,8 +1436,8 @@ def notice_line(catalog: Catalog, meeting: Meeting, arrival: Arrival) -> str | N
             elif counted_as(came, arrival.person) == "guest_reinvited":
                 kind = "guest_reinvited"  # a guest then, a delegate present now: as counted
             who = catalog.plain(f"checkin.came.{kind}", name=came.full_name)
-            params = {"who": who, "time": clock(meeting.local(came.at)), "by": came.by,
-                      "desk": came.desk}  # fmt: skip
+            time = arrival_time(catalog, meeting.local(came.at), several_days=meeting.several_days)
+            params = {"who": who, "time": time, "by": came.by, "desk": came.desk}
         if notice is Notice.SENT_SUBSTITUTE and arrival.answer is not None:
             params = {"name": arrival.answer.substitute_name or ""}
         key = notice.value

@@ -225,9 +225,14 @@ class MessageComposer:
                 desk = None
                 if self._desk_pass is not None:
                     desk = await self._desk_pass(recipient.delegate_id)
+                # A programme written day by day: each morning's message is that day's.
+                day = None
+                if message.kind is MessageKind.MORNING_AGENDA and self._config.agenda_by_day():
+                    day = int(message.params.get("day") or 1)
                 return self._meeting_pack(
                     message.kind,
                     recipient,
+                    day=day,
                     download_url=link,
                     desk_code=desk.code if desk is not None else None,
                     checked_in=desk.checked_in if desk is not None else None,
@@ -531,12 +536,14 @@ class MessageComposer:
         kind: MessageKind,
         recipient: Recipient,
         *,
+        day: int | None = None,
         download_url: str | None = None,
         desk_code: str | None = None,
         checked_in: CheckedIn | None = None,
         pin: bool = True,
     ) -> Outbound:
-        """The day-before reminder or the morning programme; ``pin``: the place goes as a map
+        """The day-before reminder or the morning programme (``day``'s items alone, for a
+        programme written day by day); ``pin``: the place goes as a map
         pin too (a channel without pins would send it as a second text repeating the hall,
         the address and the map link the programme already gives). Sent once she (or her
         substitute) is in — a pack gone late —, it says so in place of the desk's code."""
@@ -560,7 +567,7 @@ class MessageComposer:
             ))  # fmt: skip
         elif desk_code:
             parts.append(catalog.html("meeting_pack.desk_code", code=desk_code))
-        parts.append(meeting_details(catalog, config))
+        parts.append(meeting_details(catalog, config, day=day))
         parts.append(catalog.html("meeting_pack.contact", contact=config.office.contact))
         place = (VenuePart(venue.latitude, venue.longitude, venue.name, venue.address),)
         return Outbound(

@@ -41,7 +41,7 @@ from bot.services.checkin import (
     off_list_guest_as,
 )
 from bot.texts import Catalog
-from bot.texts.formatting import clock
+from bot.texts.formatting import arrival_time
 from bot.texts.presenters import plain_when_where
 
 
@@ -85,6 +85,16 @@ def position_line(catalog: Catalog, position: str, unit: str) -> str:
     return position or unit
 
 
+def _sign_days(catalog: Catalog, config: Config) -> tuple[str, ...]:
+    """Each day of a meeting held over several days, as its signature column is headed
+    («ngày 17/12»); none for a meeting of one day."""
+    meeting = config.meeting
+    if not meeting.several_days:
+        return ()
+    dates = (meeting.day_date(day) for day in range(1, meeting.days + 1))
+    return tuple(catalog.plain("day_papers.sign_day", day=d.day, month=d.month) for d in dates)
+
+
 def sign_sheet_document(
     catalog: Catalog, config: Config, roll: Roll, made_at: datetime
 ) -> tuple[bytes, int]:
@@ -109,6 +119,7 @@ def sign_sheet_document(
         when_where=plain_when_where(catalog, config),
         rule=catalog.plain("day_papers.sheet_rule"),
         columns=(columns[0], columns[1], columns[2], columns[3], columns[4]),
+        days=_sign_days(catalog, config),
         group=catalog.template("day_papers.group"),
         empty=catalog.plain("day_papers.empty"),
         author=config.office.name,
@@ -242,6 +253,10 @@ def _present_rows(
     labels = {group.key: group.label for group in config.groups}
     placed = protocol_key({group.key: group.order for group in config.groups})
     local = config.meeting.local
+    several_days = config.meeting.several_days
+
+    def at(instant: datetime) -> str:  # «07:45, 17/12» when the list holds several days
+        return arrival_time(catalog, local(instant), several_days=several_days)
 
     def label(key: str) -> str:
         return labels.get(key, key)
@@ -262,7 +277,7 @@ def _present_rows(
         present.append(
             ((0, *placed(line)),
              [label(line.group_key), len(present) + 1, came.full_name, position, unit, as_whom,
-              clock(local(came.at)), came.desk])
+              at(came.at), came.desk])
         )  # fmt: skip
 
     def off_list(
@@ -271,7 +286,7 @@ def _present_rows(
         key: PresentKey = (part, _micros(view.at), view.id, "")
         return key, [catalog.plain(f"day_papers.as.{kind}_group"), len(present) + 1,
                      view.full_name, view.position, view.organization, as_whom,
-                     clock(local(view.at)), view.desk]  # fmt: skip
+                     at(view.at), view.desk]  # fmt: skip
 
     for view in roll.guests:
         # As the report's «Điểm danh» sheet and the guide say it (one wording, one rule): a

@@ -234,10 +234,14 @@ def own_deadlines_after_start(stored: StoredMeeting | None, config: Config) -> l
 def _event(config: Config, organizer_label: str, revision: CalendarRevision) -> CalendarEvent:
     """The meeting as a calendar event (``organizer_label`` comes from the text catalog)."""
     meeting = config.meeting
-    description = "\n".join(
-        [meeting.title, ""]
-        + [f"{item.start:%H:%M}–{item.end:%H:%M} {item.title}" for item in config.agenda]
-    )
+    lines = [meeting.title, ""]
+    by_day = config.agenda_by_day()
+    for day, items in config.agenda_days():
+        if by_day:  # the day's date as the programme's heading, in figures (no catalog here)
+            date = meeting.day_date(day)
+            lines.append(f"{date.day}/{date.month}/{date.year}:")
+        lines += [f"{item.start:%H:%M}–{item.end:%H:%M} {item.title}" for item in items]
+    description = "\n".join(lines)
     return CalendarEvent(
         uid=f"{meeting.code}@hoinghi",
         title=meeting.display_title,

@@ -744,11 +744,18 @@ async def _catch_up(session: AsyncSession, meeting_id: int, delegate_id: int, no
             # delegate's page and the phone call are how she hears.
             queue_to_person(
                 session, meeting_id=meeting_id, kind=MessageKind(pack.kind),
-                person_id=delegate_id, now=now, params={}, report_to=None,
+                person_id=delegate_id, now=now, params=_pack_params(pack), report_to=None,
                 expires_at=pack.expires_at,
             )  # fmt: skip
             queued += 1
     return queued
+
+
+def _pack_params(pack: OutboundMessage) -> dict[str, Any]:
+    """What her copy of ``pack`` carries of it: the day of a later day's programme (nothing of
+    how the plan's message went)."""
+    day = (pack.params or {}).get("day")
+    return {"day": day} if day is not None else {}
 
 
 async def _store(

@@ -6,7 +6,7 @@ import functools
 import html
 import re
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, time
 
 from bot.config import Config
 from bot.delegate_file import RowProblem
@@ -19,7 +19,14 @@ from bot.domain.rsvp import RsvpChoice, RsvpStatus, rsvp_action
 from bot.domain.tasks import TaskAction, TaskLine, TaskStatus, task_action
 from bot.domain.timespec import typed_time_examples
 from bot.texts import Catalog, Html
-from bot.texts.formatting import clock, file_size, meeting_time, moment, short_moment
+from bot.texts.formatting import (
+    clock,
+    file_size,
+    long_date,
+    meeting_time,
+    moment,
+    short_moment,
+)
 
 
 def not_running(
@@ -41,17 +48,38 @@ def status_label(catalog: Catalog, status: RsvpStatus) -> str:
     return catalog.plain(f"status.{status.value}")
 
 
-def agenda(catalog: Catalog, config: Config, *, presenters: bool = False) -> Html:
-    """The programme, one line per item (with who presents, for the full agenda)."""
+def agenda(
+    catalog: Catalog, config: Config, *, presenters: bool = False, day: int | None = None
+) -> Html:
+    """The programme, one line per item (with who presents, for the full agenda); written day
+    by day (:meth:`Config.agenda_by_day`), each day under its date, or ``day``'s alone."""
+    by_day = config.agenda_by_day()
     lines = []
-    for item in config.agenda:
-        line = catalog.html(
-            "card.agenda_item", start=clock(item.start), end=clock(item.end), title=item.title
-        )
-        if presenters and item.presenter:
-            line = Html(line + catalog.html("card.agenda_presenter", presenter=item.presenter))
-        lines.append(line)
+    for number, items in config.agenda_days():
+        if by_day and day is not None and number != day:
+            continue
+        if by_day:
+            date = agenda_day_label(catalog, config, number)
+            lines.append(catalog.html("card.agenda_day", date=date))
+        for item in items:
+            line = catalog.html(
+                "card.agenda_item", start=clock(item.start), end=clock(item.end), title=item.title
+            )
+            if presenters and item.presenter:
+                line = Html(line + catalog.html("card.agenda_presenter", presenter=item.presenter))
+            lines.append(line)
     return Html("\n".join(lines))
+
+
+def agenda_day_label(catalog: Catalog, config: Config, day: int) -> str:
+    """The heading of the programme's ``day`` (1 = the first): «Thứ Năm, ngày 17/12/2026»."""
+    return long_date(catalog, _midday(config, day))
+
+
+def _midday(config: Config, day: int) -> datetime:
+    """Noon of the meeting's ``day``, in its zone: a moment that day to name it by."""
+    meeting = config.meeting
+    return datetime.combine(meeting.day_date(day), time(12), tzinfo=meeting.zone)
 
 
 def deadline_text(catalog: Catalog, config: Config) -> str:
@@ -130,14 +158,16 @@ def withdrawn_notice(catalog: Catalog, config: Config) -> Html:
     )
 
 
-def meeting_details(catalog: Catalog, config: Config) -> Html:
-    """Title, date and time, hall, address with a map link, and the full programme."""
+def meeting_details(catalog: Catalog, config: Config, *, day: int | None = None) -> Html:
+    """Title, date and time, hall, address with a map link, and the full programme (``day``'s
+    alone, for a programme written day by day)."""
+    programme = agenda(catalog, config, presenters=True, day=day)
     return Html(
         "\n\n".join(
             [
                 catalog.html("details.title", title=config.meeting.title),
                 when_where(catalog, config),
-                catalog.html("card.agenda", agenda=agenda(catalog, config, presenters=True)),
+                catalog.html("card.agenda", agenda=programme),
             ]
         )
     )

@@ -26,7 +26,7 @@ from starlette.routing import BaseRoute, Route
 
 from bot.chat import replies
 from bot.chat.drafts import result_params
-from bot.config import WebSettings
+from bot.config import Config, WebSettings
 from bot.documents.qr import qr_page_svg, qr_svg
 from bot.domain.channels import Capabilities, ChatAccount, LinkedChat
 from bot.domain.drafts import MAX_COMMENT, MAX_TEXT_DRAFT
@@ -57,6 +57,7 @@ from bot.services.views import RsvpView
 from bot.texts import LOCALES, Catalog, Html
 from bot.texts.formatting import clock, file_size, meeting_time, short_moment
 from bot.texts.presenters import (
+    agenda_day_label,
     checked_in_text,
     deadline_text,
     linked_chat_lines,
@@ -112,6 +113,29 @@ SEEN_NOTICES_COOKIE = "tb_seen"
 SEEN_NOTICES_KEPT = timedelta(days=7)  # past the meeting's end: read back in the days after
 SEEN_NOTICES_LONGEST = 400  # characters: well past any meeting's notices as ranges
 _SEEN_RANGE = re.compile(r"(\d{1,9})(?:-(\d{1,9}))?")
+
+
+def agenda_rows(
+    catalog: Catalog, config: Config
+) -> list[tuple[str | None, str, str, str, str | None]]:
+    """The programme's items for the pages: the day's heading on the first item of each day
+    when it is written day by day (:meth:`Config.agenda_by_day`), then start, end, title and
+    who presents."""
+    by_day = config.agenda_by_day()
+    rows: list[tuple[str | None, str, str, str, str | None]] = []
+    for day, items in config.agenda_days():
+        heading = agenda_day_label(catalog, config, day) if by_day else None
+        for number, item in enumerate(items):
+            rows.append(
+                (
+                    heading if number == 0 else None,
+                    clock(item.start),
+                    clock(item.end),
+                    item.title,
+                    item.presenter,
+                )
+            )
+    return rows
 
 
 def _seen_notices(request: Request) -> frozenset[int] | None:
@@ -1089,9 +1113,7 @@ class Site:
                 "deliverable_types": ",".join(DELIVERABLE_SUFFIXES),
                 "meeting": meeting,
                 "office": config.office,
-                "agenda": [
-                    (clock(i.start), clock(i.end), i.title, i.presenter) for i in config.agenda
-                ],
+                "agenda": agenda_rows(catalog, config),
                 "when": catalog.html(when_key, **when),
             }
         return found
