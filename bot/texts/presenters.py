@@ -620,7 +620,9 @@ def problem_line(
     return catalog.plain(
         "cli.problem_line",
         where=_where(catalog, problem.row, problem.column),
-        message=catalog.plain(key, value=problem.value or "", detail=problem.detail or ""),
+        message=catalog.plain(
+            key, value=problem.value or "", detail=problem.detail or "", groups=problem.groups or ""
+        ),
     )
 
 
