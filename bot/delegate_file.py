@@ -305,6 +305,11 @@ class DelegateRow:
     # Last and defaulted so rows built before contacts existed (and files without a role
     # column) stay delegates.
     role: str = ROLE_DELEGATE
+    # Fields (DelegateRow's attributes) this row's list says nothing about: someone already
+    # there keeps what is stored in them (a contact under no group heading, in a list whose
+    # groups come from its headings). The fields of a column the whole file lacks are
+    # ParsedDelegates.absent.
+    unsaid: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -987,6 +992,13 @@ def _parse_rows(
                 problem("group", UNKNOWN_GROUP, group_value)
         elif not group_value and role == ROLE_CONTACT:
             group_key = ""
+        # A contact the list gives no group, for want of a «Nhóm» column: one already there
+        # keeps hers (the list's headings say only the groups of the people under them).
+        unsaid = (
+            frozenset({"group_key"})
+            if group_key == "" and "group" not in header.columns
+            else frozenset()
+        )
 
         # One person listed twice under two codes (copied from two lists): two invitations and
         # two seats. Said whatever the phones, which may differ or be missing.
@@ -1056,6 +1068,7 @@ def _parse_rows(
                     phone=phone,
                     rank=rank,
                     role=role,
+                    unsaid=unsaid,
                 )
             )
 
