@@ -979,9 +979,10 @@ def test_a_list_without_a_group_column_takes_its_groups_from_its_heading_rows(
     ]
     assert problem_line(load_catalog("vi"), "import.problem", result.problems[0]) == (
         "  - Cột «Nhóm»: thiếu cột này: các dòng tiêu đề nhóm đã ghi nhóm cho những người nằm "
-        "dưới chúng, nhưng dòng 2 nằm dưới một dòng tiêu đề không trùng tên nhóm nào của kế "
-        "hoạch (hoặc không có dòng tiêu đề nào phía trên). Đề nghị sửa dòng tiêu đề phía trên cho đúng tên nhóm trong kế hoạch (xem "
-        "`hoinghi check`), hoặc thêm cột «Nhóm» và ghi nhóm cho các dòng đó."
+        "dưới chúng, nhưng dòng 2 nằm dưới một dòng tiêu đề không ứng với nhóm nào của kế "
+        "hoạch (hoặc không có dòng tiêu đề nào phía trên). Đề nghị sửa dòng tiêu đề phía trên "
+        "cho đúng tên nhóm trong kế hoạch (xem `hoinghi check`), hoặc thêm cột «Nhóm» và ghi "
+        "nhóm cho các dòng đó."
     )
 
 
