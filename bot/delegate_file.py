@@ -129,6 +129,16 @@ WARNING_CODES: Final = (
     CAPITALS_ROW_SKIPPED,
 )
 
+# Problems and warnings whose value or detail is a figure (a limit, a count of people), which
+# the office reads grouped by thousands («10.000»), as every other figure; row numbers stay.
+FIGURES: Final[dict[str, str]] = {
+    TOO_MANY_ROWS: "value",
+    NAMES_IN_CAPITALS: "value",
+    GROUP_FROM_HEADING: "detail",
+    HEADING_NAMES_NO_GROUP: "detail",
+    HEADING_NAMES_SEVERAL_GROUPS: "detail",
+}
+
 # --- roles -------------------------------------------------------------------------------------
 # A contact is the focal point of a preparation task (office staff, a department's contact);
 # they get messages from the bot but are not invitees and do not take a seat in the hall.

@@ -2083,3 +2083,16 @@ def test_contacts_and_delegates_examples_share_no_code_or_name(
 ) -> None:
     assert not {r.code for r in contacts_example.rows} & {r.code for r in example.rows}
     assert not {r.full_name for r in contacts_example.rows} & {r.full_name for r in example.rows}
+
+
+def test_a_limit_or_a_count_in_a_note_is_grouped_by_thousands_and_a_row_number_is_not() -> None:
+    catalog = load_catalog("vi")
+    over = RowProblem(10002, None, "too_many_rows", "10000")
+    assert problem_line(catalog, "import.problem", over) == (
+        "  - Dòng 10002: tệp có quá nhiều dòng (tối đa 10.000 dòng có nội dung dưới dòng tiêu "
+        "đề, theo mục [import] max_rows của tệp cấu hình); đã dừng đọc tại dòng này."
+    )
+    capitals = RowProblem(None, "Họ và tên", "names_in_capitals", "1234", "«AN» → «An»")
+    assert "1.234 họ tên viết toàn chữ in hoa" in problem_line(catalog, "import.warning", capitals)
+    heading = RowProblem(3, None, "group_from_heading", "BÁO CHÍ", "1500", "«Báo chí»")
+    assert ", nên 1.500 người ghi dưới dòng này" in problem_line(catalog, "import.warning", heading)
