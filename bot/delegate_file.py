@@ -107,6 +107,9 @@ SECTION_ROW_SKIPPED: Final = "section_row_skipped"
 DUPLICATE_PERSON: Final = "duplicate_person"
 NAMES_IN_CAPITALS: Final = "names_in_capitals"
 GROUP_FROM_HEADING: Final = "group_from_heading"
+HEADING_NAMES_NO_GROUP: Final = "heading_names_no_group"
+HEADING_NAMES_SEVERAL_GROUPS: Final = "heading_names_several_groups"
+CAPITALS_ROW_SKIPPED: Final = "capitals_row_skipped"
 
 WARNING_CODES: Final = (
     STOPPED_AT_BLANK_ROWS,
@@ -121,7 +124,20 @@ WARNING_CODES: Final = (
     DUPLICATE_PERSON,
     NAMES_IN_CAPITALS,
     GROUP_FROM_HEADING,
+    HEADING_NAMES_NO_GROUP,
+    HEADING_NAMES_SEVERAL_GROUPS,
+    CAPITALS_ROW_SKIPPED,
 )
+
+# Problems and warnings whose value or detail is a figure (a limit, a count of people), which
+# the office reads grouped by thousands («10.000»), as every other figure; row numbers stay.
+FIGURES: Final[dict[str, str]] = {
+    TOO_MANY_ROWS: "value",
+    NAMES_IN_CAPITALS: "value",
+    GROUP_FROM_HEADING: "detail",
+    HEADING_NAMES_NO_GROUP: "detail",
+    HEADING_NAMES_SEVERAL_GROUPS: "detail",
+}
 
 # --- roles -------------------------------------------------------------------------------------
 # A contact is the focal point of a preparation task (office staff, a department's contact);
@@ -299,6 +315,11 @@ class DelegateRow:
     # Last and defaulted so rows built before contacts existed (and files without a role
     # column) stay delegates.
     role: str = ROLE_DELEGATE
+    # Fields (DelegateRow's attributes) this row's list says nothing about: someone already
+    # there keeps what is stored in them (a contact under no group heading, in a list whose
+    # groups come from its headings). The fields of a column the whole file lacks are
+    # ParsedDelegates.absent.
+    unsaid: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -311,6 +332,8 @@ class RowProblem:
     value: str | None
     # A second parameter for the few messages that need one (the number kept of a cell).
     detail: str | None = None
+    # The plan's groups a group heading's note names: the one it gave, or those it may mean.
+    groups: str | None = None
 
 
 @dataclass(frozen=True)
@@ -770,6 +793,8 @@ class _GroupResolver:
             # Two labels that differ only by diacritics would be ambiguous: match neither.
             by_skeleton[skel] = None if skel in by_skeleton else g.key
         self._by_skeleton = by_skeleton
+        self.labels = {g.key: _clean(g.label) for g in groups}
+        self._words = [(g.key, frozenset(_words(g.label))) for g in groups]
 
     def resolve(self, value: str) -> str | None:
         folded = value.casefold()
@@ -778,6 +803,21 @@ class _GroupResolver:
             or self._by_label.get(folded)
             or self._by_skeleton.get(_skeleton(value))
         )
+
+    def containing(self, text: str) -> list[str]:
+        """The groups whose label has every word of ``text`` (case and diacritics aside):
+        «THƯỜNG TRỰC QUẬN» is in «Thường trực Quận ủy, HĐND, UBND quận» alone."""
+        words = frozenset(_words(text))
+        return [key for key, label in self._words if words and words <= label]
+
+    def named(self, keys: Iterable[str]) -> str:
+        """The labels of ``keys`` as a note names them: «…», «…»."""
+        return ", ".join(f"«{self.labels[key]}»" for key in keys)
+
+
+def _words(text: str) -> list[str]:
+    """The words of ``text`` with no case, diacritics or punctuation («HĐND,» → «hdnd»)."""
+    return re.findall(r"\w+", _skeleton(text))
 
 
 # Matched like group labels (_skeleton) so "Đầu mối", "dau moi" and "ĐẦU  MỐI" all match.
@@ -853,7 +893,7 @@ def _parse_rows(
     ]
     delegates_lacking: list[int] = []
     capitals: list[tuple[str, str]] = []  # names written in capitals: as typed, as written
-    # The group heading row above the rows read now, when it names a group of the plan: it
+    # The group heading row above the rows read now: when it names a group of the plan, it
     # gives its group to the rows under it that have none of their own.
     heading: _GroupHeading | None = None
     headings: list[_GroupHeading] = []
@@ -891,10 +931,11 @@ def _parse_rows(
         if _is_section_row(values, cells, header, groups):
             words = [values[f] for f in _SECTION_TEXT_FIELDS if values.get(f)]
             warnings.append(RowProblem(number, None, SECTION_ROW_SKIPPED, _shown(" ".join(words))))
-            # A heading naming no group of the plan (or the total row) ends the one above.
-            key = _heading_group(words, groups)
-            heading = None if key is None else _GroupHeading(len(warnings) - 1, key)
-            if heading is not None:
+            # Every heading ends the one above; the total row is no heading of people.
+            heading = None
+            if not _is_total(words[0]):
+                serial = "" if header.serial is None else _clean(cells.get(header.serial, ""))
+                heading = _heading_of(len(warnings) - 1, words, serial, groups)
                 headings.append(heading)
             continue
         data_rows += 1
@@ -913,8 +954,9 @@ def _parse_rows(
             )
 
         # No group of its own (an empty cell, or no «Nhóm» column): the heading's, if any.
-        from_heading = heading is not None and not values.get("group") and "group" not in refused
-        if heading is not None and from_heading:
+        groupless = not values.get("group") and "group" not in refused
+        from_heading = heading is not None and heading.key is not None and groupless
+        if heading is not None and heading.key is not None and from_heading:
             values["group"] = heading.key
             heading.filled += 1
 
@@ -938,6 +980,8 @@ def _parse_rows(
                 problem(field, MISSING_VALUE, None)
         if lacking and role == ROLE_DELEGATE and not from_heading:
             delegates_lacking.append(number)
+        if heading is not None and heading.key is None and groupless and role == ROLE_DELEGATE:
+            heading.lacking += 1  # its note says which groups the plan has
 
         code = values.get("code", "")
         if code and "code" not in reported:
@@ -958,6 +1002,13 @@ def _parse_rows(
                 problem("group", UNKNOWN_GROUP, group_value)
         elif not group_value and role == ROLE_CONTACT:
             group_key = ""
+        # A contact the list gives no group, for want of a «Nhóm» column: one already there
+        # keeps hers (the list's headings say only the groups of the people under them).
+        unsaid = (
+            frozenset({"group_key"})
+            if group_key == "" and "group" not in header.columns
+            else frozenset()
+        )
 
         # One person listed twice under two codes (copied from two lists): two invitations and
         # two seats. Said whatever the phones, which may differ or be missing.
@@ -1027,15 +1078,13 @@ def _parse_rows(
                     phone=phone,
                     rank=rank,
                     role=role,
+                    unsaid=unsaid,
                 )
             )
 
+    for h in headings:  # said on the heading's own line
+        warnings[h.warning] = h.note(warnings[h.warning], groups)
     filled = [h for h in headings if h.filled]
-    for h in filled:  # said on the heading's own line: what its group was given to
-        skipped = warnings[h.warning]
-        warnings[h.warning] = dataclasses.replace(
-            skipped, code=GROUP_FROM_HEADING, detail=str(h.filled)
-        )
     if delegates_lacking and filled:  # the headings gave most their group, not these rows
         problems[:0] = [
             RowProblem(
@@ -1062,12 +1111,36 @@ def _parse_rows(
 
 @dataclass
 class _GroupHeading:
-    """A group heading row naming a group of the plan: its warning's place, the group's key,
-    and how many rows under it took that group."""
+    """A group heading row: its warning's place, the plan's group it names (None: none, or
+    several it may mean, ``candidates``), how many rows under it took that group and how many
+    delegates under it were left without one; ``shouting``: a heading only for its capitals."""
 
     warning: int
-    key: str
+    key: str | None
+    candidates: Sequence[str] = ()
+    shouting: bool = False
     filled: int = 0
+    lacking: int = 0
+
+    def note(self, skipped: RowProblem, groups: _GroupResolver) -> RowProblem:
+        """The heading's note: the group it gave and to how many; with delegates under it
+        left without a group, the plan's groups (those it may mean, or all); else skipped."""
+        if self.key is not None and self.filled:
+            return dataclasses.replace(
+                skipped, code=GROUP_FROM_HEADING, detail=str(self.filled),
+                groups=groups.named([self.key]),
+            )  # fmt: skip
+        if self.key is None and self.lacking:
+            several = len(self.candidates) > 1
+            return dataclasses.replace(
+                skipped,
+                code=HEADING_NAMES_SEVERAL_GROUPS if several else HEADING_NAMES_NO_GROUP,
+                detail=str(self.lacking),
+                groups=groups.named(self.candidates if several else groups.labels),
+            )
+        if self.shouting:  # «NGUYỄN VĂN AN» alone reads as «KHÁCH MỜI» does: said so
+            return dataclasses.replace(skipped, code=CAPITALS_ROW_SKIPPED)
+        return skipped
 
 
 # A heading's own numbering, when written in the same cell: «I.», «II -», «A)», «1.».
@@ -1076,13 +1149,35 @@ _HEADING_NUMBER = re.compile(r"^(?:[IVXLC]+|[A-Za-z]|\d+)\s*[.):\-–]\s*")
 
 def _heading_group(words: Sequence[str], groups: _GroupResolver) -> str | None:
     """The plan's group a heading row names, by its key or label as a «Nhóm» cell would
-    («LÃNH ĐẠO THÀNH PHỐ» for «Lãnh đạo thành phố»); None if it names none (a total row)."""
+    («LÃNH ĐẠO THÀNH PHỐ» for «Lãnh đạo thành phố»); None if it names none."""
     for text in words:
         for candidate in (text, _HEADING_NUMBER.sub("", text)):
             key = groups.resolve(candidate) if candidate else None
             if key is not None:
                 return key
     return None
+
+
+def _heading_of(
+    warning: int, words: Sequence[str], serial: str, groups: _GroupResolver
+) -> _GroupHeading:
+    """The group heading row whose note is ``warnings[warning]``: the group it names by its
+    key or label (:func:`_heading_group`), or else the one group whose label has every word
+    of it («THƯỜNG TRỰC QUẬN» for «Thường trực Quận ủy, HĐND, UBND quận»). Words found in
+    two groups' labels name neither: the list's people are never placed by a guess."""
+    key = _heading_group(words, groups)
+    candidates: Sequence[str] = ()
+    if key is None:
+        candidates = groups.containing(_HEADING_NUMBER.sub("", words[0]))
+        key = candidates[0] if len(candidates) == 1 else None
+    text = words[0]
+    shouting = (
+        key is None
+        and not serial
+        and written_in_capitals(text)
+        and _HEADING_LETTER.match(text) is None
+    )
+    return _GroupHeading(warning, key, candidates, shouting)
 
 
 def _rows(numbers: Sequence[int]) -> str:
@@ -1134,9 +1229,14 @@ def _reads_as_a_heading(text: str, groups: _GroupResolver) -> bool:
     return (
         written_in_capitals(text)
         or _HEADING_LETTER.match(text) is not None
-        or text.casefold().startswith(_TOTAL_WORDS)
+        or _is_total(text)
         or _heading_group([text], groups) is not None
     )
+
+
+def _is_total(text: str) -> bool:
+    """Whether words alone in a row open as a total does («Tổng cộng: 120», «Cộng: 5»)."""
+    return text.casefold().startswith(_TOTAL_WORDS)
 
 
 def _missing_for_delegates(

@@ -891,3 +891,11 @@ async def test_the_report_after_a_notice_groups_its_counts_by_thousands(
         "Đã gửi: 8.234 · Chặn bot: 1.001 · Lỗi: 1.200 · Chưa liên kết: 1.500 · Bỏ qua: 0",
     ]
     assert buttons(admin.last_message) == ["🔁 Gửi lại cho 1.200 người chưa nhận được"]
+
+
+async def test_the_chat_asks_for_a_notice_with_its_limit_grouped_by_thousands(
+    harness: BotHarness,
+) -> None:
+    admin = harness.admin()
+    await harness.send(admin.command("/thongbao"))
+    assert "(tối đa 3.500 ký tự)" in admin.last_text()

@@ -206,3 +206,30 @@ def test_a_page_asking_for_its_locale_at_every_request_finds_the_deadline_alread
     assert (after.hits - before.hits, after.misses - before.misses) == (80, 0)
     assert written == ["17:00, Tuesday, 21/5/2024", "17:00, Thứ Ba, ngày 21/5/2024"]
     assert VI.with_locale("en").with_locale("vi") is VI
+
+
+# The parameters of the dashboard's texts that are figures: a count, a limit, a length.
+_FIGURES = frozenset(
+    {"count", "total", "limit", "limit_mb", "chars", "versions", "files", "done", "reported",
+     "overdue", "final", "revision", "missing", "late", "submitted", "first", "last", "parts",
+     "more", "rows"}
+)  # fmt: skip
+# ``t("key", name=expression, …)`` in a template, its parameters with one level of brackets.
+_TEMPLATE_CALL = re.compile(r't\("([^"]+)"((?:[^()]|\((?:[^()]|\([^()]*\))*\))*)\)')
+_PARAMETER = re.compile(r"(\w+)=((?:[^,()]|\((?:[^()]|\([^()]*\))*\))+)")
+
+
+def test_every_figure_the_dashboard_s_templates_write_is_grouped_by_thousands() -> None:
+    """«Nội dung thông báo (tối đa 3500 ký tự)», the drafts' and tasks' counts: written raw
+    where every other figure reads «3.500». A figure a template passes goes through
+    ``number`` (Catalog.number), as the chat's do."""
+    raw = []
+    calls = 0
+    for path in sorted((ROOT / "handlers" / "web" / "templates" / "office").glob("*.html")):
+        for call in _TEMPLATE_CALL.finditer(path.read_text(encoding="utf-8")):
+            calls += 1
+            for name, expression in _PARAMETER.findall(call.group(2)):
+                if name in _FIGURES and not expression.strip().startswith("number("):
+                    raw.append(f"{path.name}: {call.group(1)} {name}={expression.strip()}")
+    assert calls > 200  # the scan really found the templates' texts
+    assert raw == []

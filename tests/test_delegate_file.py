@@ -825,13 +825,13 @@ def test_a_group_heading_naming_a_plan_group_gives_it_to_the_rows_under_it_witho
     ]
     assert problem_line(load_catalog("vi"), "import.warning", result.warnings[0]) == (
         "  - Dòng 2: dòng «PHÓNG VIÊN CÁC CƠ QUAN BÁO CHÍ» là dòng tiêu đề nhóm nên không nhập; "
-        "tên dòng trùng tên một nhóm của kế hoạch, nên 2 người ghi dưới dòng này (đến dòng tiêu "
-        "đề kế tiếp) chưa ghi nhóm (ô «Nhóm» trống hoặc danh sách không có cột «Nhóm») được xếp "
+        "dòng này ứng với nhóm «Phóng viên các cơ quan báo chí» của kế hoạch, nên 2 người ghi "
+        "dưới dòng này (đến dòng tiêu đề kế tiếp) chưa ghi nhóm (ô «Nhóm» trống hoặc danh sách không có cột «Nhóm») được xếp "
         "vào nhóm đó. Người đã ghi nhóm giữ nhóm của mình."
     )
 
 
-def test_a_heading_naming_no_plan_group_gives_nothing_and_ends_the_one_above(
+def test_a_heading_naming_no_plan_group_gives_nothing_ends_the_one_above_and_lists_the_groups(
     tmp_path: Path,
 ) -> None:
     path = write_xlsx(
@@ -846,9 +846,111 @@ def test_a_heading_naming_no_plan_group_gives_nothing_and_ends_the_one_above(
     )
     result = parse(path)
     assert [(p.row, p.column, p.code) for p in result.problems] == [(5, "Nhóm", "missing_value")]
-    assert [(w.row, w.code) for w in result.warnings] == [
-        (2, "group_from_heading"), (4, "section_row_skipped")
+    assert [(w.row, w.code, w.detail) for w in result.warnings] == [
+        (2, "group_from_heading", "1"), (4, "heading_names_no_group", "1")
     ]  # fmt: skip
+    # The heading's note says which groups the plan has, to write one of them over the rows.
+    groups = ", ".join(f"«{g.label}»" for g in GROUPS)
+    assert problem_line(load_catalog("vi"), "import.warning", result.warnings[1]) == (
+        "  - Dòng 4: dòng «KHÁCH MỜI» là dòng tiêu đề nhóm nên không nhập; dòng này không ứng với "
+        "nhóm nào của kế hoạch, nên chưa xếp được nhóm cho 1 đại biểu ghi dưới dòng này mà chưa "
+        f"ghi nhóm. Các nhóm của kế hoạch: {groups}. Đề nghị sửa dòng tiêu đề theo tên một nhóm "
+        "(chỉ cần những chữ có trong tên của riêng nhóm đó, ví dụ phần đầu tên nhóm), hoặc ghi "
+        "nhóm vào cột «Nhóm» cho từng người."
+    )
+
+
+def test_a_heading_whose_words_are_in_one_group_label_alone_gives_that_group(
+    tmp_path: Path,
+) -> None:
+    # «THƯỜNG TRỰC QUẬN» over «Thường trực Quận ủy, HĐND, UBND quận»: an office shortens the
+    # plan's label in its own list. Every word of the heading, case and diacritics aside, in
+    # one group's label and in no other's names that group, and the note says which.
+    path = write_xlsx(
+        tmp_path,
+        [
+            ["STT", "Mã", "Họ và tên", "Chức vụ", "Đơn vị"],
+            [None, None, "I. BÁO CHÍ"],
+            [1, "DB001", "Nguyễn Văn An", "Phóng viên", "Báo Hà Nội mới"],
+            ["II", None, "Ban thường vụ"],
+            [2, "DB002", "Trần Thị Bình", "Ủy viên", "Hội LHPN thành phố"],
+            ["III", None, "CHỦ TỊCH HỘI CÁC QUẬN, HUYỆN"],
+            [3, "DB003", "Lê Văn Cường", "Chủ tịch", "Hội LHPN quận Ba Đình"],
+        ],
+    )
+    result = parse(path)
+    assert result.problems == []
+    assert [(r.code, r.group_key) for r in result.rows] == [
+        ("DB001", "bao_chi"), ("DB002", "ban_thuong_vu"), ("DB003", "chu_tich_cap_huyen")
+    ]  # fmt: skip
+    assert [(w.row, w.code, w.groups) for w in result.warnings] == [
+        (2, "group_from_heading", "«Phóng viên các cơ quan báo chí»"),
+        (4, "group_from_heading", "«Ban Thường vụ Hội LHPN thành phố»"),
+        (6, "group_from_heading", "«Chủ tịch Hội LHPN các quận, huyện, thị xã»"),
+    ]
+    assert problem_line(load_catalog("vi"), "import.warning", result.warnings[0]) == (
+        "  - Dòng 2: dòng «I. BÁO CHÍ» là dòng tiêu đề nhóm nên không nhập; dòng này ứng với "
+        "nhóm «Phóng viên các cơ quan báo chí» của kế hoạch, nên 1 người ghi dưới dòng này (đến "
+        "dòng tiêu đề kế tiếp) chưa ghi nhóm (ô «Nhóm» trống hoặc danh sách không có cột «Nhóm») "
+        "được xếp vào nhóm đó. Người đã ghi nhóm giữ nhóm của mình."
+    )
+
+
+def test_a_heading_whose_words_are_in_two_group_labels_gives_neither_and_names_both(
+    tmp_path: Path,
+) -> None:
+    # «LÃNH ĐẠO THÀNH PHỐ» is in «Lãnh đạo Thành ủy, …, thành phố» and in «Đại diện lãnh đạo
+    # các ban, sở, ngành, đoàn thể thành phố»: never a guess between two groups.
+    path = write_xlsx(
+        tmp_path,
+        [
+            ["STT", "Mã", "Họ và tên", "Chức vụ", "Đơn vị"],
+            ["I", None, "LÃNH ĐẠO THÀNH PHỐ"],
+            [1, "DB001", "Nguyễn Văn An", "Phó Chủ tịch", "UBND thành phố"],
+            ["II", None, "BÁO CHÍ"],
+            [2, "DB002", "Trần Thị Bình", "Phóng viên", "Báo Hà Nội mới"],
+        ],
+    )
+    result = parse(path)
+    assert [(p.column, p.code, p.value) for p in result.problems] == [
+        ("Nhóm", "group_column_under_no_heading", "3")
+    ]
+    assert [(w.row, w.code, w.detail) for w in result.warnings] == [
+        (2, "heading_names_several_groups", "1"), (4, "group_from_heading", "1")
+    ]  # fmt: skip
+    assert problem_line(load_catalog("vi"), "import.warning", result.warnings[0]) == (
+        "  - Dòng 2: dòng «LÃNH ĐẠO THÀNH PHỐ» là dòng tiêu đề nhóm nên không nhập; những chữ "
+        "của dòng này có trong tên nhiều nhóm của kế hoạch («Lãnh đạo Thành ủy, HĐND, UBND, Ủy "
+        "ban MTTQ Việt Nam thành phố», «Đại diện lãnh đạo các ban, sở, ngành, đoàn thể thành "
+        "phố»), bot không tự chọn một nhóm, nên chưa xếp được nhóm cho 1 đại biểu ghi dưới dòng "
+        "này mà chưa ghi nhóm. Đề nghị sửa dòng tiêu đề theo đúng tên một trong các nhóm đó, "
+        "hoặc ghi nhóm vào cột «Nhóm» cho từng người."
+    )
+
+
+def test_a_name_alone_in_capitals_is_skipped_as_a_heading_with_how_to_import_her(
+    tmp_path: Path,
+) -> None:
+    # «NGUYỄN VĂN AN» alone in a row reads as «KHÁCH MỜI» does, and nothing on the row tells
+    # them apart (a name's shape is no safe sign): the note says how to import her if it is her.
+    result = parse(write_csv(tmp_path, HEADER, GOOD, ",NGUYỄN VĂN AN,,,,,"))
+    assert result.problems == []
+    assert [(w.row, w.code, w.value) for w in result.warnings] == [
+        (3, "capitals_row_skipped", "NGUYỄN VĂN AN")
+    ]
+    assert problem_line(load_catalog("vi"), "import.warning", result.warnings[0]) == (
+        "  - Dòng 3: dòng này chỉ có chữ in hoa «NGUYỄN VĂN AN», không có mã, chức vụ, đơn vị "
+        "hay số điện thoại, nên được coi là dòng tiêu đề nhóm và không nhập. Nếu đây là tên "
+        "người, đề nghị thêm mã cho người đó (mã riêng, ví dụ DB001) cùng chức vụ, đơn vị rồi "
+        "nhập lại: dòng có mã được nhập là một người."
+    )
+    # With a code she is a person, told what else to fill in.
+    result = parse(write_csv(tmp_path, HEADER, GOOD, "DB002,NGUYỄN VĂN AN,,,,,"))
+    assert [(p.row, p.column, p.code) for p in result.problems] == [
+        (3, "Chức vụ", "missing_value"),
+        (3, "Đơn vị", "missing_value"),
+        (3, "Nhóm", "missing_value"),
+    ]
 
 
 def test_a_list_without_a_group_column_takes_its_groups_from_its_heading_rows(
@@ -877,65 +979,68 @@ def test_a_list_without_a_group_column_takes_its_groups_from_its_heading_rows(
     ]
     assert problem_line(load_catalog("vi"), "import.problem", result.problems[0]) == (
         "  - Cột «Nhóm»: thiếu cột này: các dòng tiêu đề nhóm đã ghi nhóm cho những người nằm "
-        "dưới chúng, nhưng dòng 2 nằm dưới một dòng tiêu đề không trùng tên nhóm nào của kế "
-        "hoạch (hoặc không có dòng tiêu đề nào phía trên). Đề nghị sửa dòng tiêu đề phía trên cho đúng tên nhóm trong kế hoạch (xem "
-        "`hoinghi check`), hoặc thêm cột «Nhóm» và ghi nhóm cho các dòng đó."
+        "dưới chúng, nhưng dòng 2 nằm dưới một dòng tiêu đề không ứng với nhóm nào của kế "
+        "hoạch (hoặc không có dòng tiêu đề nào phía trên). Đề nghị sửa dòng tiêu đề phía trên "
+        "cho đúng tên nhóm trong kế hoạch (xem `hoinghi check`), hoặc thêm cột «Nhóm» và ghi "
+        "nhóm cho các dòng đó."
     )
 
 
-def test_a_numbered_row_with_only_a_name_is_a_person_to_complete_not_a_heading(
-    tmp_path: Path,
+@pytest.mark.parametrize(
+    ("lines", "missing"),
+    [
+        # STT 2 says it is the second person, whose details are still to be typed.
+        pytest.param(
+            ("STT," + HEADER, "1," + GOOD, "2,,Trần Thị Bình,,,,,"),
+            ("Mã", "Chức vụ", "Đơn vị", "Nhóm"),
+            id="numbered",
+        ),
+        # A list with no STT column (the plan's own template): a late invitee whose code,
+        # position and unit are still to be typed. A heading or a total writes its words in one
+        # cell; a name and a group is a person.
+        pytest.param(
+            (HEADER, GOOD, ",Trần Thị Bình,,,chu_tich_cap_huyen,,"),
+            ("Mã", "Chức vụ", "Đơn vị"),
+            id="with-her-group",
+        ),
+        # A list with no STT column: a late invitee typed with her name only. A heading is
+        # numbered («I», «II.»), written in capitals, a total («Tổng cộng…») or a plan group's
+        # name; «Trần Thị Bình» is none of these.
+        pytest.param(
+            (HEADER, GOOD, ",Trần Thị Bình,,,,,"),
+            ("Mã", "Chức vụ", "Đơn vị", "Nhóm"),
+            id="name-alone",
+        ),
+    ],
+)
+def test_a_row_with_a_name_and_no_code_yet_is_a_person_to_complete_not_a_heading(
+    tmp_path: Path, lines: tuple[str, ...], missing: tuple[str, ...]
 ) -> None:
-    # STT 2 says it is the second person, whose details are still to be typed: told, not skipped.
-    result = parse(write_csv(tmp_path, "STT," + HEADER, "1," + GOOD, "2,,Trần Thị Bình,,,,,"))
+    # Refused as a person, told what to fill in: refusing her loses nothing, skipping her
+    # (imported without her) would.
+    result = parse(write_csv(tmp_path, *lines))
     assert [(p.row, p.column, p.code) for p in result.problems] == [
-        (3, "Mã", "missing_value"),
-        (3, "Chức vụ", "missing_value"),
-        (3, "Đơn vị", "missing_value"),
-        (3, "Nhóm", "missing_value"),
+        (3, column, "missing_value") for column in missing
     ]
     assert result.warnings == []
 
 
-def test_a_name_with_its_group_and_no_code_yet_is_a_person_to_complete_not_a_heading(
-    tmp_path: Path,
+@pytest.mark.parametrize(
+    ("words", "note"),
+    [
+        ("KHÁCH MỜI", "capitals_row_skipped"),
+        ("II. Khách mời", "section_row_skipped"),
+        ("Tổng cộng: 01 đại biểu", "section_row_skipped"),
+        ("Phóng viên các cơ quan báo chí", "section_row_skipped"),
+    ],
+)
+def test_words_alone_written_as_headings_are_skipped_with_a_note(
+    tmp_path: Path, words: str, note: str
 ) -> None:
-    # A list with no STT column (the plan's own template): a late invitee whose code, position
-    # and unit are still to be typed. A heading or a total writes its words in one cell; a name
-    # and a group is a person, refused as one, not imported without her.
-    result = parse(write_csv(tmp_path, HEADER, GOOD, ",Trần Thị Bình,,,chu_tich_cap_huyen,,"))
-    assert [(p.row, p.column, p.code) for p in result.problems] == [
-        (3, "Mã", "missing_value"),
-        (3, "Chức vụ", "missing_value"),
-        (3, "Đơn vị", "missing_value"),
-    ]
-    assert result.warnings == []
-
-
-def test_a_name_alone_written_as_names_are_is_a_person_to_complete_not_a_heading(
-    tmp_path: Path,
-) -> None:
-    # A list with no STT column: a late invitee typed with her name only. A heading is numbered
-    # («I», «II.»), written in capitals, a total («Tổng cộng…») or a plan group's name; «Trần Thị
-    # Bình» is none of these: she is refused as a person, not skipped and imported without.
-    result = parse(write_csv(tmp_path, HEADER, GOOD, ",Trần Thị Bình,,,,,"))
-    assert [(p.row, p.column, p.code) for p in result.problems] == [
-        (3, "Mã", "missing_value"),
-        (3, "Chức vụ", "missing_value"),
-        (3, "Đơn vị", "missing_value"),
-        (3, "Nhóm", "missing_value"),
-    ]
-    assert result.warnings == []
-    # The same place in the list holding what offices write there is still skipped with a note.
-    for heading in (
-        "KHÁCH MỜI",
-        "II. Khách mời",
-        "Tổng cộng: 01 đại biểu",
-        "Phóng viên các cơ quan báo chí",
-    ):
-        result = parse(write_csv(tmp_path, HEADER, GOOD, f",{heading},,,,,"))
-        assert result.problems == [], heading
-        assert [(w.row, w.code) for w in result.warnings][:1] == [(3, "section_row_skipped")]
+    # Where a name alone is a person, what offices write over or under their people is not.
+    result = parse(write_csv(tmp_path, HEADER, GOOD, f",{words},,,,,"))
+    assert result.problems == []
+    assert [(w.row, w.code, w.value) for w in result.warnings] == [(3, note, words)]
 
 
 def test_a_row_with_a_number_under_the_headings_is_a_person_not_a_heading(tmp_path: Path) -> None:
@@ -1978,3 +2083,16 @@ def test_contacts_and_delegates_examples_share_no_code_or_name(
 ) -> None:
     assert not {r.code for r in contacts_example.rows} & {r.code for r in example.rows}
     assert not {r.full_name for r in contacts_example.rows} & {r.full_name for r in example.rows}
+
+
+def test_a_limit_or_a_count_in_a_note_is_grouped_by_thousands_and_a_row_number_is_not() -> None:
+    catalog = load_catalog("vi")
+    over = RowProblem(10002, None, "too_many_rows", "10000")
+    assert problem_line(catalog, "import.problem", over) == (
+        "  - Dòng 10002: tệp có quá nhiều dòng (tối đa 10.000 dòng có nội dung dưới dòng tiêu "
+        "đề, theo mục [import] max_rows của tệp cấu hình); đã dừng đọc tại dòng này."
+    )
+    capitals = RowProblem(None, "Họ và tên", "names_in_capitals", "1234", "«AN» → «An»")
+    assert "1.234 họ tên viết toàn chữ in hoa" in problem_line(catalog, "import.warning", capitals)
+    heading = RowProblem(3, None, "group_from_heading", "BÁO CHÍ", "1500", "«Báo chí»")
+    assert ", nên 1.500 người ghi dưới dòng này" in problem_line(catalog, "import.warning", heading)

@@ -748,3 +748,10 @@ async def test_tailieu_without_personal_pages_says_so_rather_than_an_expired_lin
         "để tải về. Xin liên hệ đồng chí Trần Thu Hà, Phó Chánh Văn phòng, điện thoại 024 3834 "
         "5678 để nhận tài liệu."
     )
+
+
+async def test_the_documents_form_writes_its_limits_grouped_by_thousands(
+    desk: Desk, imported: Services
+) -> None:
+    page = (await desk.client.get("/office/documents")).text
+    assert "Ghi chú cho đại biểu (không bắt buộc, tối đa 1.000 ký tự)" in page

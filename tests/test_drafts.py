@@ -1424,13 +1424,16 @@ async def test_a_comment_full_of_ampersands_stays_one_message_with_its_reply_but
     harness: BotHarness,
 ) -> None:
     from bot.domain.drafts import MAX_COMMENT
+    from bot.texts import load_catalog
 
     user = await speaker(harness)
     await upload(harness, user, "bai.docx", docx("v1"))
     await harness.tick()
     post = office_posts(harness)[0]
     await harness.send(office(harness).reply(harness.admin(), post, "&" * (MAX_COMMENT // 5 + 1)))
-    assert texts(harness, OFFICE_CHAT)[-1].startswith(f"Nội dung dài quá {MAX_COMMENT} ký tự")
+    assert texts(harness, OFFICE_CHAT)[-1].startswith(
+        f"Nội dung dài quá {load_catalog('vi').number(MAX_COMMENT)} ký tự"  # «3.000»
+    )
     await harness.send(office(harness).reply(harness.admin(), post, "&" * (MAX_COMMENT // 5)))
     await harness.tick()
     assert buttons(user.last_message) == ["↩️ Trả lời Văn phòng"]

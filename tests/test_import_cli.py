@@ -90,6 +90,40 @@ def test_contacts_reimported_without_a_group_column_keep_the_group_they_were_giv
     )
 
 
+def test_a_contact_under_no_group_heading_keeps_the_group_she_was_given(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The office's own list, its groups given by its heading rows and no «Nhóm» column: a
+    # contact listed above the headings is given no group by the list, and keeps hers.
+    with_groups = office / "nhom.csv"
+    with_groups.write_text(
+        "Mã,Họ và tên,Chức vụ,Đơn vị,Vai trò,Nhóm,Điện thoại\n"
+        "NV01,Phạm Thu Trang,Chuyên viên,Văn phòng,đầu mối,chu_tich_cap_huyen,0911111111\n"
+        "DB001,Nguyễn Văn An,Phóng viên,Báo Hà Nội mới,,bao_chi,\n",
+        "utf-8",
+    )
+    headed = office / "tieu-de.csv"
+    headed.write_text(
+        "STT,Mã,Họ và tên,Chức vụ,Đơn vị,Vai trò,Điện thoại\n"
+        ",NV01,Phạm Thu Trang,Chuyên viên,Văn phòng,đầu mối,0911111111\n"
+        "I,,PHÓNG VIÊN CÁC CƠ QUAN BÁO CHÍ,,,,\n"
+        "1,DB001,Nguyễn Văn An,Phóng viên,Báo Hà Nội mới,,\n",
+        "utf-8",
+    )
+    assert main(["people", "import", str(with_groups)]) == 0
+    capsys.readouterr()
+    assert main(["people", "import", str(headed)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert f"Đã nhập 2 người từ {headed}: thêm mới 0, cập nhật 0, không đổi 2." in out
+    assert (
+        "Lưu ý: tệp không có cột «Nhóm», nên 1 người đã có trong danh sách được giữ nguyên nội "
+        "dung cột này như trước."
+    ) in out
+    assert main(["people", "import", str(with_groups)]) == 0  # her group is still there
+    out = capsys.readouterr().out.splitlines()
+    assert f"Đã nhập 2 người từ {with_groups}: thêm mới 0, cập nhật 0, không đổi 2." in out
+
+
 def test_a_delegate_in_a_list_without_a_group_column_is_named_by_row(
     office: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

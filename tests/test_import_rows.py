@@ -119,3 +119,34 @@ async def test_two_imports_at_once_take_turns_and_a_code_in_another_case_stays_o
             select(Delegate.code, Delegate.full_name).where(Delegate.meeting_id == meeting_id)
         )
         assert people.all() == [("DB001", "Trần Thị Mai")]
+
+
+async def test_a_name_stored_in_capitals_and_listed_again_is_written_as_names_are_and_unchanged(
+    services: Services,
+) -> None:
+    # A list imported before names in capitals were written as names are: stored in capitals.
+    # The same list again (its names now «Nguyễn Văn An») changes nothing the office did, so
+    # the person counts unchanged; the name is written as the summary says names are.
+    await services.delegates.import_rows([person("DB001", "NGUYỄN VĂN AN")], actor="test")
+    again = [person("DB001", "Nguyễn Văn An")]
+
+    preview = await services.delegates.preview_import(again)
+    summary = await services.delegates.import_rows(again, actor="test")
+
+    for said in (preview, summary):
+        assert (said.created, said.updated, said.unchanged) == (0, 0, 1)
+        assert said.changed == {} and said.changes == {}
+    async with services.ctx.sessions() as session:
+        stored = await session.scalar(select(Delegate.full_name).where(Delegate.code == "DB001"))
+        audit = await session.scalar(
+            select(AuditEntry).where(AuditEntry.action == "delegate.updated")
+        )
+    assert stored == "Nguyễn Văn An"
+    assert audit is not None  # what the database held before is on the log
+    assert (audit.before["full_name"], audit.after["full_name"]) == (
+        "NGUYỄN VĂN AN",
+        "Nguyễn Văn An",
+    )
+    # A name changed otherwise than its capitals is a change, as before.
+    summary = await services.delegates.import_rows([person("DB001", "Nguyễn Văn Anh")], actor="t")
+    assert (summary.updated, summary.unchanged) == (1, 0)

@@ -511,7 +511,7 @@ async def report_sent_privately(scene: Scene, said: Said) -> None:
 
 
 async def notice_started(scene: Scene, said: Said) -> None:
-    assert said.all == [scene.say("broadcast.ask_text", limit=3500)]
+    assert said.all == [scene.say("broadcast.ask_text", limit="3.500")]
     async with scene.h.services.ctx.sessions() as session:
         [draft] = await session.scalars(select(OutboundMessage))
     assert (draft.status, draft.created_by) == (MessageStatus.DRAFT, f"telegram:{ADMIN_ID}")
@@ -773,7 +773,7 @@ async def draft_resumed(scene: Scene, said: Said) -> None:
 
 async def draft_replaced(scene: Scene, said: Said) -> None:
     """A new notice in place of the unfinished one, which is dropped: its text asked."""
-    assert said.private == [scene.say("broadcast.ask_text", limit=3500)]
+    assert said.private == [scene.say("broadcast.ask_text", limit="3.500")]
     assert (await _notice_row(scene.h, scene.ids["draft"])).status == "cancelled"
     async with scene.h.services.ctx.sessions() as session:
         steps = await session.scalars(

@@ -464,7 +464,7 @@ async def report_sent_privately(scene: Scene, said: Said) -> None:
 
 
 async def notice_started(scene: Scene, said: Said) -> None:
-    assert said.all == [scene.say("broadcast.ask_text", limit=3500)]
+    assert said.all == [scene.say("broadcast.ask_text", limit="3.500")]
     async with scene.services.ctx.sessions() as session:
         [draft] = await session.scalars(select(OutboundMessage))
     assert (draft.status, draft.created_by) == (MessageStatus.DRAFT, f"text:{scene.person.id}")
@@ -744,7 +744,7 @@ async def draft_resumed(scene: Scene, said: Said) -> None:
 
 async def draft_replaced(scene: Scene, said: Said) -> None:
     """A new notice in place of the unfinished one, which is dropped: its text asked."""
-    assert said.all == [scene.say("broadcast.ask_text", limit=3500)]
+    assert said.all == [scene.say("broadcast.ask_text", limit="3.500")]
     assert (await _row(scene.services, OutboundMessage, scene.ids["draft"])).status == "cancelled"
     async with scene.services.ctx.sessions() as session:
         steps = await session.scalars(

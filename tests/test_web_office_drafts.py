@@ -50,6 +50,9 @@ from tests.test_drafts import DEADLINE
 from tests.test_web_office_accounts import marked_sent
 from tests.web_support import web_for
 
+# A figure as the office reads it: «3.000».
+vi = load_catalog("vi").number
+
 VI = load_catalog("vi")
 
 
@@ -312,7 +315,8 @@ async def test_an_empty_or_too_long_comment_is_refused_and_the_text_kept(
     )
     assert page.status_code == 422
     assert text_of(page.text, "comment-error") == (
-        f"Nội dung dài {len(long.strip())} ký tự, quá giới hạn {MAX_COMMENT} ký tự nên chưa được gửi. "
+        f"Nội dung dài {vi(len(long.strip()))} ký tự, quá giới hạn {vi(MAX_COMMENT)} ký tự nên chưa "
+        "được gửi. "
         "Đề nghị rút gọn hoặc chia thành nhiều góp ý."
     )
     assert "Số liệu &amp; Số liệu" in text_of(page.text, "comment-body")
@@ -429,7 +433,9 @@ async def test_a_too_long_reason_changes_nothing_and_is_kept_in_its_box(
     long = "x" * (MAX_COMMENT + 1)
     page = await verdict(desk, assignment, "revise", {"reason": long})
     assert page.status_code == 422
-    assert text_of(page.text, "revise-error").startswith(f"Nội dung dài {MAX_COMMENT + 1} ký tự")
+    assert text_of(page.text, "revise-error").startswith(
+        f"Nội dung dài {vi(MAX_COMMENT + 1)} ký tự, quá giới hạn {vi(MAX_COMMENT)} ký tự"
+    )
     assert text_of(page.text, "revise-reason") == long
     assert text_of(page.text, "draft-status") == "đã gửi bản 1, chờ Văn phòng xem"
     assert await audits(harness, "draft.verdict") == []
@@ -1446,3 +1452,12 @@ async def test_with_no_approved_draft_the_zip_download_says_so_on_the_board(
         "Chưa có tham luận nào được chốt nên chưa có bản nào để tải. Khi Văn phòng chốt một"
         " bản, bản đó sẽ có trong tệp nén."
     )
+
+
+async def test_a_draft_page_writes_its_limits_grouped_by_thousands(
+    desk: Desk, harness: BotHarness
+) -> None:
+    # «tối đa 3000 ký tự» where every other figure reads «3.000».
+    await upload(harness, "DB031", "Tham luận Ba Đình.docx", word("Kính thưa Đoàn Chủ tịch,"))
+    page = (await desk.client.get(f"/office/drafts/{await draft_id(harness, 'DB031')}")).text
+    assert "Góp ý gửi người viết (tối đa 3.000 ký tự)" in page

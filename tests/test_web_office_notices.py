@@ -1181,3 +1181,10 @@ async def test_the_preview_and_the_queued_notice_group_their_counts_by_thousands
     assert text_of(listed, "flash").startswith(
         "Đã xếp thông báo số 1 vào hàng gửi qua tin nhắn tới 8.234 người."
     )
+
+
+async def test_the_notice_box_writes_its_limit_grouped_by_thousands(desk: Desk) -> None:
+    # «Nội dung thông báo (tối đa 3500 ký tự)» where every other figure reads «3.500».
+    assert (
+        "Nội dung thông báo (tối đa 3.500 ký tự)" in (await desk.client.get("/office/notices")).text
+    )

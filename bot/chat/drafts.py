@@ -359,7 +359,7 @@ async def _comment(
     if result.step is DraftStep.UNSUPPORTED:
         return turn.say("draft_office.unsupported")
     if result.step is DraftStep.COMMENT_TOO_LONG:
-        return turn.say("draft.comment_too_long", limit=MAX_COMMENT)
+        return turn.say("draft.comment_too_long", limit=turn.catalog.number(MAX_COMMENT))
     if result.step is DraftStep.COMMENT_EMPTY:
         return turn.say("draft.comment_empty")
     return turn.say("draft_office.gone")
@@ -537,9 +537,9 @@ def result_params(catalog: Catalog, config: Config, result: DraftResult) -> dict
     params: dict[str, object] = {
         "contact": config.office.contact,
         "limit": catalog.number(MAX_TEXT_DRAFT),
-        "chunks": result.chunks,
+        "chunks": catalog.number(result.chunks),
         "chars": catalog.number(result.chars),
-        "versions": MAX_VERSIONS,
+        "versions": catalog.number(MAX_VERSIONS),
     }
     if line is not None:
         params.update(key=line.theme_key, title=line.theme_title, name=line.full_name)
@@ -568,7 +568,7 @@ def reply(turn: Turn, result: DraftResult, *, page: str | None = None) -> Answer
         key = "draft.composing_resume"
     elif step is DraftStep.COMMENT_TOO_LONG:
         key = "draft.comment_too_long"
-        params["limit"] = MAX_COMMENT
+        params["limit"] = catalog.number(MAX_COMMENT)
     elif step is DraftStep.NOT_LINKED:
         key = turn.not_linked_key
     elif step is DraftStep.NOT_SPEAKER:  # a choice for someone else's draft

@@ -219,7 +219,9 @@ def reply(turn: Turn, result: BroadcastResult) -> Answer:
     catalog, config = turn.catalog, turn.config
     step, message_id = result.step, result.message_id
     if step is BroadcastStep.ASK_TEXT:
-        return turn.say("broadcast.ask_text", (_cancel_row(turn),), limit=MAX_BROADCAST)
+        return turn.say(
+            "broadcast.ask_text", (_cancel_row(turn),), limit=turn.catalog.number(MAX_BROADCAST)
+        )
     if step is BroadcastStep.UNFINISHED:  # go on with it, or a new one in its place
         choices = (
             (Button(catalog.plain("buttons.bc_keep"), f"{BROADCAST_ACTION}keep:{message_id}"),),
@@ -293,7 +295,8 @@ def reply(turn: Turn, result: BroadcastResult) -> Answer:
     # A resend that left those who may have it says how many, and why.
     kept = "_kept" if result.kept else ""
     return turn.say(
-        f"broadcast.{step.value}{kept}", number=result.number or "", limit=result.limit,
+        f"broadcast.{step.value}{kept}", number=result.number or "",
+        limit=catalog.number(result.limit or 0),
         count=catalog.number(result.count), when=when, kept=catalog.number(result.kept),
         **examples,
     )  # fmt: skip

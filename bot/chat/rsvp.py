@@ -120,7 +120,9 @@ def reply(turn: Turn, result: RsvpResult) -> Answer:
     if step is RsvpStep.WITHDRAWN:
         return Answer.say(withdrawn_notice(catalog, config))
     if step is RsvpStep.TOO_LONG:
-        return turn.say("rsvp.too_long", cancel_buttons(catalog), limit=result.limit or 0)
+        return turn.say(
+            "rsvp.too_long", cancel_buttons(catalog), limit=catalog.number(result.limit or 0)
+        )
     if step is RsvpStep.EMPTY:
         return turn.say("rsvp.empty", cancel_buttons(catalog))
     # NOT_LINKED from a choice: the account was unlinked since the card was sent

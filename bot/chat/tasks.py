@@ -200,8 +200,8 @@ def reply(
     task = result.task
     params: dict[str, object] = {
         "contact": config.office.contact,
-        "limit": MAX_TASK_NOTE,
-        "files": MAX_TASK_FILES,
+        "limit": catalog.number(MAX_TASK_NOTE),
+        "files": catalog.number(MAX_TASK_FILES),
     }
     if task is not None:
         params.update(key=task.key, title=task.title)

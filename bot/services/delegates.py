@@ -16,7 +16,7 @@ from bot.delegate_file import DelegateRow
 from bot.domain.phones import mask_phone
 from bot.domain.rsvp import RsvpStatus
 from bot.domain.tokens import new_link_code, new_token
-from bot.domain.typed import fold
+from bot.domain.typed import fold, in_title_case, written_in_capitals
 from bot.services.context import ServiceContext
 from bot.services.drafts import DraftService
 from bot.services.tasks import TaskService
@@ -119,6 +119,12 @@ def _audit_row(
 
 def _values(delegate: Delegate | DelegateRow) -> dict[str, Any]:
     return {name: getattr(delegate, name) for name in _FIELDS}
+
+
+def _restyled(stored: str, name: str) -> bool:
+    """Whether ``name`` is ``stored``, a name in capitals, as the import writes one now
+    («NGUYỄN VĂN AN» → «Nguyễn Văn An», :func:`bot.domain.typed.in_title_case`)."""
+    return written_in_capitals(stored) and in_title_case(stored) == name
 
 
 def _audited(values: dict[str, Any]) -> dict[str, Any]:
@@ -252,17 +258,25 @@ class DelegateService:
                     role_kept.append(delegate.code)
                     row = replace(row, role=delegate.role)
                 before = _values(delegate)
-                after = {**_values(row), **{name: before[name] for name in kept}}
-                for name in kept:
+                # What the file has no column for, or this row of it does not say: kept.
+                keep = [name for name in _FIELDS if name in kept or name in row.unsaid]
+                after = {**_values(row), **{name: before[name] for name in keep}}
+                for name in keep:
                     if before[name] not in (None, ""):  # "": a contact's group left empty
                         kept_values[name] += 1
                 if before == after:
                     unchanged += 1
                     continue
-                changed[delegate.code] = [name for name in _FIELDS if before[name] != after[name]]
-                changes[delegate.code] = [
-                    (name, before[name], after[name]) for name in changed[delegate.code]
-                ]
+                fields = [name for name in _FIELDS if before[name] != after[name]]
+                # A name stored in capitals before the import wrote them as names are written,
+                # the list unchanged: written so now, and counted with those the list left as
+                # they were (the summary says how many names were in capitals).
+                restyled = fields == ["full_name"] and _restyled(
+                    before["full_name"], after["full_name"]
+                )
+                if not restyled:
+                    changed[delegate.code] = fields
+                    changes[delegate.code] = [(name, before[name], after[name]) for name in fields]
                 for name in _FIELDS:
                     setattr(delegate, name, after[name])
                 delegate.updated_at = now
@@ -276,7 +290,10 @@ class DelegateService:
                         _audited(after),
                     )
                 )
-                updated += 1
+                if restyled:
+                    unchanged += 1
+                else:
+                    updated += 1
             if invitations:
                 await connection.execute(insert(INVITATION_TABLE), invitations)
                 await connection.execute(insert(RSVP_TABLE), answers)

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, time
 
 from bot.config import Config
-from bot.delegate_file import RowProblem
+from bot.delegate_file import FIGURES, RowProblem
 from bot.domain.channels import ChannelInfo, LinkedChat
 from bot.domain.checkin import CheckedIn
 from bot.domain.contact import Contact
@@ -652,10 +652,14 @@ def problem_line(
     key = f"{section}.{problem.code}"
     if prefer is not None and catalog.has(f"{prefer}.{problem.code}"):
         key = f"{prefer}.{problem.code}"
+    said = {"value": problem.value or "", "detail": problem.detail or ""}
+    figure = FIGURES.get(problem.code)
+    if figure is not None and said[figure].isdigit():  # «10.000», as every other figure
+        said[figure] = catalog.number(int(said[figure]))
     return catalog.plain(
         "cli.problem_line",
         where=_where(catalog, problem.row, problem.column),
-        message=catalog.plain(key, value=problem.value or "", detail=problem.detail or ""),
+        message=catalog.plain(key, **said, groups=problem.groups or ""),
     )
 
 

@@ -875,7 +875,7 @@ class Site:
         elif step is RsvpStep.SUBSTITUTE_IS_DELEGATE:
             text = catalog.html("web.rsvp.substitute_is_delegate")
         elif step is RsvpStep.TOO_LONG:
-            text = catalog.html("rsvp.too_long", limit=result.limit or 0)
+            text = catalog.html("rsvp.too_long", limit=catalog.number(result.limit or 0))
         elif step is RsvpStep.UNCHANGED or step is RsvpStep.DUPLICATE:
             text = catalog.html("rsvp.unchanged")
         elif step is RsvpStep.EMPTY:
@@ -958,8 +958,8 @@ class Site:
         catalog, config = visit.catalog, self.config
         params: dict[str, object] = {
             "contact": config.office.contact,
-            "limit": MAX_TASK_NOTE,
-            "files": MAX_TASK_FILES,
+            "limit": catalog.number(MAX_TASK_NOTE),
+            "files": catalog.number(MAX_TASK_FILES),
         }
         if result.task is not None:
             params.update(key=result.task.key, title=result.task.title)
@@ -1057,7 +1057,9 @@ class Site:
         if step is DraftStep.REJECTED:
             return catalog.html(f"draft.rejected_{result.reject}", **params)
         if step is DraftStep.COMMENT_TOO_LONG:
-            return catalog.html("draft.comment_too_long", **{**params, "limit": MAX_COMMENT})
+            return catalog.html(
+                "draft.comment_too_long", **{**params, "limit": catalog.number(MAX_COMMENT)}
+            )
         if step is DraftStep.TOO_LONG:
             return catalog.html(
                 "web.draft.too_long",

@@ -395,7 +395,7 @@ async def test_staff_import_a_list_with_an_error_then_a_good_one_send_a_notice_a
     token = {link.code: link.token for link in await services.invitations.links()}["DB010"]
     await services.invitations.link_by_token(ChatAccount("telegram", "610", "610"), token)
     await desk.press("Thông báo")
-    await desk.fill("Nội dung thông báo (tối đa 3500 ký tự)", "Kính mời các đồng chí dự họp.")
+    await desk.fill("Nội dung thông báo (tối đa 3.500 ký tự)", "Kính mời các đồng chí dự họp.")
     await desk.choose("Mọi khách mời (người chưa liên kết được liệt kê để gọi điện)")
     await desk.press("Xem trước")
     assert "Sẽ gửi tới: 1 người." in await element_text(desk, "notice-count")
@@ -425,7 +425,7 @@ async def test_a_notice_typed_past_the_limit_keeps_its_end_and_the_preview_says_
     await desk.press("Thông báo")
     last = "CÂU CUỐI QUAN TRỌNG: họp lúc 07:30."
     body = "Kính gửi các đồng chí đại biểu. " * 110 + last
-    await desk.fill("Nội dung thông báo (tối đa 3500 ký tự)", body)
+    await desk.fill("Nội dung thông báo (tối đa 3.500 ký tự)", body)
 
     def typed() -> str:
         return str(desk.driver.find_element(By.ID, "notice-body").get_attribute("value"))

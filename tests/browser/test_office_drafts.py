@@ -57,7 +57,7 @@ async def test_staff_read_a_draft_comment_and_see_the_speakers_answer_arrive(
         "Kính thưa Đoàn Chủ tịch,\nPhụ nữ Thủ đô đã đạt nhiều kết quả."
     )
     await desk.fill(
-        "Góp ý gửi người viết (tối đa 3000 ký tự); người viết nhận qua kênh trò chuyện của mình.",
+        "Góp ý gửi người viết (tối đa 3.000 ký tự); người viết nhận qua kênh trò chuyện của mình.",
         "Đề nghị bổ sung số liệu năm 2023.",
     )
     await desk.press("Gửi góp ý")

@@ -145,7 +145,8 @@ class Documents:
             there = result.document  # SAME_FILE_PUBLISHED: the one on the pages
             html = catalog.html(
                 f"dash.documents.{result.step.value}",
-                limit=MAX_DOCUMENT_TITLE, note_limit=MAX_DOCUMENT_NOTE,
+                limit=catalog.number(MAX_DOCUMENT_TITLE),
+                note_limit=catalog.number(MAX_DOCUMENT_NOTE),
                 title=there.title if there else "", name=there.file_name if there else "",
             )  # fmt: skip
         flash = Flash(0, html, ok=False)

@@ -507,7 +507,10 @@ class Drafts:
         """What the page says after a step, in the office's words."""
         catalog = self.office.catalog
         line, version = result.draft, result.version
-        params: dict[str, Any] = {"limit": MAX_COMMENT, "chars": result.chars}
+        params: dict[str, Any] = {
+            "limit": catalog.number(MAX_COMMENT),
+            "chars": catalog.number(result.chars),
+        }
         if line is not None:
             params.update(
                 name=line.full_name, key=line.theme_key, organization=line.organization,

@@ -424,7 +424,8 @@ class Notices:
             key = f"broadcast.{step.value}{'_kept' if result.kept else ''}"
         _, examples = typed_time_params(config, office.services.ctx.clock.now())  # a bad time
         return catalog.html(
-            key, number=result.number or "", limit=result.limit, count=catalog.number(count),
+            key, number=result.number or "", limit=catalog.number(result.limit or 0),
+            count=catalog.number(count),
             kept=catalog.number(result.kept), reachable=catalog.number(reachable), when=when,
             zone=config.meeting.timezone, pages=pages,
             **examples,

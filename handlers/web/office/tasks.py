@@ -189,7 +189,8 @@ class Tasks:
             at = recorded.updated_at if recorded is not None else None
             html = catalog.html(
                 f"dash.tasks.record.{result.step.value}",
-                key=key, name=result.name, limit=MAX_TASK_NOTE, files=MAX_TASK_FILES,
+                key=key, name=result.name, limit=catalog.number(MAX_TASK_NOTE),
+                files=catalog.number(MAX_TASK_FILES),
                 at=short_moment(catalog, self.office.config.meeting.local(at)) if at else "",
                 by=(recorded.recorded_by if recorded is not None else None) or "",
             )  # fmt: skip
@@ -210,7 +211,9 @@ class Tasks:
         refused as too long back in its box (``kept``), whole, to shorten."""
         office = self.office
         key = result.task.key if result.task is not None else ""
-        html = office.catalog.html(f"dash.tasks.{result.step.value}", key=key, limit=MAX_TASK_NOTE)
+        html = office.catalog.html(
+            f"dash.tasks.{result.step.value}", key=key, limit=office.catalog.number(MAX_TASK_NOTE)
+        )
         path = "tasks" if result.step is TaskStep.GONE else f"tasks/{task_id}"
         form = kept if result.step is TaskStep.TOO_LONG else None
         return office._done(visit, path, html, ok=result.step is done, form=form)

@@ -90,7 +90,9 @@ class Withdrawals:
         result = await withdrawals.withdraw(actor, code, reason, tell=tell)
         if result.step is WithdrawalStep.TOO_LONG:
             # Nothing changed: the form again, the reason whole in its box, to shorten.
-            error = office.catalog.html("withdrawn.too_long", limit=MAX_WITHDRAW_REASON)
+            error = office.catalog.html(
+                "withdrawn.too_long", limit=office.catalog.number(MAX_WITHDRAW_REASON)
+            )
             return await self._confirmation(
                 visit, actor, code, error=error, reason=reason, tell=tell
             )
