@@ -203,6 +203,11 @@ class Meeting(_Section):
         """A UTC instant in the meeting's local time."""
         return instant.astimezone(self.zone)
 
+    @property
+    def several_days(self) -> bool:
+        """Whether the meeting ends on another day than it starts, in its local time."""
+        return self.local(self.starts_at).date() != self.local(self.ends_at).date()
+
     def on_meeting_day(self, instant: datetime) -> bool:
         """Whether ``instant`` falls on a day the meeting is held, in its local time."""
         day = self.local(instant).date()

@@ -38,6 +38,7 @@ from bot.services.checkin import (
     notice_line,
     summary_text,
 )
+from bot.services.day_files import present_table
 from bot.services.report_file import office_report_sheets
 from bot.texts import load_catalog
 from storage import queries
@@ -1227,3 +1228,51 @@ def test_chuatraloi_counts_its_list_grouped_by_thousands() -> None:
     )
     assert said.lines[1] == "\n<b>Lãnh đạo</b> (1.500)"
     assert said.lines[-1].startswith("\nĐã hiện 1.201–1.201 trong số 1.766 người.")
+
+
+# --- a meeting of several days -------------------------------------------------------------------
+
+
+def two_days(config: Config) -> Config:
+    """``config``'s meeting ending on the next day: 28/5 08:00 to 29/5 11:30."""
+    meeting = config.meeting
+    ends = meeting.model_copy(update={"ends_at": meeting.ends_at + timedelta(days=1)})
+    return config.model_copy(update={"meeting": ends})
+
+
+async def test_at_a_meeting_of_several_days_the_desk_is_told_the_day_of_an_earlier_check_in(
+    day: Day,
+) -> None:
+    """Day one's check-in read at the desk on day two: «07:30» alone would be taken for this
+    morning's; the card says «07:30, 28/5». A one-day meeting keeps the time alone."""
+    desk = await day.desk("NV02", "Bàn 1")
+    await day.checkin.check_in(desk, "DB001")
+    day.clock.set(MORNING + timedelta(days=1))
+    arrival = await day.checkin.lookup(desk, "DB001")
+    assert notice_line(VI, two_days(day.services.config).meeting, arrival) == (
+        "Đã điểm danh đại biểu Phạm Thị Thanh Mai lúc 07:30, 28/5, do Trần Thị Mỹ Duyên "
+        "(Bàn 1): không cần điểm danh lại."
+    )
+    assert notice_line(VI, day.services.config.meeting, arrival) == (
+        "Đã điểm danh đại biểu Phạm Thị Thanh Mai lúc 07:30, do Trần Thị Mỹ Duyên (Bàn 1): "
+        "không cần điểm danh lại."
+    )
+
+
+async def test_at_a_meeting_of_several_days_the_present_list_gives_each_arrival_s_day(
+    day: Day,
+) -> None:
+    """The «Giờ đến» column of the present list (page and workbook) holds both days' arrivals:
+    each with its day. A one-day meeting's list keeps the time alone."""
+    desk = await day.desk("NV02", "Bàn 1")
+    await day.checkin.check_in(desk, "DB001")
+    day.clock.set(MORNING + timedelta(days=1, minutes=5))
+    await day.checkin.check_in(desk, "DB002")
+    roll = await day.checkin.roll()
+    _, rows = present_table(VI, two_days(day.services.config), roll)
+    assert [(row[2], row[6]) for row in rows] == [
+        ("Phạm Thị Thanh Mai", "07:30, 28/5"),
+        ("Hoàng Thị Ngọc Diệp", "07:35, 29/5"),
+    ]
+    _, rows = present_table(VI, day.services.config, roll)
+    assert [row[6] for row in rows] == ["07:30", "07:35"]

@@ -41,7 +41,7 @@ from bot.services.access import DeskActor, OfficeActor
 from bot.services.context import ServiceContext
 from bot.services.views import DelegateView, RsvpView
 from bot.texts import Catalog
-from bot.texts.formatting import clock, long_date
+from bot.texts.formatting import arrival_time, clock, long_date
 from storage import queries
 from storage.models import Checkin, Delegate, Invitation, Rsvp
 from storage.sharing import guests_in_turn
@@ -1436,8 +1436,8 @@ def notice_line(catalog: Catalog, meeting: Meeting, arrival: Arrival) -> str | N
             elif counted_as(came, arrival.person) == "guest_reinvited":
                 kind = "guest_reinvited"  # a guest then, a delegate present now: as counted
             who = catalog.plain(f"checkin.came.{kind}", name=came.full_name)
-            params = {"who": who, "time": clock(meeting.local(came.at)), "by": came.by,
-                      "desk": came.desk}  # fmt: skip
+            time = arrival_time(catalog, meeting.local(came.at), several_days=meeting.several_days)
+            params = {"who": who, "time": time, "by": came.by, "desk": came.desk}
         if notice is Notice.SENT_SUBSTITUTE and arrival.answer is not None:
             params = {"name": arrival.answer.substitute_name or ""}
         key = notice.value

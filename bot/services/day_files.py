@@ -41,7 +41,7 @@ from bot.services.checkin import (
     off_list_guest_as,
 )
 from bot.texts import Catalog
-from bot.texts.formatting import clock
+from bot.texts.formatting import arrival_time
 from bot.texts.presenters import plain_when_where
 
 
@@ -242,6 +242,10 @@ def _present_rows(
     labels = {group.key: group.label for group in config.groups}
     placed = protocol_key({group.key: group.order for group in config.groups})
     local = config.meeting.local
+    several_days = config.meeting.several_days
+
+    def at(instant: datetime) -> str:  # «07:45, 17/12» when the list holds several days
+        return arrival_time(catalog, local(instant), several_days=several_days)
 
     def label(key: str) -> str:
         return labels.get(key, key)
@@ -262,7 +266,7 @@ def _present_rows(
         present.append(
             ((0, *placed(line)),
              [label(line.group_key), len(present) + 1, came.full_name, position, unit, as_whom,
-              clock(local(came.at)), came.desk])
+              at(came.at), came.desk])
         )  # fmt: skip
 
     def off_list(
@@ -271,7 +275,7 @@ def _present_rows(
         key: PresentKey = (part, _micros(view.at), view.id, "")
         return key, [catalog.plain(f"day_papers.as.{kind}_group"), len(present) + 1,
                      view.full_name, view.position, view.organization, as_whom,
-                     clock(local(view.at)), view.desk]  # fmt: skip
+                     at(view.at), view.desk]  # fmt: skip
 
     for view in roll.guests:
         # As the report's «Điểm danh» sheet and the guide say it (one wording, one rule): a

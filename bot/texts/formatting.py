@@ -23,6 +23,12 @@ def clock(value: datetime | time) -> str:
     return value.strftime("%H:%M")
 
 
+def arrival_time(catalog: Catalog, local: datetime, *, several_days: bool) -> str:
+    """When someone was checked in: ``07:45``, or ``07:45, 17/12`` at a meeting of several
+    days, where a time alone reads as today's (day one's check-in shown on day two)."""
+    return short_moment(catalog, local) if several_days else clock(local)
+
+
 def moment(catalog: Catalog, local: datetime) -> str:
     """``17:00, Thứ Ba, ngày 21/5/2024``."""
     return catalog.plain("date.moment", time=clock(local), date=long_date(catalog, local))

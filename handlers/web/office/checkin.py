@@ -25,7 +25,7 @@ import json
 import re
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
@@ -54,7 +54,7 @@ from bot.services.checkin import (
 from bot.services.day_files import PresentPage, position_and_unit, present_after, present_page
 from bot.services.signin import Check, StaffVisit
 from bot.texts import Catalog, Html
-from bot.texts.formatting import clock, long_date
+from bot.texts.formatting import arrival_time, clock, long_date
 from handlers.web.flash import Flash
 from handlers.web.office.binding import session_binding
 
@@ -364,7 +364,7 @@ class DeskPages:
         return self.catalog.html(
             f"dash.checkin.result.{key}", invitee=namesake.person.full_name,
             code=namesake.person.code, substitute=came.full_name, desk=came.desk,
-            time=clock(self.services.config.meeting.local(came.at)),
+            time=self._at(came.at),
         )  # fmt: skip
 
     def _guest_again(self, earlier: CheckinView) -> Html:
@@ -373,8 +373,14 @@ class DeskPages:
         return self.catalog.html(
             "dash.checkin.result.guest_again", name=earlier.full_name,
             about=f" ({about})" if about else "", desk=earlier.desk,
-            time=clock(self.services.config.meeting.local(earlier.at)),
+            time=self._at(earlier.at),
         )  # fmt: skip
+
+    def _at(self, instant: datetime) -> str:
+        """When a check-in was made, as the desk reads it: with its day at a meeting of several
+        days, so that day one's «07:45» is not taken on day two for this morning's."""
+        meeting = self.services.config.meeting
+        return arrival_time(self.catalog, meeting.local(instant), several_days=meeting.several_days)
 
     def _search_back(self, text: str) -> str:
         return f"{self.root}/checkin" + (f"?q={quote(text)}" if text else "")
@@ -453,10 +459,10 @@ class DeskPages:
         if refused is not None:
             return self._after(visit, {"back": back}, refused)
         assert found is not None and visit.session_id is not None
-        at = self.services.config.meeting.local(found.at)
         return self.office._render(
             "office/checkin_undo.html", visit=visit, actor=visit.actor, desk=desk,
-            checkin=found, time=clock(at), desk_bound=_desk_bound(visit.session_id), back=back,
+            checkin=found, time=self._at(found.at), desk_bound=_desk_bound(visit.session_id),
+            back=back,
         )  # fmt: skip
 
     def _undo_refused(self, desk: DeskActor, found: CheckinView | None) -> CheckinResult | None:
@@ -552,8 +558,7 @@ class DeskPages:
         elif result.step is CheckinStep.TOO_LATE:
             params = {"minutes": self.services.config.checkin.undo_minutes}
         elif result.step is CheckinStep.ALREADY_IN and view is not None:
-            params |= {"time": clock(self.services.config.meeting.local(view.at)),
-                       "desk": view.desk}  # fmt: skip
+            params |= {"time": self._at(view.at), "desk": view.desk}
         person = result.arrival.person if result.arrival is not None else None
         # A guest (typed, or let in from her withdrawn card) is told as one, and has no group's
         # seats: her group's area is hers again only once she is invited again (a delegate).
