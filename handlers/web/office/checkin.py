@@ -49,6 +49,9 @@ from bot.services.checkin import (
     CheckinView,
     Missing,
     counted_as,
+    day_line,
+    days_line,
+    days_said,
     notice_line,
 )
 from bot.services.day_files import PresentPage, position_and_unit, present_after, present_page
@@ -664,6 +667,8 @@ class DeskPages:
                 else f"{self.root}/attendance?{urlencode({**wanted, 'after': seen.missing_next})}"
             ),
             "missing_from_start": bool(group or after),
+            # A meeting of several days: whose day the figures are, and each day's hall.
+            "hall_days": days_said(self.catalog, seen),
         }  # fmt: skip
 
     async def summary(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
@@ -672,6 +677,8 @@ class DeskPages:
         return self.office._render(
             "office/attendance_summary.html", visit=visit, summary=summary,
             at=clock(summary.at), date=long_date(self.catalog, summary.at),
+            summary_day=day_line(self.catalog, summary.day) if summary.day else "",
+            summary_days=days_line(self.catalog, summary.days) if summary.days else "",
         )  # fmt: skip
 
     async def present(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
