@@ -115,6 +115,13 @@ def sign_sheet_document(
         made_at=made_at,
         page=catalog.template("day_papers.page"),
         language=word_language(catalog.locale),
+        # A meeting of several days signs once a day: a column a day, headed with its date.
+        days=tuple(
+            catalog.plain("day_papers.column.sign_day", day=day.day, month=day.month)
+            for day in config.meeting.days
+        )
+        if config.meeting.several_days
+        else (),
     )
     return build_sign_sheet(groups, texts), sum(len(group.rows) for group in groups)
 
