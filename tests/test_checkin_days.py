@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from bot.config import Config, load_config
 from bot.services.checkin import CheckinStep, Notice, notice_line, summary_text
+from bot.services.report_file import checkin_sheet
 from storage.models import Checkin, Delegate
 from tests.conftest import EXAMPLE_CONFIG, local
 from tests.test_checkin import (  # noqa: F401 (the meeting-day fixture)
@@ -234,3 +235,27 @@ def test_a_check_in_s_meeting_day_is_its_local_date_held_to_the_meeting_s_days()
     one_day = load_config(EXAMPLE_CONFIG).config.meeting
     assert one_day.counting_day(local(2024, 5, 28, 7, 0)) is None
     assert one_day.meeting_day(local(2024, 5, 29, 7, 0)) == DAY_ONE
+
+
+async def test_the_report_s_check_in_sheet_keeps_every_day_s_rows_and_says_whose_totals(
+    day: Day,  # noqa: F811 (the meeting-day fixture)
+) -> None:
+    """The workbook's «Điểm danh» sheet is the record: every check-in of both days; its totals
+    under them are day two's, said so, with each day's hall apart."""
+    await came_on_both_days(day)
+    services = day.services
+    sheet = checkin_sheet(
+        VI, services.config, await services.checkin.records(), await services.checkin.count()
+    )
+    assert [row[4] for row in sheet.rows] == [
+        "Phạm Thị Thanh Mai", "Hoàng Thị Ngọc Diệp", "Lê Thu Trang", "Hoàng Văn Nam",
+        "Hoàng Văn Nam",
+    ]  # fmt: skip
+    footer = [(row[1], row[2]) for row in sheet.footer]
+    assert footer[0] == ("Số liệu của ngày 29/5.", None)
+    assert footer[1] == ("Đại biểu có mặt", 1)
+    assert footer[-3:] == [
+        ("Tổng số người trong hội trường", 2),
+        ("Số người vào hội trường ngày 28/5", 3),
+        ("Số người vào hội trường ngày 29/5", 2),
+    ]
