@@ -13,7 +13,13 @@ import pytest
 from sqlalchemy import select
 
 from bot.config import Config, load_config
-from bot.services.checkin import CheckinStep, Notice, notice_line, summary_text
+from bot.services.checkin import (
+    CheckinStep,
+    Notice,
+    came_on_line,
+    notice_line,
+    summary_text,
+)
 from bot.services.report_file import checkin_sheet
 from storage.models import Checkin, Delegate
 from tests.conftest import EXAMPLE_CONFIG, local
@@ -51,7 +57,8 @@ async def test_on_day_two_the_desk_checks_in_again_a_delegate_who_came_on_day_on
     arrival = await day.checkin.lookup(desk, "DB001")
     assert (arrival.checkin, arrival.notices, arrival.came_on) == (None, (), (DAY_ONE,))
     assert arrival.can_check_in
-    assert notice_line(VI, TWO_DAYS.meeting, arrival) == "Đã dự ngày 28/5."
+    assert notice_line(VI, TWO_DAYS.meeting, arrival) is None
+    assert came_on_line(VI, arrival) == "Đã dự ngày 28/5."
     result = await day.checkin.check_in(desk, "DB001")
     assert result.step is CheckinStep.CHECKED_IN
     again = await day.checkin.check_in(desk, "DB001")
@@ -59,7 +66,7 @@ async def test_on_day_two_the_desk_checks_in_again_a_delegate_who_came_on_day_on
     assert again.arrival is not None
     assert notice_line(VI, TWO_DAYS.meeting, again.arrival) == (
         "Đã điểm danh đại biểu Phạm Thị Thanh Mai lúc 07:30, 29/5, do Trần Thị Mỹ Duyên "
-        "(Bàn 1): không cần điểm danh lại. Đã dự ngày 28/5."
+        "(Bàn 1): không cần điểm danh lại."
     )
     rows = await rows_of(day.services)
     assert [(row.full_name, row.day, row.undone_at) for row in rows] == [
@@ -79,8 +86,9 @@ async def test_on_day_two_the_substitute_who_came_on_day_one_is_checked_in_again
     arrival = await day.checkin.lookup(desk, "DB003")
     assert (arrival.checkin, arrival.notices) == (None, (Notice.SENT_SUBSTITUTE,))
     assert notice_line(VI, TWO_DAYS.meeting, arrival) == (
-        "Đại biểu đã cử người dự thay: Lê Thu Trang. Đã dự ngày 28/5."
+        "Đại biểu đã cử người dự thay: Lê Thu Trang."
     )
+    assert came_on_line(VI, arrival) == "Đã dự ngày 28/5."
     result = await day.checkin.check_in(desk, "DB003", substitute_name="Lê Thu Trang")
     assert result.step is CheckinStep.CHECKED_IN
     assert result.checkin is not None and result.checkin.day == DAY_TWO

@@ -1524,7 +1524,7 @@ def off_list_guest_as(view: CheckinView) -> str:
 def notice_line(catalog: Catalog, meeting: Meeting, arrival: Arrival) -> str | None:
     """The notices for the desk in one line (None when there is nothing to say); times in the
     meeting's zone."""
-    if not arrival.notices and not arrival.came_on:
+    if not arrival.notices:
         return None
     parts = []
     for notice in arrival.notices:
@@ -1548,10 +1548,17 @@ def notice_line(catalog: Catalog, meeting: Meeting, arrival: Arrival) -> str | N
         if notice is Notice.WITHDRAWN and arrival.person and arrival.person.withdrawn_reason:
             reason = arrival.person.withdrawn_reason
             parts.append(catalog.plain("checkin.notice.withdrawn_reason", reason=reason))
-    if arrival.came_on:  # a meeting of several days: the days before, said as such
-        days = ", ".join(f"{day.day}/{day.month}" for day in arrival.came_on)
-        parts.append(catalog.plain("checkin.notice.came_on", days=days))
     return " ".join(parts)
+
+
+def came_on_line(catalog: Catalog, arrival: Arrival) -> str | None:
+    """At a meeting of several days, the earlier days she came on, for the card to say beside
+    today's (a note, not a warning: she is checked in for today all the same): «Đã dự ngày
+    28/5.»; None when none."""
+    if not arrival.came_on:
+        return None
+    days = ", ".join(f"{day.day}/{day.month}" for day in arrival.came_on)
+    return catalog.plain("checkin.notice.came_on", days=days)
 
 
 def _too_long(name: str, *fields: str | None) -> CheckinResult | None:

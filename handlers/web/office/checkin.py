@@ -48,6 +48,7 @@ from bot.services.checkin import (
     CheckinStep,
     CheckinView,
     Missing,
+    came_on_line,
     counted_as,
     day_line,
     days_line,
@@ -297,6 +298,7 @@ class DeskPages:
         return {
             "desk": desk, "arrival": arrival, "key": key, "offered": offered, "typed": bool(typed),
             "notice": notice_line(catalog, config.meeting, arrival),
+            "came_on": came_on_line(catalog, arrival),  # a meeting of several days
             "desk_bound": _desk_bound(session_id), "request_key": secrets.token_urlsafe(16),
             "can_undo": self._can_undo(desk, arrival.checkin),
         }  # fmt: skip
