@@ -743,9 +743,10 @@ async def prepare_dashboard(db: Path, invitees: int, audit_rows: int) -> None:
             # A third of the attending already in at the desks.
             await connection.execute(text(
                 "INSERT INTO checkins (meeting_id, delegate_id, kind, full_name, answer, desk, "
-                "checked_in_at, checked_in_by, staff_name) SELECT d.meeting_id, d.id, "
+                "checked_in_at, checked_in_by, staff_name, day) SELECT d.meeting_id, d.id, "
                 "'delegate', d.full_name, r.status, 'Bàn ' || (d.id % 4 + 1), "
-                "'2024-05-18 01:30:00.000000', 'cli:bench', 'Bench' FROM delegates d JOIN "
+                "'2024-05-18 01:30:00.000000', 'cli:bench', 'Bench', '2024-05-28' FROM "
+                "delegates d JOIN "
                 "rsvps r ON r.delegate_id = d.id WHERE r.status = 'attending' AND d.id % 3 = 0"
             ))  # fmt: skip
         operator = access.local_operator()

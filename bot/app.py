@@ -159,7 +159,7 @@ async def open_storage(
                 revisions: Revisions = (shipped_head(), shipped_head())
             else:
                 await _for_the_upgrade(upgrade_lock)  # refused while a bot runs on it
-                revisions = await upgrade_database(engine)
+                revisions = await upgrade_database(engine, timezone=loaded.config.meeting.timezone)
         if shared:
             await upgrade_lock.release()
             await lock.acquire()

@@ -231,6 +231,25 @@ class Meeting(_Section):
         days :meth:`on_meeting_day` counts, and every day after)."""
         return self.local(instant).date() >= self.local(self.starts_at).date()
 
+    @property
+    def dates(self) -> list[date]:
+        """The meeting's days, first to last, in its local time (one for a one-day meeting)."""
+        first, last = self.local(self.starts_at).date(), self.local(self.ends_at).date()
+        return [date.fromordinal(n) for n in range(first.toordinal(), last.toordinal() + 1)]
+
+    def meeting_day(self, instant: datetime) -> date:
+        """The meeting day a check-in made at ``instant`` belongs to: its local date, held to
+        the meeting's days (a desk's trial the evening before is the first day's, a late entry
+        after the last day the last day's). A one-day meeting has one: a check-in per meeting."""
+        days = self.dates
+        return min(max(self.local(instant).date(), days[0]), days[-1])
+
+    def counting_day(self, instant: datetime) -> date | None:
+        """The meeting day whose check-ins the hall's figures read at ``instant`` (today's on a
+        meeting of several days, the last day's after it); None for a one-day meeting: every
+        check-in, as there is one day."""
+        return self.meeting_day(instant) if self.several_days else None
+
 
 class Office(_Section):
     """The office that runs the meeting."""

@@ -1233,7 +1233,8 @@ async def _recipients(
     if not delegate_ids:
         return {}, set()
     # Her substitute's name when a substitute is checked in for her (bot.services.checkin's
-    # ArrivalKind.SUBSTITUTE, not undone): a notice to those present is for that one to read.
+    # ArrivalKind.SUBSTITUTE, not undone): a notice to those present is for that one to read —
+    # the latest meeting day's, at a meeting of several days (the audience reads today's).
     stood_in = (
         select(Checkin.full_name)
         .where(
@@ -1241,6 +1242,7 @@ async def _recipients(
             Checkin.undone_at.is_(None),
             Checkin.kind == SUBSTITUTE_ARRIVAL,
         )
+        .order_by(Checkin.day.desc(), Checkin.id.desc())
         .limit(1)
         .scalar_subquery()
     )

@@ -35,8 +35,11 @@ def alembic_config(url: str | None = None) -> AlembicConfig:
     return config
 
 
-async def upgrade_database(engine: AsyncEngine) -> tuple[str | None, str | None]:
-    """Create or upgrade the schema to the newest revision; returns (before, after)."""
+async def upgrade_database(
+    engine: AsyncEngine, *, timezone: str | None = None
+) -> tuple[str | None, str | None]:
+    """Create or upgrade the schema to the newest revision; returns (before, after).
+    ``timezone``: the meeting's zone, for a migration that files rows by local date (0029)."""
     from alembic import command
     from alembic.runtime.migration import MigrationContext
 
@@ -44,6 +47,7 @@ async def upgrade_database(engine: AsyncEngine) -> tuple[str | None, str | None]
         config = alembic_config()
         before = MigrationContext.configure(connection).get_current_revision()
         config.attributes["connection"] = connection
+        config.attributes["timezone"] = timezone
         command.upgrade(config, "head")
         after = MigrationContext.configure(connection).get_current_revision()
         return before, after

@@ -7,7 +7,7 @@ through a channel identity), so identities carry the chat address and reachabili
 from __future__ import annotations
 
 import unicodedata
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -15,6 +15,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     Float,
     ForeignKey,
     Index,
@@ -539,9 +540,10 @@ class Checkin(Base):
     which desk (a short label the desk chose) and when; an undo keeps the row, with who undid
     it and when, so the record says what happened at the door.
 
-    An invitee is in at most once: one row per delegate without ``undone_at`` (the partial
-    unique index, on SQLite and PostgreSQL alike). ``request_key`` is the desk's own key for a
-    form it sent: the same form sent again over poor Wi-Fi records nothing twice.
+    An invitee is in at most once a meeting day: one row per delegate and ``day`` without
+    ``undone_at`` (the partial unique index, on SQLite and PostgreSQL alike). ``request_key``
+    is the desk's own key for a form it sent: the same form sent again over poor Wi-Fi records
+    nothing twice.
     """
 
     __tablename__ = "checkins"
@@ -570,11 +572,15 @@ class Checkin(Base):
     request_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     undone_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     undone_by: Mapped[str | None] = mapped_column(String(80))
+    # The meeting day it counts for (bot.config.Meeting.meeting_day of her arrival): at a
+    # meeting of several days she is checked in each day she comes (migration 0029).
+    day: Mapped[date] = mapped_column(Date)
 
 
 Index(
     "uq_checkins_present",
     Checkin.delegate_id,
+    Checkin.day,
     unique=True,
     sqlite_where=Checkin.undone_at.is_(None),
     postgresql_where=Checkin.undone_at.is_(None),

@@ -953,7 +953,7 @@ async def test_one_checked_in_then_listed_as_a_task_contact_stays_in_the_hall_as
 
 async def test_two_rows_present_for_one_invitee_are_refused_by_the_database(day: Day) -> None:
     """The partial unique index: even a writer that skipped the check cannot let one invitee
-    in twice."""
+    in twice on one meeting day."""
     desk = await day.desk("NV02", "Bàn 1")
     first = await day.checkin.check_in(desk, "DB001")
     assert first.checkin is not None
@@ -964,7 +964,7 @@ async def test_two_rows_present_for_one_invitee_are_refused_by_the_database(day:
                 Checkin(
                     meeting_id=day.services.ctx.meeting_id, delegate_id=first.checkin.delegate_id,
                     kind="delegate", full_name="x", desk="Bàn 2", checked_in_at=now,
-                    checked_in_by="web:1", staff_name="x",
+                    checked_in_by="web:1", staff_name="x", day=first.checkin.day,
                 )
             )  # fmt: skip
     async with day.services.ctx.sessions() as session:

@@ -23,6 +23,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.cli import main
+from bot.config import Config, load_config
 from bot.documents.day_papers import (
     NAME_MAX_PT,
     NAME_MIN_PT,
@@ -31,6 +32,7 @@ from bot.documents.day_papers import (
     name_fits_one_line,
     name_size,
     position_size,
+    sheet_widths,
 )
 from bot.domain.rsvp import RsvpAnswer, RsvpStatus
 from bot.services import Services
@@ -50,12 +52,14 @@ from handlers.web.office.checkin import DeskPages, desk_pages_of
 from storage.engine import create_engine
 from storage.migrate import upgrade_database
 from storage.models import Checkin, Delegate
+from tests.conftest import EXAMPLE_CONFIG
 from tests.office_support import Desk, desk_for, make_staff, text_of
 from tests.test_checkin import (  # noqa: F401 (the meeting-day fixture)
     MORNING,
     Day,
     day,
     lists_imported_and_two_checked_in,
+    two_days,
 )
 from tests.test_web_checkin import CHECKIN_STAFF, at_desk
 
@@ -834,32 +838,25 @@ def word_language_of(content: bytes) -> str:
     return str(lang.get(qn("w:val")))
 
 
-async def test_the_signature_sheet_of_a_two_day_meeting_has_a_signature_column_each_day(
-    hall: Day,
+@pytest.mark.parametrize("config", [two_days(load_config(EXAMPLE_CONFIG).config)])
+async def test_a_meeting_of_several_days_signs_its_sheet_in_a_column_a_day(
+    hall: Day, config: Config
 ) -> None:
-    """17–18/12 signed on one sheet: day two's signatures landed beside day one's in the one
-    «Ký tên» column (s34 re-test M5). A column a day, headed with its date, the position and the
-    unit a little narrower; the blank lines at the end have them too."""
+    """Re-test s34 (M5): a two-day meeting's sheet had one «Ký tên» column: printed twice, the
+    dates written by hand, or day two's signatures beside day one's. One column a day, headed
+    with its date, the table as wide as ever; a one-day meeting's sheet keeps its one column."""
     services = hall.services
-    meeting = services.config.meeting
-    two_days = services.config.model_copy(
-        update={"meeting": meeting.model_copy(update={"ends_at": meeting.ends_at + timedelta(1)})}
-    )
     roll = await services.checkin.roll()
-    content, count = sign_sheet_document(VI, two_days, roll, hall.clock.now())
-    assert count == 78
-    document = Document(io.BytesIO(content))
-    for table in document.tables:
-        assert cells(table.rows[0]) == [
-            "STT", "Họ và tên", "Chức vụ", "Đơn vị", "Ký tên\nngày 28/5", "Ký tên\nngày 29/5"
-        ]  # fmt: skip
-        assert [cells(row) for row in table.rows[-3:]] == [[""] * 6] * 3
-        grid = table._tbl.tblGrid.xpath("./w:gridCol/@w:w")
-        assert [int(width) for width in grid] == [624, 2495, 1900, 2014, 1444, 1444]
-    assert cells(document.tables[0].rows[1]) == [
+    content, _ = sign_sheet_document(VI, services.config, roll, hall.clock.now())
+    tables = Document(io.BytesIO(content)).tables
+    assert cells(tables[0].rows[0]) == [*HEADINGS[:4], "Ký tên ngày 28/5", "Ký tên ngày 29/5"]
+    assert cells(tables[0].rows[1]) == [
         "1", "Phạm Thị Thanh Mai", "Phó Chủ tịch Hội LHPN Việt Nam",
         "Trung ương Hội LHPN Việt Nam", "", "",
     ]  # fmt: skip
-    # One day: one «Ký tên» column, as before.
-    one_day, _ = sign_sheet_document(VI, services.config, roll, hall.clock.now())
-    assert cells(Document(io.BytesIO(one_day)).tables[0].rows[0]) == HEADINGS
+    assert [cells(row) for row in tables[0].rows[-3:]] == [[""] * 6] * 3
+    widths = sheet_widths(2)
+    assert sum(widths) == sum(sheet_widths(1)) and widths[-2:] == (1474, 1474)
+    one_day = load_config(EXAMPLE_CONFIG).config
+    content, _ = sign_sheet_document(VI, one_day, roll, hall.clock.now())
+    assert cells(Document(io.BytesIO(content)).tables[0].rows[0]) == HEADINGS

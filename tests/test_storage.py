@@ -7,11 +7,12 @@ import gc
 import sqlite3
 import threading
 import unicodedata
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 import aiosqlite
 import pytest
+import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -25,7 +26,7 @@ import storage.uow
 from bot.domain.tokens import parse_link_code
 from bot.services import Services, roster
 from storage import queries
-from storage.base import Base
+from storage.base import Base, UTCDateTime
 from storage.engine import create_engine
 from storage.migrate import alembic_config, head_revision
 from storage.models import Delegate, Meeting
@@ -962,3 +963,72 @@ async def test_the_reply_counts_migration_adds_its_table_and_the_maybe_sent_mark
             )
         ).all()
     assert [tuple(row) for row in counts] == [("zalo", "2026-12", 7), ("zalo2", "2026-12", 1)]
+
+
+@pytest.mark.fresh_database
+async def test_the_checkin_day_migration_files_each_check_in_by_its_local_date_and_drops_cleanly(
+    engine: AsyncEngine, services: Services
+) -> None:
+    """0029: each check-in there already gets its meeting day, the local date of its arrival
+    (06:30 on 28/5 in Hanoi is 23:30 on 27/5 in UTC: 28/5), none before the meeting's first
+    day (a trial the evening before is the first day's); the one-live-row index is then per
+    (delegate, day). A downgrade keeps each delegate's first day's row live, marks the later
+    days' undone (kept), and drops the column."""
+    await services.delegates.import_rows([delegate_row("A1")], actor="t")
+    table = sa.table(
+        "checkins",
+        sa.column("meeting_id", sa.Integer), sa.column("delegate_id", sa.Integer),
+        sa.column("kind", sa.String), sa.column("full_name", sa.String),
+        sa.column("desk", sa.String), sa.column("checked_in_at", UTCDateTime()),
+        sa.column("checked_in_by", sa.String), sa.column("staff_name", sa.String),
+        sa.column("day", sa.Date), sa.column("undone_at", UTCDateTime()),
+    )  # fmt: skip
+
+    def row(delegate: int | None, at: datetime, **more: object) -> dict[str, object]:
+        kind = "delegate" if delegate else "guest"
+        return {
+            "meeting_id": services.ctx.meeting_id, "delegate_id": delegate, "kind": kind,
+            "full_name": "x", "desk": "Bàn 1", "checked_in_at": at, "checked_in_by": "t",
+            "staff_name": "x", **more,
+        }  # fmt: skip
+
+    async with engine.begin() as connection:
+        person = await connection.scalar(select(Delegate.id).where(Delegate.code == "A1"))
+        await connection.run_sync(_migrate, "downgrade", "0028")
+        before = [c for c in table.columns if c.name != "day"]  # the table as 0028 had it
+        for values in (
+            row(person, datetime(2024, 5, 27, 23, 30, tzinfo=UTC)),  # 28/5 06:30 in Hanoi
+            row(None, datetime(2024, 5, 28, 23, 30, tzinfo=UTC)),  # 29/5 06:30
+            row(None, datetime(2024, 5, 27, 10, 0, tzinfo=UTC)),  # 27/5 17:00: before day one
+        ):
+            await connection.execute(
+                sa.insert(sa.table("checkins", *[sa.column(c.name, c.type) for c in before])),
+                [{k: v for k, v in values.items() if k != "day"}],
+            )
+        await connection.run_sync(_migrate, "upgrade", "head")
+        days = (await connection.execute(text("SELECT day FROM checkins ORDER BY id"))).scalars()
+        assert [str(day) for day in days] == ["2024-05-28", "2024-05-29", "2024-05-28"]
+        # Day two's row of the same delegate stands beside day one's: the index is per day.
+        await connection.execute(
+            sa.insert(table), [row(person, datetime(2024, 5, 29, 0, 30, tzinfo=UTC),
+                                   day=date(2024, 5, 29))]
+        )  # fmt: skip
+        with pytest.raises(IntegrityError, match=r"(?i)unique"):
+            async with connection.begin_nested():
+                await connection.execute(
+                    sa.insert(table), [row(person, datetime(2024, 5, 29, 1, 0, tzinfo=UTC),
+                                           day=date(2024, 5, 29))]
+                )  # fmt: skip
+        await connection.run_sync(_migrate, "downgrade", "0028")
+        kept = (
+            await connection.execute(
+                text("SELECT undone_at IS NULL FROM checkins WHERE delegate_id = :p ORDER BY id"),
+                {"p": person},
+            )
+        ).scalars()
+        assert [bool(live) for live in kept] == [True, False]
+        columns = await connection.run_sync(
+            lambda sync: {c["name"] for c in inspect(sync).get_columns("checkins")}
+        )
+        assert "day" not in columns
+        await connection.run_sync(_migrate, "upgrade", "head")

@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from bot.chat import Inbox
+from bot.config import Config, load_config
 from bot.domain.channels import ChannelInfo, Chat, ChatAccount
 from bot.domain.inbound import Command
 from bot.domain.outbound import TextPart
@@ -33,8 +34,9 @@ from handlers.web.app import build_web_app
 from handlers.web.office.checkin import DESK_COOKIE, DESK_REMEMBERED, desk_pages_of
 from storage.models import AuditEntry, ChannelIdentity, Checkin, Delegate
 from tests.channels.text_channel import CAPABILITIES
+from tests.conftest import EXAMPLE_CONFIG
 from tests.office_support import Desk, desk_for, text_of
-from tests.test_checkin import AREA, Day, day  # noqa: F401 (the meeting-day fixture)
+from tests.test_checkin import AREA, Day, day, two_days  # noqa: F401 (the meeting-day fixture)
 from tests.test_services import row as delegate_row
 from tests.web_support import BASE, flash, web_setup
 
@@ -1988,3 +1990,27 @@ async def test_the_desk_says_so_when_today_is_not_the_meeting_day(
     assert "Hôm nay không phải ngày hội nghị (08:00, 28/5)" in text_of(
         before.text, "not-meeting-day"
     )
+
+
+@pytest.mark.parametrize("config", [two_days(load_config(EXAMPLE_CONFIG).config)])
+async def test_on_day_two_the_desk_s_card_offers_the_check_in_of_someone_who_came_on_day_one(
+    meeting: Day, config: Config
+) -> None:
+    """Re-test s34 (M1): on day two the card of a delegate who came on day one said «Đã điểm
+    danh … lúc 07:45: không cần điểm danh lại» with no button. It offers «Điểm danh», says
+    «Đã dự ngày 28/5.» as a note (not a warning), and the tap records her for today."""
+    await meeting.checkin.check_in(await meeting.desk("NV03", "Bàn 2"), "DB001")
+    meeting.clock.set(meeting.clock.now() + timedelta(days=1))
+    phone = await at_desk(meeting)  # day two's phone at the desk
+    path = "/office/checkin/p/DB001"
+    card = await phone.client.get(path)
+    assert 'id="notice"' not in card.text
+    assert text_of(card.text, "came-on") == "Đã dự ngày 28/5."
+    shown = await post_form(phone, path, "form-tap")
+    assert flash(shown.text).startswith("Đã điểm danh: Phạm Thị Thanh Mai.")
+    rows = await present(meeting.services)
+    assert [(row.full_name, str(row.day)) for row in rows] == [
+        ("Phạm Thị Thanh Mai", "2024-05-28"),
+        ("Phạm Thị Thanh Mai", "2024-05-29"),
+    ]
+    await phone.client.aclose()

@@ -1399,3 +1399,48 @@ async def test_a_pages_only_overview_says_its_coming_reminders_reach_nobody(
     )
     imported.ctx.chats.run(("telegram",))
     assert 'id="upcoming-pages-only"' not in (await desk.client.get("/office/")).text
+
+
+@pytest.mark.parametrize("config", [two_days()])
+async def test_a_two_day_meeting_s_overview_and_attendance_pages_count_today_and_each_day(
+    desk: Desk, imported: Services, clock: ManualClock, config: Config
+) -> None:
+    """Re-test s34 (M1): on day two the overview read «Đại biểu có mặt: 2 …» for one person
+    in the hall — day one's check-ins counted as today's. Day two's figures are day two's, with
+    whose day they are and each day's hall; the «Có mặt» page and its printed report alike."""
+    for code in ("DB005", "DB006"):
+        await imported.rsvp.record_by_phone(
+            imported.access.local_operator(),
+            (await imported.dashboard.card(code)).person.id,  # type: ignore[union-attr]
+            RsvpAnswer(RsvpStatus.ATTENDING),
+        )
+    office = await imported.access.office_person(
+        (await imported.dashboard.card(STAFF)).person.id  # type: ignore[union-attr]
+    )
+    assert office is not None
+    at_desk = imported.access.office_desk(office, "Bàn 1")
+    clock.set(local(2024, 5, 28, 7, 30))
+    await imported.checkin.check_in(at_desk, "DB005")
+    await imported.checkin.check_in(at_desk, "DB006")
+    clock.set(local(2024, 5, 29, 7, 40))
+    await imported.checkin.check_in(at_desk, "DB005")
+    await desk.sign_in()
+    page = (await desk.client.get("/office/")).text
+    assert text_of(page, "hall-said") == (
+        "Đại biểu có mặt: 1 (trong đó 1/2 đại biểu dự kiến); tổng số người trong hội trường: 1;"
+        " đại biểu dự kiến chưa đến: 1. Xem trang «Có mặt»"
+    )
+    days = (
+        "Số liệu của ngày 29/5. Số người vào hội trường theo ngày họp: Ngày 28/5: 2 người · "
+        "Ngày 29/5: 1 người"
+    )
+    assert text_of(page, "hall-days") == days
+    attendance = (await desk.client.get("/office/attendance")).text
+    assert text_of(attendance, "total-in-hall") == "1"
+    assert text_of(attendance, "hall-days") == days
+    summary = (await desk.client.get("/office/attendance/summary")).text
+    assert text_of(summary, "sum-in-hall") == "1"
+    assert text_of(summary, "summary-day") == "Số liệu của ngày 29/5."
+    assert text_of(summary, "summary-days") == (
+        "Số người vào hội trường theo ngày họp: Ngày 28/5: 2 người · Ngày 29/5: 1 người"
+    )

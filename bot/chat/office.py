@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import html
 from collections.abc import Callable, Sequence
 
 from bot.chat import replies
@@ -12,8 +13,10 @@ from bot.domain.inbound import Action, Command
 from bot.domain.outbound import Answer, Button, FilePart, Outbound
 from bot.domain.tokens import format_link_code
 from bot.services.access import OfficeActor
+from bot.services.checkin import days_said
 from bot.services.invitations import OfficeStep
 from bot.services.report_file import REPORT_DOWNLOAD, office_report_workbook
+from bot.texts import Html
 from bot.texts.formatting import short_moment
 from bot.texts.plain import menu_text
 from bot.texts.presenters import channel_label, sent_via
@@ -53,6 +56,8 @@ async def counts(turn: Turn, office: OfficeActor) -> Answer:
             )
             web = turn.config.web is not None
             lines.append(replies.hall_line(turn.catalog, hall, ended, web=web))
+            if (days := days_said(turn.catalog, hall)) is not None:  # several days: each apart
+                lines.append(Html(html.escape(days, quote=False)))
     lines += replies.counts(turn.catalog, turn.config, result)
     lines += replies.quota_lines(turn.catalog, await turn.services.quotas.usage())
     return Answer.say("\n".join(lines))

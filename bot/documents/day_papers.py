@@ -49,10 +49,9 @@ _CM: Final = 567  # twips in a centimetre (rounded, as Word rounds)
 # The signature sheet: 2 cm on the left for binding, 1.5 cm elsewhere; 17.5 cm of width.
 _SHEET_COLUMNS: Final = (624, 2495, 2211, 2325, 2267)  # STT, name, position, unit, signature
 _SHEET_ROW: Final = 737  # 1.3 cm at least: room for a signature
-# What the position and the unit give up on a sheet of several days' signatures (0.55 cm each).
-_NARROWER: Final = 311
-# A meeting of more days than this signs in one column: narrower ones would leave no room.
-SIGN_DAYS_MAX: Final = 3
+# A meeting of several days signs once a day: a «Ký tên» column a day, 2.6 cm each, the sheet's
+# other columns narrowed to make room (the signatures at most half of the width).
+_DAY_SIGN: Final = 1474
 _TITLE_SIZE: Final = 28  # half-points
 _HEADING_SIZE: Final = 26
 _CELL_SIZE: Final = 24
@@ -114,8 +113,8 @@ class SheetTexts:
     made_at: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
     page: str = ""  # template with {page} and {pages}, e.g. "Trang {page}/{pages}"
     language: str = VIETNAMESE  # Word's proofing language (see wordml.word_language)
-    # A meeting of several days (up to SIGN_DAYS_MAX): each day's name under «Ký tên», a
-    # signature column a day; empty: one column.
+    # A meeting of several days: the heading of each day's signature column («Ký tên ngày
+    # 17/12»), in place of the one «Ký tên»; empty for a one-day meeting.
     days: tuple[str, ...] = ()
 
 
@@ -172,7 +171,7 @@ _BORDER: Final = '<w:{side} w:val="single" w:sz="4" w:space="0" w:color="000000"
 
 
 def _sheet_table(widths: Sequence[int]) -> str:
-    """A signature sheet's table up to its first row: borders, fixed ``widths``."""
+    """A signature sheet's table opening, its grid of ``widths`` (twips)."""
     return (
         "<w:tbl><w:tblPr>"
         f'<w:tblW w:w="{sum(widths)}" w:type="dxa"/><w:jc w:val="center"/>'
@@ -187,15 +186,19 @@ def _sheet_table(widths: Sequence[int]) -> str:
     )
 
 
-def _sheet_widths(days: int) -> tuple[int, ...]:
-    """The columns' widths: STT, name, position, unit, then one signature column a day (the
-    position and the unit narrower to leave each day's signature 2.6 cm at two days)."""
+def sheet_widths(days: int) -> tuple[int, ...]:
+    """The signature sheet's column widths (twips) with ``days`` signature columns: the one
+    «Ký tên» of a one-day meeting as ever; else :data:`_DAY_SIGN` a day (at most half of the
+    width in all), the name, position and unit narrowed alike to keep the page's width."""
     if days < 2:
         return _SHEET_COLUMNS
-    stt, name, position, unit, _ = _SHEET_COLUMNS
-    position, unit = position - _NARROWER, unit - _NARROWER
-    each = (sum(_SHEET_COLUMNS) - stt - name - position - unit) // days
-    return (stt, name, position, unit, *(each,) * days)
+    stt, *texts, _ = _SHEET_COLUMNS
+    total = sum(_SHEET_COLUMNS)
+    each = min(_DAY_SIGN, total // 2 // days)
+    room = total - stt - each * days
+    narrowed = [width * room // sum(texts) for width in texts]
+    narrowed[0] += room - sum(narrowed)  # the rounding's twips to the name
+    return (stt, *narrowed, *([each] * days))
 
 
 def _cell(width: int, content: str, *, bold: bool = False, center: bool = False) -> str:
@@ -265,15 +268,12 @@ def build_sign_sheet(groups: Sequence[SignGroup], texts: SheetTexts) -> bytes:
         _paragraph(texts.when_where, size=_CELL_SIZE, center=True),
         _paragraph(texts.rule, size=_CELL_SIZE - 2, center=True),
     ]
-    days = texts.days if 2 <= len(texts.days) <= SIGN_DAYS_MAX else ()
-    widths = _sheet_widths(len(days))
-    headings = [_text(text) for text in texts.columns[:4]]
-    sign = _text(texts.columns[4])
-    headings += [f"{sign}<w:br/>{_text(day)}" for day in days] or [sign]
+    widths = sheet_widths(len(texts.days))
+    headings = (*texts.columns[:4], *(texts.days if len(texts.days) > 1 else texts.columns[4:]))
     heading_row = (
         "<w:tr><w:trPr><w:cantSplit/><w:tblHeader/></w:trPr>"
         + "".join(
-            _cell(width, text, bold=True, center=True)
+            _cell(width, _text(text), bold=True, center=True)
             for width, text in zip(widths, headings, strict=True)
         )
         + "</w:tr>"
@@ -290,7 +290,7 @@ def build_sign_sheet(groups: Sequence[SignGroup], texts: SheetTexts) -> bytes:
         label = texts.group.format(number=shown, label=group.label, count=len(group.rows))
         body.append(_paragraph(label, size=_HEADING_SIZE, bold=True, keep=True))
         body.append(_sheet_table(widths) + heading_row)
-        stt, name_w, position_w, unit_w, *sign_ws = widths
+        stt, name_w, position_w, unit_w, *signs = widths
         for row in group.rows:
             number += 1
             name = _text(row.full_name)
@@ -302,7 +302,7 @@ def build_sign_sheet(groups: Sequence[SignGroup], texts: SheetTexts) -> bytes:
                 + _cell(name_w, name, bold=True)
                 + _cell(position_w, _text(row.position))
                 + _cell(unit_w, _text(row.organization))
-                + "".join(_cell(width, "") for width in sign_ws)
+                + "".join(_cell(sign_w, "") for sign_w in signs)
                 + "</w:tr>"
             )
         blank = "".join(_cell(width, "") for width in widths)

@@ -213,7 +213,10 @@ class AudienceService:
         return (
             select(Delegate.id)
             .join(Rsvp, Rsvp.delegate_id == Delegate.id)
-            .where(roster.delegates_of(meeting_id), roster.in_audience(audience))
+            .where(
+                roster.delegates_of(meeting_id),
+                roster.in_audience(audience, self._ctx.checkin_day()),
+            )
             .order_by(*roster.protocol_key(order))
         )
 

@@ -713,7 +713,9 @@ class BroadcastService:
         token was taken away) reaches nobody: its person is counted as the outbox will record
         her, on no chat (a page to read it on, a call)."""
         meeting_id = self._ctx.meeting_id
-        members = and_(roster.delegates_of(meeting_id), roster.in_audience(audience))
+        members = and_(
+            roster.delegates_of(meeting_id), roster.in_audience(audience, self._ctx.checkin_day())
+        )
         running = self._ctx.chats.names
         how = case(
             (roster.reachable(running), "reachable"),
@@ -745,7 +747,8 @@ class BroadcastService:
             )
             first = [(code, name) for code, name in rows.all()]
         for_substitute = 0
-        if (substitutes := roster.passed_on(audience)) is not None and counts["reachable"]:
+        substitutes = roster.passed_on(audience, self._ctx.checkin_day())
+        if substitutes is not None and counts["reachable"]:
             for_substitute = (
                 await session.scalar(
                     select(func.count())

@@ -21,7 +21,7 @@ import hmac
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -112,6 +112,8 @@ class CheckinView:
     # When the desk entered it (``at`` is her arrival: earlier for a tap sent late, see
     # arrived_at); the undo window counts from here. None: made as ``at`` says.
     entered_at: datetime | None = None
+    # The meeting day it counts for (bot.config.Meeting.meeting_day; None: a view made by hand).
+    day: date | None = None
 
     @property
     def entered(self) -> datetime:
@@ -136,6 +138,7 @@ class CheckinView:
             undone_at=row.undone_at,
             undone_by=row.undone_by,
             entered_at=row.entered_at,
+            day=row.day,
         )
 
 
@@ -151,6 +154,9 @@ class Arrival:
     answer: RsvpView | None = None
     checkin: CheckinView | None = None
     notices: tuple[Notice, ...] = ()
+    # At a meeting of several days, the earlier meeting days she (or her substitute) came on:
+    # today's card says it («đã dự ngày 17/12»), and checks her in for today all the same.
+    came_on: tuple[date, ...] = ()
 
     @property
     def can_check_in(self) -> bool:
@@ -294,6 +300,11 @@ class Attendance:
     withdrawn: list[CheckinView] = field(default_factory=list)
     # Invitees who have not answered (in or not): not expected, yet on the signature sheet.
     no_answer: int = 0
+    # At a meeting of several days, the meeting day these figures are of (today's, the last
+    # day's after it), and everyone let in each day up to it, first day first; None and empty
+    # at a one-day meeting (every check-in is of its one day).
+    day: date | None = None
+    days: list[tuple[date, int]] = field(default_factory=list)
 
     @property
     def arrived(self) -> int:
@@ -339,6 +350,8 @@ class AttendanceSummary:
     arrived: int = 0  # of the expected, how many are in
     in_hall: int = 0  # :attr:`Attendance.in_hall`
     withdrawn: int = 0  # checked in, the invitation withdrawn afterwards
+    day: date | None = None  # :attr:`Attendance.day`
+    days: list[tuple[date, int]] = field(default_factory=list)  # :attr:`Attendance.days`
 
     @property
     def unexpected(self) -> int:
@@ -399,6 +412,7 @@ class Roll:
     # in the hall after it in the database's own order (None: nobody), for the present list's
     # page going on after a row that has left it (:func:`bot.services.day_files.present_page`).
     resume: Resume | None = None
+    day: date | None = None  # the meeting day of «who is in» (:attr:`Attendance.day`)
 
 
 @dataclass(frozen=True)
@@ -501,6 +515,7 @@ class CheckinService:
             person, arrival = found
             answer = arrival.answer.status if arrival.answer else None
             kind = ArrivalKind.SUBSTITUTE if substitute else ArrivalKind.DELEGATE
+            arrived = arrived_at(self._ctx.config.meeting, now, late)
             organization = person.organization
             if substitute:
                 # A unit typed after the one the box held is stored once (her answer's unit
@@ -516,20 +531,19 @@ class CheckinService:
                 organization=organization,
                 answer=str(answer) if answer else None,
                 desk=desk.desk,
-                checked_in_at=arrived_at(self._ctx.config.meeting, now, late),
+                checked_in_at=arrived,
                 entered_at=now,
                 checked_in_by=desk.actor,
                 staff_name=desk.name,
                 request_key=request_key,
+                day=self._ctx.config.meeting.meeting_day(arrived),
             )
             session.add(row)
             await session.flush()
             _audit(session, now, desk, "checkin.recorded", row)
             view = CheckinView.of(row)
             notices = tuple(n for n in arrival.notices if n is not Notice.ALREADY_IN)
-            after = Arrival(
-                arrival.person, arrival.group_label, arrival.area, arrival.answer, view, notices
-            )
+            after = replace(arrival, checkin=view, notices=notices)
             return CheckinResult(CheckinStep.CHECKED_IN, view, after)
 
     async def guest(
@@ -637,6 +651,7 @@ class CheckinService:
         """A guest's check-in entered ``now``: someone the desk typed in, or (``person_id``) a
         person let in from her withdrawn card, the row tied to her; an empty position or unit
         is none; arrived ``late`` before (:func:`arrived_at`)."""
+        arrived = arrived_at(self._ctx.config.meeting, now, late)
         return Checkin(
             meeting_id=self._ctx.meeting_id,
             delegate_id=person_id,
@@ -646,11 +661,12 @@ class CheckinService:
             organization=organization or None,
             answer=None,
             desk=desk.desk,
-            checked_in_at=arrived_at(self._ctx.config.meeting, now, late),
+            checked_in_at=arrived,
             entered_at=now,
             checked_in_by=desk.actor,
             staff_name=desk.name,
             request_key=request_key,
+            day=self._ctx.config.meeting.meeting_day(arrived),
         )
 
     async def _admitted(
@@ -694,6 +710,7 @@ class CheckinService:
                 Checkin.meeting_id == self._ctx.meeting_id,
                 Checkin.kind == ArrivalKind.GUEST.value,
                 Checkin.undone_at.is_(None),
+                *_on_day(self._today()),
             )
             .order_by(Checkin.checked_in_at, Checkin.id)
         )
@@ -742,7 +759,8 @@ class CheckinService:
                 notices = (Notice.WITHDRAWN,)
             # Already in the hall (she, or the substitute she named): the desk is told when and
             # where, not that she would be counted absent.
-            present = await session.scalar(select(Checkin).where(_present_of(person.id)))
+            today = self._today()
+            present = await session.scalar(select(Checkin).where(_present_of(person.id, today)))
             checkin = CheckinView.of(present) if present is not None else None
             return Arrival(DelegateView.of(person), checkin=checkin, notices=notices)
         return None
@@ -816,6 +834,7 @@ class CheckinService:
         if not wanted:
             return []
         order = self._order()
+        today = self._today()
         async with read_only(self._ctx.sessions) as session:
             rows = await session.execute(
                 _answered(
@@ -825,6 +844,7 @@ class CheckinService:
                     Rsvp.substitute_name,
                     Checkin.kind,
                     Checkin.full_name,
+                    day=today,
                 )
                 # A withdrawn invitation is found too, marked: the desk must learn it was
                 # withdrawn, not that nobody of the name was ever invited.
@@ -888,7 +908,7 @@ class CheckinService:
         async with read_only(self._ctx.sessions) as session:
             rows = await session.scalars(
                 select(Delegate.code)
-                .join(Checkin, _present_of(Delegate.id))
+                .join(Checkin, _present_of(Delegate.id, self._today()))
                 .where(roster.delegates_of(self._ctx.meeting_id))
             )
             return set(rows)
@@ -905,18 +925,22 @@ class CheckinService:
         meeting_id = self._ctx.meeting_id
         order = self._order()
         # «Chưa đến»: the rule the notice audience «dự kiến chưa đến» reads too.
-        waiting = [roster.delegates_of(meeting_id), roster.awaited()]
+        today = self._today()
+        waiting = [roster.delegates_of(meeting_id), roster.awaited(today)]
         if group:
             waiting.append(Delegate.group_key == group)
         async with read_only(self._ctx.sessions) as session:
             counted = (
                 await session.execute(
-                    _answered(Delegate.group_key, Rsvp.status, Checkin.kind, func.count())
+                    _answered(
+                        Delegate.group_key, Rsvp.status, Checkin.kind, func.count(), day=today
+                    )
                     .where(roster.delegates_of(meeting_id))
                     .group_by(Delegate.group_key, Rsvp.status, Checkin.kind)
                 )
             ).all()
-            guests, withdrawn = await _off_list(session, meeting_id)
+            guests, withdrawn = await _off_list(session, meeting_id, today)
+            days = await self._by_day(session) if today is not None else []
             # A page of them, never everyone: thousands are still missing at 10,000 invitees,
             # read on every poll, and nobody reads thousands of names on a screen (the counts
             # by group say how many). On the connection: plain rows, no ORM result machinery.
@@ -930,7 +954,7 @@ class CheckinService:
                 if not with_missing
                 else (
                     await connection.execute(
-                        _answered(*_INVITEE, Delegate.phone, Rsvp.substitute_phone)
+                        _answered(*_INVITEE, Delegate.phone, Rsvp.substitute_phone, day=today)
                         .where(*waiting, roster.after_key(order, key))
                         .order_by(*roster.protocol_key(order))
                         .limit(limit + 1)
@@ -996,6 +1020,8 @@ class CheckinService:
             missing_next=missing_rows[-1].code if more and missing_rows else None,
             withdrawn=withdrawn,
             no_answer=overall["no_answer"],
+            day=today,
+            days=days,
         )
 
     async def roll(
@@ -1009,6 +1035,7 @@ class CheckinService:
         protocol key; :attr:`Roll.resume` then says who in the hall comes first after it, the
         codes compared by the database (its collation orders the list, not Python's)."""
         meeting_id = self._ctx.meeting_id
+        today = self._today()
         wanted = [roster.delegates_of(meeting_id)]
         if present_only:
             wanted.append(Checkin.id.is_not(None))
@@ -1029,6 +1056,7 @@ class CheckinService:
                         Rsvp.substitute_unit,
                         Rsvp.substitute_phone,
                         Checkin.organization,
+                        day=today,
                     )
                     .where(*wanted)
                     .order_by(*roster.protocol_key(self._order()))
@@ -1038,13 +1066,13 @@ class CheckinService:
             if after is not None:
                 order = self._order()
                 first = await connection.scalar(
-                    _answered(Delegate.code)
+                    _answered(Delegate.code, day=today)
                     .where(*wanted, Checkin.id.is_not(None), roster.after_key(order, after))
                     .order_by(*roster.protocol_key(order))
                     .limit(1)
                 )
                 resume = Resume(after, first)
-            guests, withdrawn = await _off_list(session, meeting_id)
+            guests, withdrawn = await _off_list(session, meeting_id, today)
         lines = [
             RollLine(
                 row[0],
@@ -1071,6 +1099,7 @@ class CheckinService:
             guests=guests,
             withdrawn=withdrawn,
             resume=resume,
+            day=today,
         )
 
     async def roll_in_a_worker(self, *, present_only: bool = False) -> Roll:
@@ -1127,6 +1156,28 @@ class CheckinService:
 
     def _order(self) -> dict[str, int]:
         return {group.key: group.order for group in self._ctx.config.groups}
+
+    def _today(self) -> date | None:
+        """The meeting day the hall's figures and the desk read now (None: a one-day meeting,
+        every check-in: :meth:`bot.services.context.ServiceContext.checkin_day`)."""
+        return self._ctx.checkin_day()
+
+    async def _by_day(self, session: AsyncSession) -> list[tuple[date, int]]:
+        """Everyone let in each meeting day up to today's (not undone: invitees, substitutes,
+        guests, each once a day — :attr:`Attendance.in_hall` of that day), first day first:
+        the office's totals keep the days apart."""
+        meeting = self._ctx.config.meeting
+        last = meeting.meeting_day(self._ctx.clock.now())
+        counted = dict(
+            (
+                await session.execute(
+                    select(Checkin.day, func.count())
+                    .where(Checkin.meeting_id == self._ctx.meeting_id, Checkin.undone_at.is_(None))
+                    .group_by(Checkin.day)
+                )
+            ).all()
+        )
+        return [(day, counted.get(day, 0)) for day in meeting.dates if day <= last]
 
     def _label(self, group_key: str) -> str:
         group = self._ctx.config.group(group_key)
@@ -1185,8 +1236,18 @@ class CheckinService:
         if view.is_contact:
             return person, Arrival(view, label, area, notices=(Notice.NOT_INVITED,))
         answer = RsvpView.of(await queries.rsvp_of(session, person.id))
-        present = await session.scalar(select(Checkin).where(_present_of(person.id)))
+        today = self._today()
+        present = await session.scalar(select(Checkin).where(_present_of(person.id, today)))
         checkin = CheckinView.of(present) if present is not None else None
+        came_on: tuple[date, ...] = ()
+        if today is not None:
+            came_on = tuple(
+                await session.scalars(
+                    select(Checkin.day)
+                    .where(_present_of(person.id), Checkin.day < today)
+                    .order_by(Checkin.day)
+                )
+            )
         if checkin is not None:
             # Who came is said with it; the answer given before no longer matters at the desk
             # (a card saying «sent a substitute» after the delegate came herself misleads).
@@ -1199,7 +1260,7 @@ class CheckinService:
             notices.append(Notice.DECLINED)
         elif answer.status is RsvpStatus.SUBSTITUTE:
             notices.append(Notice.SENT_SUBSTITUTE)
-        return person, Arrival(view, label, area, answer, checkin, tuple(notices))
+        return person, Arrival(view, label, area, answer, checkin, tuple(notices), came_on)
 
 
 async def _staff_names(
@@ -1215,19 +1276,20 @@ async def _staff_names(
 
 
 async def _off_list(
-    session: AsyncSession, meeting_id: int
+    session: AsyncSession, meeting_id: int, day: date | None
 ) -> tuple[list[CheckinView], list[CheckinView]]:
     """Who is in the hall and not on the invitation list as it stands, by time: the guests, and
     those checked in whose invitation was withdrawn afterwards (a few at most). A guest let in
     from her withdrawn card and invited again since is an invitee, in her group's figures:
     once, not also here. The live count and the day's papers both read this, so they cannot
-    count the hall differently."""
+    count the hall differently. ``day``: that meeting day's (None: every check-in)."""
     rows = await session.scalars(
         select(Checkin)
         .outerjoin(Delegate, Delegate.id == Checkin.delegate_id)
         .where(
             Checkin.meeting_id == meeting_id,
             Checkin.undone_at.is_(None),
+            *_on_day(day),
             or_(Checkin.delegate_id.is_(None), Delegate.withdrawn_at.is_not(None)),
         )
         .order_by(Checkin.checked_in_at, Checkin.id)
@@ -1239,9 +1301,15 @@ async def _off_list(
     )
 
 
-def _present_of(delegate_id: Any) -> Any:
-    """The check-in that has someone in: the invitee's row without an undo."""
-    return and_(Checkin.delegate_id == delegate_id, Checkin.undone_at.is_(None))
+def _present_of(delegate_id: Any, day: date | None = None) -> Any:
+    """The check-in that has someone in: the invitee's row without an undo, of meeting day
+    ``day`` (None: any day — a one-day meeting's one)."""
+    return and_(Checkin.delegate_id == delegate_id, Checkin.undone_at.is_(None), *_on_day(day))
+
+
+def _on_day(day: date | None) -> tuple[Any, ...]:
+    """A check-in of meeting day ``day``; no condition for None (a one-day meeting)."""
+    return () if day is None else (Checkin.day == day,)
 
 
 # Who an invitee is and what she answered: the first columns of the missing list's rows and of
@@ -1266,14 +1334,14 @@ def _answered_unit(answer: RsvpView | None, substitute: str) -> str | None:
     return answer.substitute_unit if same else None
 
 
-def _answered(*columns: Any) -> Select[Any]:
-    """``columns`` of each invitee with her answer and, if she is in, her check-in (none: its
-    columns are None); the desk's search, the live count, the missing list and the roll all
-    read through it."""
+def _answered(*columns: Any, day: date | None = None) -> Select[Any]:
+    """``columns`` of each invitee with her answer and, if she is in on meeting day ``day``
+    (None: a one-day meeting), her check-in (none: its columns are None); the desk's search,
+    the live count, the missing list and the roll all read through it."""
     return (
         select(*columns)
         .join(Rsvp, Rsvp.delegate_id == Delegate.id)
-        .outerjoin(Checkin, _present_of(Delegate.id))
+        .outerjoin(Checkin, _present_of(Delegate.id, day))
     )
 
 
@@ -1348,6 +1416,8 @@ def summary_of(meeting: Meeting, attendance: Attendance) -> AttendanceSummary:
         arrived=attendance.arrived,
         in_hall=attendance.in_hall,
         withdrawn=len(attendance.withdrawn),
+        day=attendance.day,
+        days=attendance.days,
     )
 
 
@@ -1360,6 +1430,7 @@ def summary_text(catalog: Catalog, summary: AttendanceSummary) -> str:
         catalog.plain(
             "checkin.summary.at", time=clock(summary.at), date=long_date(catalog, summary.at)
         ),
+        *([day_line(catalog, summary.day)] if summary.day is not None else []),
         "",
         catalog.plain(
             "checkin.summary.present",
@@ -1381,6 +1452,7 @@ def summary_text(catalog: Catalog, summary: AttendanceSummary) -> str:
             else []
         ),
         catalog.plain("checkin.summary.in_hall", count=figure(summary.in_hall)),
+        *([days_line(catalog, summary.days)] if summary.days else []),
         "",
         catalog.plain("checkin.summary.by_group"),
     ]
@@ -1397,6 +1469,34 @@ def summary_text(catalog: Catalog, summary: AttendanceSummary) -> str:
         for number, line in enumerate(summary.lines, start=1)
     ]
     return "\n".join(lines)
+
+
+def days_line(catalog: Catalog, days: Sequence[tuple[date, int]]) -> str:
+    """Everyone let in each meeting day, one figure a day: «Ngày 17/12: 6 người · Ngày 18/12:
+    3 người» (:attr:`Attendance.days`), the days kept apart where the office reads totals."""
+    return catalog.plain(
+        "checkin.days.line",
+        days=catalog.plain("checkin.days.separator").join(
+            catalog.plain(
+                "checkin.days.day", day=day.day, month=day.month, count=catalog.number(count)
+            )
+            for day, count in days
+        ),
+    )
+
+
+def days_said(catalog: Catalog, attendance: Attendance) -> str | None:
+    """At a meeting of several days, whose day the hall's figures are and everyone let in
+    each day: «Số liệu của ngày 18/12. Số người vào hội trường theo ngày họp: Ngày 17/12: 6
+    người · Ngày 18/12: 3 người» (the overview, /thongke); None at a one-day meeting."""
+    if attendance.day is None:
+        return None
+    return f"{day_line(catalog, attendance.day)} {days_line(catalog, attendance.days)}"
+
+
+def day_line(catalog: Catalog, day: date) -> str:
+    """Whose day the figures are: «Số liệu ngày 18/12» (a meeting of several days)."""
+    return catalog.plain("checkin.days.today", day=day.day, month=day.month)
 
 
 def counted_as(view: CheckinView, person: DelegateView | None) -> str:
@@ -1448,6 +1548,16 @@ def notice_line(catalog: Catalog, meeting: Meeting, arrival: Arrival) -> str | N
             reason = arrival.person.withdrawn_reason
             parts.append(catalog.plain("checkin.notice.withdrawn_reason", reason=reason))
     return " ".join(parts)
+
+
+def came_on_line(catalog: Catalog, arrival: Arrival) -> str | None:
+    """At a meeting of several days, the earlier days she came on, for the card to say beside
+    today's (a note, not a warning: she is checked in for today all the same): «Đã dự ngày
+    28/5.»; None when none."""
+    if not arrival.came_on:
+        return None
+    days = ", ".join(f"{day.day}/{day.month}" for day in arrival.came_on)
+    return catalog.plain("checkin.notice.came_on", days=days)
 
 
 def _too_long(name: str, *fields: str | None) -> CheckinResult | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -78,3 +79,9 @@ class ServiceContext:
         the overview drops the invitations' prompts — not the job once it is held, nor after
         it, when the office writes its report."""
         return self.config.meeting.day_begun(self.clock.now())
+
+    def checkin_day(self) -> date | None:
+        """The meeting day whose check-ins «có mặt» reads now (today's at a meeting of several
+        days, the last day's after it; None at a one-day meeting: every check-in), as the desk,
+        the hall's figures and the notices' audiences by attendance all read it."""
+        return self.config.meeting.counting_day(self.clock.now())

@@ -85,16 +85,6 @@ def position_line(catalog: Catalog, position: str, unit: str) -> str:
     return position or unit
 
 
-def _sign_days(catalog: Catalog, config: Config) -> tuple[str, ...]:
-    """Each day of a meeting held over several days, as its signature column is headed
-    («ngày 17/12»); none for a meeting of one day."""
-    meeting = config.meeting
-    if not meeting.several_days:
-        return ()
-    dates = (meeting.day_date(day) for day in range(1, meeting.days + 1))
-    return tuple(catalog.plain("day_papers.sign_day", day=d.day, month=d.month) for d in dates)
-
-
 def sign_sheet_document(
     catalog: Catalog, config: Config, roll: Roll, made_at: datetime
 ) -> tuple[bytes, int]:
@@ -119,13 +109,19 @@ def sign_sheet_document(
         when_where=plain_when_where(catalog, config),
         rule=catalog.plain("day_papers.sheet_rule"),
         columns=(columns[0], columns[1], columns[2], columns[3], columns[4]),
-        days=_sign_days(catalog, config),
         group=catalog.template("day_papers.group"),
         empty=catalog.plain("day_papers.empty"),
         author=config.office.name,
         made_at=made_at,
         page=catalog.template("day_papers.page"),
         language=word_language(catalog.locale),
+        # A meeting of several days signs once a day: a column a day, headed with its date.
+        days=tuple(
+            catalog.plain("day_papers.column.sign_day", day=day.day, month=day.month)
+            for day in config.meeting.dates
+        )
+        if config.meeting.several_days
+        else (),
     )
     return build_sign_sheet(groups, texts), sum(len(group.rows) for group in groups)
 

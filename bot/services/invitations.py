@@ -456,10 +456,12 @@ class InvitationService:
 
     async def desk_pass(self, person_id: int) -> DeskPassOf:
         """Her :meth:`desk_code` and her check-in at the desk (she or her substitute, not
-        undone), read together: a message or a reply says the check-in in place of «show
-        this code» once she is in the hall."""
+        undone; today's at a meeting of several days), read together: a message or a reply says
+        the check-in in place of «show this code» once she is in the hall."""
         live = and_(Invitation.delegate_id == Delegate.id, Invitation.revoked_at.is_(None))
         present = and_(Checkin.delegate_id == Delegate.id, Checkin.undone_at.is_(None))
+        if (day := self._ctx.checkin_day()) is not None:  # several days: today's check-in
+            present = and_(present, Checkin.day == day)
         query = (
             select(
                 Invitation.link_code,

@@ -27,6 +27,7 @@ from sqlalchemy import (
     Boolean,
     ColumnElement,
     Connection,
+    Date,
     Integer,
     Select,
     String,
@@ -241,11 +242,15 @@ def _notices_statement() -> Select[Any]:
     )
 
 
-def _person_statement() -> Select[Any]:
+def _person_statement(*, by_day: bool = False) -> Select[Any]:
     """The person of a token with their answer and her check-in at the desk (if any, not
-    undone: at most one, by the partial unique index); whether the page was opened before
-    with this link; whether there is more to read."""
+    undone: at most one, by the partial unique index — of the meeting day ``day`` with
+    ``by_day``, a meeting of several days); whether the page was opened before with this
+    link; whether there is more to read."""
     d, i, r, ci, ch = DELEGATES, INVITATIONS, RSVPS, IDENTITIES, CHECKINS
+    present = and_(ch.c.delegate_id == d.c.id, ch.c.undone_at.is_(None))
+    if by_day:
+        present = and_(present, ch.c.day == bindparam("day", type_=Date))
     channel = bindparam("channel", type_=String)
     return (
         select(
@@ -309,7 +314,7 @@ def _person_statement() -> Select[Any]:
         .select_from(
             i.join(d, d.c.id == i.c.delegate_id)
             .join(r, r.c.delegate_id == d.c.id)
-            .outerjoin(ch, and_(ch.c.delegate_id == d.c.id, ch.c.undone_at.is_(None)))
+            .outerjoin(ch, present)
         )
         .where(i.c.token == bindparam("token", type_=String), i.c.revoked_at.is_(None))
     )
@@ -440,6 +445,7 @@ def _details_statement() -> Any:
 
 
 PERSON = _person_statement()
+PERSON_ON_DAY = _person_statement(by_day=True)  # a meeting of several days: today's check-in
 DETAILS = _details_statement()
 NOTICES = _notices_statement()
 # The chat accounts she linked (not the page's own), first linked first.
@@ -506,13 +512,20 @@ class PageService:
         if not looks_like_token(token):
             return None
         now = self._ctx.clock.now()
-        values = {"token": token, "channel": channel, "meeting_id": self._ctx.meeting_id}
+        values: dict[str, Any] = {
+            "token": token, "channel": channel, "meeting_id": self._ctx.meeting_id
+        }  # fmt: skip
         meeting = {"meeting_id": self._ctx.meeting_id}
+        # «Mã đón tiếp» or «đã điểm danh»: today's check-in at a meeting of several days.
+        day = self._ctx.checkin_day()
+        person = PERSON if day is None else PERSON_ON_DAY
+        if day is not None:
+            values["day"] = day
 
         def read(
             connection: Connection,
         ) -> tuple[Any, Sequence[Any], Sequence[Any], Sequence[Any], Sequence[Any]]:
-            row = connection.execute(PERSON, values).first()
+            row = connection.execute(person, values).first()
             if row is None or not row.opened:
                 return None, (), (), (), ()  # for open_page
             if not details:

@@ -121,6 +121,17 @@ def checkin_sheet(
             *withdrawn,
             [None, catalog.plain("report_sheet.checkins.in_hall_row"), attendance.in_hall],
         ]  # fmt: skip
+        if attendance.day is not None:
+            # A meeting of several days: the rows are every day's, the totals one day's (today's,
+            # the last day's after it): said so, and each day's hall apart under them.
+            day = attendance.day
+            footer.insert(0, [None, catalog.plain("checkin.days.today", day=day.day,
+                                                  month=day.month), None])  # fmt: skip
+            footer += [
+                [None, catalog.plain("report_sheet.checkins.day_row", day=on.day, month=on.month),
+                 count]
+                for on, count in attendance.days
+            ]  # fmt: skip
     return Sheet(
         catalog.plain("report_sheet.checkins.title"),
         headings,

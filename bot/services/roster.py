@@ -8,6 +8,7 @@ may have 10,000 invitees.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from datetime import date
 from functools import cache
 from typing import Any
 
@@ -99,38 +100,45 @@ def _on(channels: Collection[str] | None) -> tuple[ColumnElement[bool], ...]:
     return () if channels is None else (ChannelIdentity.channel.in_(sorted(channels)),)
 
 
-def came() -> ColumnElement[bool]:
+def came(day: date | None = None) -> ColumnElement[bool]:
     """The invitee was checked in at the desk, in person or by a substitute, or let in as a
-    guest from her card while her invitation was withdrawn (not undone). Correlated on the
-    invitee alone: it reads the same in a query that joins her check-in too."""
+    guest from her card while her invitation was withdrawn (not undone), on meeting day
+    ``day`` (None: any — a one-day meeting's one; :meth:`bot.config.Meeting.counting_day`).
+    Correlated on the invitee alone: it reads the same in a query that joins her check-in."""
     return (
         exists()
-        .where(Checkin.delegate_id == Delegate.id, Checkin.undone_at.is_(None))
+        .where(Checkin.delegate_id == Delegate.id, Checkin.undone_at.is_(None), *_on_day(day))
         .correlate_except(Checkin)
     )
 
 
-def stood_in() -> ColumnElement[bool]:
-    """A substitute she sent was checked in in her place (not undone): she is counted present,
-    and the one in the hall is the substitute."""
+def stood_in(day: date | None = None) -> ColumnElement[bool]:
+    """A substitute she sent was checked in in her place (not undone) on meeting day ``day``
+    (as :func:`came`): she is counted present, and the one in the hall is the substitute."""
     return (
         exists()
         .where(
             Checkin.delegate_id == Delegate.id,
             Checkin.undone_at.is_(None),
             Checkin.kind == SUBSTITUTE_ARRIVAL,
+            *_on_day(day),
         )
         .correlate_except(Checkin)
     )
 
 
-def passed_on(audience: str) -> ColumnElement[bool] | None:
+def _on_day(day: date | None) -> tuple[ColumnElement[bool], ...]:
+    """A check-in of meeting day ``day``; no condition for None."""
+    return () if day is None else (Checkin.day == day,)
+
+
+def passed_on(audience: str, day: date | None = None) -> ColumnElement[bool] | None:
     """Of a notice's audience, those who get it for the substitute they sent, None when it
     has no such: to those present, one counted present through her substitute; to those
     awaited, one awaited through the substitute she named: the rule
     :func:`bot.domain.outbound.passed_on_to` gives each copy and page in Python."""
     if audience == Audience.CAME:
-        return stood_in()
+        return stood_in(day)
     if audience == Audience.AWAITED:
         return and_(Rsvp.status == RsvpStatus.SUBSTITUTE.value, Rsvp.substitute_name.is_not(None))
     return None
@@ -141,10 +149,11 @@ def expected() -> ColumnElement[bool]:
     return Rsvp.status.in_(PRESENT_STATUSES)
 
 
-def awaited() -> ColumnElement[bool]:
-    """Expected (:func:`expected`) and not checked in yet: the «Có mặt» page's «Chưa đến»
-    and the notice audience «Đại biểu dự kiến chưa đến» alike."""
-    return and_(expected(), ~came())
+def awaited(day: date | None = None) -> ColumnElement[bool]:
+    """Expected (:func:`expected`) and not checked in yet (on meeting day ``day``, as
+    :func:`came`): the «Có mặt» page's «Chưa đến» and the notice audience «Đại biểu dự kiến
+    chưa đến» alike."""
+    return and_(expected(), ~came(day))
 
 
 def delegates_of(meeting_id: int) -> ColumnElement[bool]:
@@ -164,9 +173,10 @@ def invited() -> ColumnElement[bool]:
     return Delegate.withdrawn_at.is_(None)
 
 
-def in_audience(audience: str) -> ColumnElement[bool]:
+def in_audience(audience: str, day: date | None = None) -> ColumnElement[bool]:
     """Whether a roster row (delegates joined with their RSVP) belongs to ``audience``; the
-    audiences that name people some other way (a task, a person, the office) match no one."""
+    audiences that name people some other way (a task, a person, the office) match no one.
+    ``day``: the meeting day whose check-ins the audiences by attendance read (:func:`came`)."""
     kind, _, group = audience.partition(":")
     match Audience(kind):
         case Audience.LINKED:
@@ -182,11 +192,11 @@ def in_audience(audience: str) -> ColumnElement[bool]:
         case Audience.DECLINED:
             return Rsvp.status == RsvpStatus.DECLINED.value
         case Audience.CAME:
-            return came()
+            return came(day)
         case Audience.ABSENT:
-            return ~came()
+            return ~came(day)
         case Audience.AWAITED:
-            return awaited()
+            return awaited(day)
         case Audience.GROUP:
             return Delegate.group_key == group
         case Audience.OFFICE | Audience.TASK | Audience.PERSON | Audience.DRAFT_MISSING:

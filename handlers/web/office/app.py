@@ -43,6 +43,7 @@ from bot.domain.rsvp import (
 from bot.domain.typed import one_line
 from bot.services import Services
 from bot.services.access import OfficeActor
+from bot.services.checkin import days_said
 from bot.services.dashboard import Card, Filters, notice_audience
 from bot.services.rsvp import RsvpStep
 from bot.services.signin import LINK_LIFETIME, Check, LinkState, StaffVisit
@@ -724,6 +725,8 @@ class Office:
         hall = await services.checkin.count() if meeting.day_begun(now) else None
         return {
             "hall": hall,
+            # A meeting of several days: today's figures, and each day's apart.
+            "hall_days": days_said(self.catalog, hall) if hall is not None else None,
             # Once it is over, the same figures are the day's result, not a hall filling up.
             "hall_ended": short_moment(self.catalog, meeting.local(meeting.ends_at))
             if hall is not None and now >= meeting.ends_at

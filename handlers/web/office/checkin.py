@@ -48,7 +48,11 @@ from bot.services.checkin import (
     CheckinStep,
     CheckinView,
     Missing,
+    came_on_line,
     counted_as,
+    day_line,
+    days_line,
+    days_said,
     notice_line,
 )
 from bot.services.day_files import PresentPage, position_and_unit, present_after, present_page
@@ -320,6 +324,7 @@ class DeskPages:
         return {
             "desk": desk, "arrival": arrival, "key": key, "offered": offered, "typed": bool(typed),
             "notice": notice_line(catalog, config.meeting, arrival),
+            "came_on": came_on_line(catalog, arrival),  # a meeting of several days
             "desk_bound": _desk_bound(session_id), "request_key": secrets.token_urlsafe(16),
             "can_undo": self._can_undo(desk, arrival.checkin),
         }  # fmt: skip
@@ -690,6 +695,8 @@ class DeskPages:
                 else f"{self.root}/attendance?{urlencode({**wanted, 'after': seen.missing_next})}"
             ),
             "missing_from_start": bool(group or after),
+            # A meeting of several days: whose day the figures are, and each day's hall.
+            "hall_days": days_said(self.catalog, seen),
         }  # fmt: skip
 
     async def summary(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
@@ -698,6 +705,8 @@ class DeskPages:
         return self.office._render(
             "office/attendance_summary.html", visit=visit, summary=summary,
             at=clock(summary.at), date=long_date(self.catalog, summary.at),
+            summary_day=day_line(self.catalog, summary.day) if summary.day else "",
+            summary_days=days_line(self.catalog, summary.days) if summary.days else "",
         )  # fmt: skip
 
     async def present(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:

@@ -1,0 +1,269 @@
+"""A meeting of several days at the reception desk (re-test s34, M1/M10): a check-in belongs to
+a meeting day. On day two the desk checks in again whoever came on day one (her card says
+«đã dự ngày 28/5»), the substitute too; an undo takes today's row; every «có mặt» figure and
+list — the hall's count, «Chưa đến», the printed report, /thongke, the present list, the
+notices' audiences by attendance, the personal page's desk code — is today's, with each day's
+figure kept apart; after the last day the figures are the last day's, each day apart."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from bot.config import Config, load_config
+from bot.services.checkin import (
+    CheckinStep,
+    Notice,
+    came_on_line,
+    notice_line,
+    summary_text,
+)
+from bot.services.report_file import checkin_sheet
+from storage.models import Checkin, Delegate
+from tests.conftest import EXAMPLE_CONFIG, local
+from tests.test_checkin import (  # noqa: F401 (the meeting-day fixture)
+    MORNING,
+    VI,
+    Day,
+    day,
+    office_chat,
+    rows_of,
+    thongke,
+    two_days,
+)
+
+# The example meeting held over two days: 28/5 08:00 to 29/5 11:30.
+TWO_DAYS = two_days(load_config(EXAMPLE_CONFIG).config)
+DAY_ONE, DAY_TWO = date(2024, 5, 28), date(2024, 5, 29)
+SECOND_MORNING = MORNING + timedelta(days=1)  # 29/5 07:30
+
+
+@pytest.fixture
+def config() -> Config:
+    """The example plan, its meeting over two days."""
+    return TWO_DAYS
+
+
+async def test_on_day_two_the_desk_checks_in_again_a_delegate_who_came_on_day_one(
+    day: Day,  # noqa: F811 (the meeting-day fixture)
+) -> None:
+    """Day two's card says nothing of day one's check-in but «Đã dự ngày 28/5.», and «Điểm
+    danh» records her for today; a second tap today finds her in."""
+    desk = await day.desk("NV02", "Bàn 1")
+    await day.checkin.check_in(desk, "DB001")
+    day.clock.set(SECOND_MORNING)
+    arrival = await day.checkin.lookup(desk, "DB001")
+    assert (arrival.checkin, arrival.notices, arrival.came_on) == (None, (), (DAY_ONE,))
+    assert arrival.can_check_in
+    assert notice_line(VI, TWO_DAYS.meeting, arrival) is None
+    assert came_on_line(VI, arrival) == "Đã dự ngày 28/5."
+    result = await day.checkin.check_in(desk, "DB001")
+    assert result.step is CheckinStep.CHECKED_IN
+    again = await day.checkin.check_in(desk, "DB001")
+    assert again.step is CheckinStep.ALREADY_IN
+    assert again.arrival is not None
+    assert notice_line(VI, TWO_DAYS.meeting, again.arrival) == (
+        "Đã điểm danh đại biểu Phạm Thị Thanh Mai lúc 07:30, 29/5, do Trần Thị Mỹ Duyên "
+        "(Bàn 1): không cần điểm danh lại."
+    )
+    rows = await rows_of(day.services)
+    assert [(row.full_name, row.day, row.undone_at) for row in rows] == [
+        ("Phạm Thị Thanh Mai", DAY_ONE, None),
+        ("Phạm Thị Thanh Mai", DAY_TWO, None),
+    ]
+
+
+async def test_on_day_two_the_substitute_who_came_on_day_one_is_checked_in_again(
+    day: Day,  # noqa: F811 (the meeting-day fixture)
+) -> None:
+    """DB003's substitute came on day one: on day two her card says whom DB003 sends, and the
+    substitute is checked in for today."""
+    desk = await day.desk("NV02", "Bàn 1")
+    await day.checkin.check_in(desk, "DB003", substitute_name="Lê Thu Trang")
+    day.clock.set(SECOND_MORNING)
+    arrival = await day.checkin.lookup(desk, "DB003")
+    assert (arrival.checkin, arrival.notices) == (None, (Notice.SENT_SUBSTITUTE,))
+    assert notice_line(VI, TWO_DAYS.meeting, arrival) == (
+        "Đại biểu đã cử người dự thay: Lê Thu Trang."
+    )
+    assert came_on_line(VI, arrival) == "Đã dự ngày 28/5."
+    result = await day.checkin.check_in(desk, "DB003", substitute_name="Lê Thu Trang")
+    assert result.step is CheckinStep.CHECKED_IN
+    assert result.checkin is not None and result.checkin.day == DAY_TWO
+
+
+async def test_an_undo_on_day_two_takes_today_s_check_in_and_keeps_day_one_s(
+    day: Day,  # noqa: F811 (the meeting-day fixture)
+) -> None:
+    desk = await day.desk("NV02", "Bàn 1")
+    first = await day.checkin.check_in(desk, "DB001")
+    day.clock.set(SECOND_MORNING)
+    today = await day.checkin.check_in(desk, "DB001")
+    assert today.checkin is not None and first.checkin is not None
+    assert (await day.checkin.undo(desk, today.checkin.id)).step is CheckinStep.UNDONE
+    rows = {row.id: row for row in await rows_of(day.services)}
+    assert rows[first.checkin.id].undone_at is None
+    assert rows[today.checkin.id].undone_at is not None
+    arrival = await day.checkin.lookup(desk, "DB001")
+    assert (arrival.checkin, arrival.came_on, arrival.can_check_in) == (None, (DAY_ONE,), True)
+
+
+async def came_on_both_days(
+    day: Day,  # noqa: F811 (the meeting-day fixture)
+) -> None:
+    """Day one: DB001, DB003's substitute and the guest Hoàng Văn Nam; day two (07:30):
+    DB002 and the same guest again."""
+    desk = await day.desk("NV02", "Bàn 1")
+    await day.checkin.check_in(desk, "DB001")
+    await day.checkin.check_in(desk, "DB003", substitute_name="Lê Thu Trang")
+    await day.checkin.guest(desk, "Hoàng Văn Nam")
+    day.clock.set(SECOND_MORNING)
+    await day.checkin.check_in(desk, "DB002")
+    again = await day.checkin.guest(desk, "Hoàng Văn Nam")
+    assert again.step is CheckinStep.CHECKED_IN  # yesterday's guest is not «already in» today
+
+
+async def test_on_day_two_the_hall_counts_today_and_keeps_each_day_apart(
+    day: Day,  # noqa: F811 (the meeting-day fixture)
+) -> None:
+    """The figures of day two are day two's: 1 of 3 expected in, DB001 and DB003 «chưa đến»,
+    2 people in the hall — not day one's 3 plus day two's newcomers; the printed report says
+    whose day and each day's figure."""
+    await came_on_both_days(day)
+    desk = await day.desk("NV03", "Bàn 2")
+    hall = await day.checkin.attendance(desk)
+    assert (hall.present, hall.arrived, hall.expected, hall.in_hall) == (1, 1, 3, 2)
+    assert [person.code for person in hall.missing] == ["DB001", "DB003"]
+    assert (hall.day, hall.days) == (DAY_TWO, [(DAY_ONE, 3), (DAY_TWO, 2)])
+    assert [line.code for line in (await day.checkin.roll(present_only=True)).lines] == ["DB002"]
+    assert await day.checkin.in_hall_codes() == {"DB002"}
+    text = summary_text(VI, await day.checkin.summary(desk)).splitlines()
+    assert text[2:11] == [
+        "Tính đến 07:30, Thứ Tư, ngày 29/5/2024",
+        "Số liệu của ngày 29/5.",
+        "",
+        "Đại biểu có mặt: 1, trong đó 1/3 đại biểu dự kiến (tổng số được mời: 80)",
+        "Trong đó người dự thay: 0",
+        "Khách ngoài danh sách: 1",
+        "Tổng số người đã vào hội trường: 2",
+        "Số người vào hội trường theo ngày họp: Ngày 28/5: 3 người · Ngày 29/5: 2 người",
+        "",
+    ]
+
+
+async def test_on_day_one_of_two_the_hall_says_its_day_and_its_one_figure(
+    day: Day,  # noqa: F811 (the meeting-day fixture)
+) -> None:
+    desk = await day.desk("NV02", "Bàn 1")
+    await day.checkin.check_in(desk, "DB001")
+    hall = await day.checkin.count()
+    assert (hall.present, hall.day, hall.days) == (1, DAY_ONE, [(DAY_ONE, 1)])
+
+
+async def test_after_the_meeting_the_hall_gives_the_last_day_and_each_day(
+    day: Day,  # noqa: F811 (the meeting-day fixture)
+) -> None:
+    await came_on_both_days(day)
+    day.clock.set(local(2024, 5, 30, 9, 0))
+    hall = await day.checkin.count()
+    assert (hall.present, hall.in_hall, hall.day) == (1, 2, DAY_TWO)
+    assert hall.days == [(DAY_ONE, 3), (DAY_TWO, 2)]
+
+
+async def test_thongke_on_day_two_counts_today_and_gives_each_day(
+    day: Day,  # noqa: F811 (the meeting-day fixture)
+) -> None:
+    await came_on_both_days(day)
+    said = await thongke(day, await office_chat(day))
+    assert said.startswith(
+        "🏛 <b>Hôm nay họp: có mặt trong hội trường</b>\nĐại biểu có mặt: <b>1</b>"
+    )
+    assert (
+        "\nSố liệu của ngày 29/5. Số người vào hội trường theo ngày họp: Ngày 28/5: 3 người · "
+        "Ngày 29/5: 2 người\n"
+    ) in said
+
+
+async def test_on_day_two_the_notices_by_attendance_read_today_s_check_ins(
+    day: Day,  # noqa: F811 (the meeting-day fixture)
+) -> None:
+    """«Đại biểu dự kiến chưa đến» on day two reaches DB001 and DB003, who came on day one
+    only; «có mặt» reaches DB002 alone."""
+    await came_on_both_days(day)
+    services = day.services
+    codes = {}
+    async with services.ctx.sessions() as session:
+        for audience in ("awaited", "came"):
+            people = await services.audiences.people(session, audience, {"telegram"})
+            ids = [person.delegate_id for person in people]
+            found = await session.scalars(select(Delegate.code).where(Delegate.id.in_(ids)))
+            codes[audience] = sorted(found)
+    assert codes == {"awaited": ["DB001", "DB003"], "came": ["DB002"]}
+
+
+async def test_on_day_two_the_personal_page_shows_the_desk_code_again(
+    day: Day,  # noqa: F811 (the meeting-day fixture)
+) -> None:
+    """Her page said «Đồng chí đã điểm danh lúc 07:30, 28/5» in place of the code on day two:
+    the desk needs the code again today."""
+    desk = await day.desk("NV02", "Bàn 1")
+    await day.checkin.check_in(desk, "DB001")
+    card = await day.services.dashboard.card("DB001")
+    assert card is not None
+    invitations = day.services.invitations
+    assert (await invitations.desk_pass(card.person.id)).checked_in is not None
+    day.clock.set(SECOND_MORNING)
+    second = await invitations.desk_pass(card.person.id)
+    assert second.checked_in is None and second.code is not None
+
+
+async def test_one_live_check_in_a_delegate_and_day_the_database_keeps(
+    day: Day,  # noqa: F811 (the meeting-day fixture)
+) -> None:
+    """The index is per meeting day: the rows of two days stand side by side (one each)."""
+    desk = await day.desk("NV02", "Bàn 1")
+    await day.checkin.check_in(desk, "DB001")
+    day.clock.set(SECOND_MORNING)
+    await day.checkin.check_in(desk, "DB001")
+    async with day.services.ctx.sessions() as session:
+        days = await session.scalars(select(Checkin.day).order_by(Checkin.day))
+        assert list(days) == [DAY_ONE, DAY_TWO]
+
+
+def test_a_check_in_s_meeting_day_is_its_local_date_held_to_the_meeting_s_days() -> None:
+    meeting = TWO_DAYS.meeting
+    assert meeting.dates == [DAY_ONE, DAY_TWO]
+    assert meeting.meeting_day(local(2024, 5, 28, 6, 30)) == DAY_ONE  # 27/5 23:30 in UTC
+    assert meeting.meeting_day(local(2024, 5, 27, 18, 0)) == DAY_ONE  # a trial the day before
+    assert meeting.meeting_day(local(2024, 5, 29, 23, 0)) == DAY_TWO
+    assert meeting.meeting_day(local(2024, 5, 30, 9, 0)) == DAY_TWO
+    assert meeting.counting_day(local(2024, 5, 29, 7, 0)) == DAY_TWO
+    one_day = load_config(EXAMPLE_CONFIG).config.meeting
+    assert one_day.counting_day(local(2024, 5, 28, 7, 0)) is None
+    assert one_day.meeting_day(local(2024, 5, 29, 7, 0)) == DAY_ONE
+
+
+async def test_the_report_s_check_in_sheet_keeps_every_day_s_rows_and_says_whose_totals(
+    day: Day,  # noqa: F811 (the meeting-day fixture)
+) -> None:
+    """The workbook's «Điểm danh» sheet is the record: every check-in of both days; its totals
+    under them are day two's, said so, with each day's hall apart."""
+    await came_on_both_days(day)
+    services = day.services
+    sheet = checkin_sheet(
+        VI, services.config, await services.checkin.records(), await services.checkin.count()
+    )
+    assert [row[4] for row in sheet.rows] == [
+        "Phạm Thị Thanh Mai", "Hoàng Thị Ngọc Diệp", "Lê Thu Trang", "Hoàng Văn Nam",
+        "Hoàng Văn Nam",
+    ]  # fmt: skip
+    footer = [(row[1], row[2]) for row in sheet.footer]
+    assert footer[0] == ("Số liệu của ngày 29/5.", None)
+    assert footer[1] == ("Đại biểu có mặt", 1)
+    assert footer[-3:] == [
+        ("Tổng số người trong hội trường", 2),
+        ("Số người vào hội trường ngày 28/5", 3),
+        ("Số người vào hội trường ngày 29/5", 2),
+    ]
