@@ -719,8 +719,12 @@ class App:
     def count_chats_as_run(self) -> None:
         """Count as reachable only accounts on the chats a ``run`` with this environment starts
         (:meth:`channels`, as the slips of ``invites print`` name them): for a command that
-        writes the office's figures while the bot is not running in it (``report``)."""
-        self.services.ctx.chats.run((entry.name for entry in self.channels()), self.token_envs())
+        writes the office's figures while the bot is not running in it (``report``). Linked
+        is counted on every chat all the same: an account is linked whatever this shell's
+        environment says."""
+        chats = self.services.ctx.chats
+        chats.run((entry.name for entry in self.channels()), self.token_envs())
+        chats.links_everywhere = True
 
     @property
     def web(self) -> WebSettings | None:

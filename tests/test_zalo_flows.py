@@ -1171,3 +1171,22 @@ async def test_two_posts_about_drafts_that_arrived_together_keep_the_newest_menu
     assert len(said) == 1 and "Đồng chí vừa nhận" not in said[0]
     newest = "1.1" if "1.1" in posts[-1].split("\n\n")[0] else "1.2"
     assert f"chủ đề {newest}" in said[0], said
+
+
+async def test_a_speaker_linking_reads_one_numbered_menu_the_invitations_her_number_answers(
+    world: ZaloWorld,
+) -> None:
+    # Re-test s34 M9: the speech card before the invitation ended «Trả lời 1 – ✍️ Soạn tham
+    # luận»: the first «1» she read meant another thing than the «1» the bot takes.
+    user = world.fake.user("Chị Vân")
+    said = await world.type(user, world.codes["DB031"])
+    assert said[0].startswith("Tài khoản của đồng chí đã được liên kết")
+    [speech] = [text for text in said if "Tham luận được phân công" in text]
+    assert "Trả lời 1" not in speech
+    assert "sau khi trả lời giấy mời dưới đây, đồng chí gõ /thamluan" in speech
+    assert [text for text in said if "Trả lời 1" in text] == [said[-1]]
+    assert said[-1].endswith(CHASE_MENU)
+    await world.type(user, "1")
+    assert (await rsvp_of(world.services, "DB031")).status == RsvpStatus.ATTENDING
+    said = await world.type(user, "/thamluan")
+    assert said[-1].endswith(SPEECH_MENU)

@@ -73,18 +73,20 @@ async def board(turn: Turn) -> Answer:
     return await mine(turn, quiet=False)
 
 
-async def how_to_send(turn: Turn) -> Html:
+async def how_to_send(turn: Turn, *, later: bool = False) -> Html:
     """How the caller sends a draft on this channel (a file here, or on their page)."""
     page = None
     caller = await turn.caller()
     if not turn.channel.capabilities.files_in and caller.person is not None:
         page = await turn.services.invitations.page_link(caller.person.id)
-    return how_to_send_draft(turn.catalog, turn.config, turn.channel, page)
+    return how_to_send_draft(turn.catalog, turn.config, turn.channel, page, later=later)
 
 
-async def mine(turn: Turn, *, quiet: bool) -> Answer:
+async def mine(turn: Turn, *, quiet: bool, menu: bool = True) -> Answer:
     """A speaker's assignments with the choice to type one (one the office withdrew after she
-    sent versions: that it did, and that they are kept); ``quiet`` says nothing to others."""
+    sent versions: that it did, and that they are kept); ``quiet`` says nothing to others.
+    Without ``menu`` (another menu follows, where choices are numbers typed) the cards offer no
+    choice and say that /thamluan offers it."""
     every = await turn.services.drafts.mine(turn.account, withdrawn=True)
     lines = (
         None if every is None else [line for line in every if line.versions or not line.withdrawn]
@@ -95,14 +97,18 @@ async def mine(turn: Turn, *, quiet: bool) -> Answer:
         key = turn.not_linked_key if lines is None else "draft_mine.none"
         return turn.say(key, contact=turn.config.office.contact).privately()
     catalog, contact = turn.catalog, turn.config.office.contact
-    how = await how_to_send(turn) if any(not line.withdrawn for line in lines) else Html("")
+    how = (
+        await how_to_send(turn, later=not menu)
+        if any(not line.withdrawn for line in lines)
+        else Html("")
+    )
     return Answer.of(
         *(
             Outbound.text(catalog.html("draft.withdrawn", key=line.theme_key, contact=contact))
             if line.withdrawn
             else Outbound.text(
                 Html(draft_mine(catalog, turn.config, line) + "\n\n" + how),
-                compose_buttons(catalog, line),
+                compose_buttons(catalog, line) if menu else (),
             )
             for line in lines
         )

@@ -170,12 +170,18 @@ async def status(turn: Turn) -> Answer:
 
 async def _show_card(turn: Turn, result: LinkResult, *, intro_key: str) -> Answer:
     # A speaker learns their theme and deadline; the invitation (and its choices) comes last,
-    # where the screen ends.
+    # where the screen ends. Where choices are numbers typed, the speech card before it offers
+    # none: its «1 – ✍️ Soạn tham luận» read first would mean another thing than the «1» the
+    # bot takes, the invitation's (/thamluan offers it after).
     assert result.delegate is not None
     if result.delegate.is_contact:
         return await _contact_linked(turn, result, again=intro_key == "start.already_linked")
     intro = Answer.of(Outbound((TextPart(turn.html(intro_key), ask_phone=False),)))
-    return intro.then(await drafts.mine(turn, quiet=True)).then(await card(turn, result))
+    invitation = await card(turn, result)
+    menu = turn.channel.capabilities.buttons or not any(
+        reply.outbound.buttons for reply in invitation.replies
+    )
+    return intro.then(await drafts.mine(turn, quiet=True, menu=menu)).then(invitation)
 
 
 async def _contact_linked(turn: Turn, result: LinkResult, *, again: bool) -> Answer:

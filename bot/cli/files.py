@@ -43,6 +43,7 @@ from bot.services.day_files import (
 from bot.services.invitation_files import links_table, slips_document
 from bot.services.report_file import audit_table, checkin_table, office_report_workbook
 from bot.texts import Catalog
+from bot.texts.presenters import channel_label
 
 
 def table_problem(path: Path, force: bool, catalog: Catalog) -> str | None:
@@ -187,7 +188,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         return EXIT_USAGE
 
     async def work(app: App) -> int:
-        # Linked means on a chat that runs: here, one `run` starts with this environment.
+        # Reachable means on a chat that runs: here, one `run` starts with this environment;
+        # linked is counted on every chat (the shell's environment is not the service's).
         app.count_chats_as_run()
         report = await app.services.office_report.collect()
         content = office_report_workbook(catalog, config, report)
@@ -208,6 +210,14 @@ def cmd_report(args: argparse.Namespace) -> int:
                 messages=len(report.messages),
             )
         )
+        # Someone linked on a chat this shell does not run is marked unreachable «from this
+        # machine»: the service, started with the token, may well reach her. Said plainly.
+        idle = sorted({channel for row in report.delegates for channel in row.idle})
+        envs = [report.token_envs[channel] for channel in idle if channel in report.token_envs]
+        if envs:
+            names = ", ".join(channel_label(catalog, channel) for channel in idle)
+            out(catalog.plain("report_file.shell_view", channel=names, env=", ".join(envs)),
+                sys.stderr)  # fmt: skip
         return EXIT_OK
 
     return asyncio.run(with_app(loaded[0], catalog, work, same_meeting=args.same_meeting))

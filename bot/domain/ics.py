@@ -66,16 +66,31 @@ class _Observance:
     name: str
 
 
-def build_ics(event: CalendarEvent) -> bytes:
-    """The event as a complete VCALENDAR: UTF-8, CRLF line endings, lines folded at 75 octets."""
+def build_ics(event: CalendarEvent, *more: CalendarEvent) -> bytes:
+    """The event (and ``more``: a meeting of several days has one a day, all in the same
+    zone) as a complete VCALENDAR: UTF-8, CRLF line endings, lines folded at 75 octets."""
+    events = (event, *more)
     zone = _validate(event)
+    for other in more:
+        if _validate(other) != zone:
+            raise ValueError(f"events in two time zones: {event.timezone}, {other.timezone}")
     lines = [
         "BEGIN:VCALENDAR",
         "VERSION:2.0",
         f"PRODID:{PRODID}",
         "CALSCALE:GREGORIAN",
         "METHOD:PUBLISH",
-        *_vtimezone(zone, event.starts_at, event.ends_at),
+        *_vtimezone(zone, min(e.starts_at for e in events), max(e.ends_at for e in events)),
+    ]
+    for each in events:
+        lines += _vevent(each, zone)
+    lines.append("END:VCALENDAR")
+    return b"".join(_fold(line) for line in lines)
+
+
+def _vevent(event: CalendarEvent, zone: ZoneInfo) -> list[str]:
+    """One VEVENT, its alarm included."""
+    lines = [
         "BEGIN:VEVENT",
         f"UID:{_text(event.uid)}",
         f"DTSTAMP:{_utc(event.stamp or event.starts_at)}",
@@ -99,9 +114,8 @@ def build_ics(event: CalendarEvent) -> bytes:
         f"DESCRIPTION:{_text(event.title)}",
         "END:VALARM",
         "END:VEVENT",
-        "END:VCALENDAR",
     ]
-    return b"".join(_fold(line) for line in lines)
+    return lines
 
 
 def ics_filename(code: str) -> str:

@@ -42,6 +42,10 @@ class RunningChats:
         # Each chat channel the plan knows, by the environment variable its token is set in
         # (as start-up names those it does not run): what the overview names beside one.
         self.token_envs: Mapping[str, str] = {}
+        # Whether the counts of «đã liên kết» read every chat, not only those run here: a
+        # command beside the service (``report``) cannot know which chats the service runs,
+        # and an account is linked whatever this shell's environment says.
+        self.links_everywhere = False
 
     def run(self, names: Iterable[str], token_envs: Mapping[str, str] | None = None) -> None:
         """The channels that run here from now on (none: a pages-only installation), and with
@@ -49,6 +53,11 @@ class RunningChats:
         self.names = frozenset(names)
         if token_envs is not None:
             self.token_envs = dict(token_envs)
+
+    @property
+    def linked_on(self) -> frozenset[str] | None:
+        """The channels the counts of «đã liên kết» read (None: every chat)."""
+        return None if self.links_everywhere else self.names
 
     def runs(self, channel: str) -> bool:
         """Whether an account on ``channel`` can be written to here (not told yet: yes)."""

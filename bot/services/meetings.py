@@ -11,7 +11,7 @@ seen. A meeting moved earlier then moves in the delegates' calendars too.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from sqlalchemy import Connection, distinct, func, select
@@ -231,8 +231,41 @@ def own_deadlines_after_start(stored: StoredMeeting | None, config: Config) -> l
     return [ConfigProblem("drafts", code, params)]
 
 
+def _events(
+    config: Config, organizer_label: str, revision: CalendarRevision
+) -> list[CalendarEvent]:
+    """The meeting as calendar events (``organizer_label`` comes from the text catalog): one
+    from its start to its end; a meeting of several days one a day, so that no calendar shows
+    the delegate busy all night and each morning has its alarm: the day's programme from its
+    first item to its last when the programme says its days, else the meeting's hours (from
+    its start's time to its end's) each day. The first day's UID is the one-day meeting's, the
+    others' say the day's number, never its date: a moved meeting updates them all."""
+    whole = _event(config, organizer_label, revision)
+    meeting = config.meeting
+    opens, closes = meeting.local(meeting.starts_at).time(), meeting.local(meeting.ends_at).time()
+    if not meeting.several_days or closes <= opens:
+        return [whole]
+    hours = {day: (opens, closes) for day in range(1, meeting.days + 1)}
+    if config.agenda_by_day():
+        for day, items in config.agenda_days():
+            if day in hours:
+                hours[day] = (items[0].start, max(item.end for item in items))
+    events = []
+    for day, (start, end) in hours.items():
+        date = meeting.day_date(day)
+        events.append(
+            replace(
+                whole,
+                uid=whole.uid if day == 1 else f"{meeting.code}-ngay-{day}@hoinghi",
+                starts_at=datetime.combine(date, start, tzinfo=meeting.zone),
+                ends_at=datetime.combine(date, end, tzinfo=meeting.zone),
+            )
+        )
+    return events
+
+
 def _event(config: Config, organizer_label: str, revision: CalendarRevision) -> CalendarEvent:
-    """The meeting as a calendar event (``organizer_label`` comes from the text catalog)."""
+    """The meeting as one calendar event (``organizer_label`` comes from the text catalog)."""
     meeting = config.meeting
     lines = [meeting.title, ""]
     by_day = config.agenda_by_day()
@@ -262,7 +295,7 @@ def _event(config: Config, organizer_label: str, revision: CalendarRevision) -> 
 
 def meeting_calendar(config: Config, catalog: Catalog, revision: CalendarRevision) -> bytes:
     """The meeting as an .ics file: the morning pack attaches it and ``/lich`` sends it."""
-    return build_ics(_event(config, catalog.plain("ics.organizer"), revision))
+    return build_ics(*_events(config, catalog.plain("ics.organizer"), revision))
 
 
 _ANY_REVISION = CalendarRevision(sequence=0, revised_at=datetime(2000, 1, 1, tzinfo=UTC))

@@ -117,8 +117,9 @@ class ReportService:
     async def counts(self) -> Counts:
         """Answers by status, overall and per group, against the hall's capacity; linked: on a
         chat that runs here (as a notice's preview and the overview count her: an account on
-        one that does not, linked before its token was taken away, reaches nobody)."""
-        is_linked = roster.linked(self._ctx.chats.names).label("linked")
+        one that does not, linked before its token was taken away, reaches nobody); a command
+        beside the service (``report``) counts every chat (:attr:`RunningChats.linked_on`)."""
+        is_linked = roster.linked(self._ctx.chats.linked_on).label("linked")
         async with read_only(self._ctx.sessions) as session:
             rows = await session.execute(
                 select(Delegate.group_key, Rsvp.status, is_linked, func.count())

@@ -674,16 +674,23 @@ def _where(catalog: Catalog, row: int | None, column: str | None) -> str:
 
 
 def how_to_send_draft(
-    catalog: Catalog, config: Config, channel: ChannelInfo, page: str | None
+    catalog: Catalog,
+    config: Config,
+    channel: ChannelInfo,
+    page: str | None,
+    *,
+    later: bool = False,
 ) -> Html:
     """How a speaker sends a draft on ``channel``: as a file in the chat where the bot takes
     files; elsewhere typed as messages, or a file uploaded on their personal page ``page`` (or
-    sent to the office, without one)."""
+    sent to the office, without one). ``later``: the card offers no choice now (another menu
+    follows it where choices are numbers typed), so typing it is reached by /thamluan."""
+    suffix = "_later" if later else ""
     if channel.capabilities.files_in:
-        return catalog.html("draft_mine.how")
+        return catalog.html(f"draft_mine.how{suffix}")
     if page is not None:
-        return catalog.html("draft_mine.how_no_files", url=page)
-    return catalog.html("draft_mine.how_no_files_no_page", contact=config.office.contact)
+        return catalog.html(f"draft_mine.how_no_files{suffix}", url=page)
+    return catalog.html(f"draft_mine.how_no_files_no_page{suffix}", contact=config.office.contact)
 
 
 def ask_for_deliverable(
