@@ -243,3 +243,59 @@ async def test_a_reply_refused_by_a_proxys_page_is_logged_as_the_proxys_not_as_a
     assert re.fullmatch(
         r"telegram error while handling update \d+ \(message\): HTTP 403 from a proxy", logged
     )
+
+
+@pytest.mark.parametrize(
+    ("status", "ptb_reads_it_as"),
+    [(404, "InvalidToken"), (401, "InvalidToken"), (409, "Conflict")],
+)
+async def test_a_reply_met_by_any_proxy_page_is_one_log_line_without_the_page_and_no_apology(
+    harness: BotHarness, caplog: pytest.LogCaptureFixture, status: int, ptb_reads_it_as: str
+) -> None:
+    """PTB reads a proxy's HTML 404 or 401 as «InvalidToken» and its 409 as «Conflict», not as
+    a NetworkError: the error handler logged it as a bug of the bot, its traceback quoting the
+    proxy's whole page (which may hold the address asked for, the token in it), apologised to
+    the person and told the office's group «the bot failed». It is the office's network, as
+    a proxy's 403 or 5xx page is: one line naming the status, the page kept out."""
+    user = await harness.open_invitation("DB002")
+    before, office_before = len(user.messages), len(texts(harness, OFFICE_CHAT))
+    harness.fake.fail_next(
+        "sendMessage", proxy_page=True, error_code=status, description="X", chat_id=user.id
+    )
+    with caplog.at_level(logging.DEBUG):
+        await harness.send(user.command("/help"))
+
+    logged = [
+        (r.levelname, r.getMessage())
+        for r in caplog.records
+        if r.name == "handlers.telegram.errors"
+    ]
+    assert len(logged) == 1
+    assert logged[0][0] == "WARNING"
+    assert re.fullmatch(
+        rf"telegram error while handling update \d+ \(message\): HTTP {status} from a proxy",
+        logged[0][1],
+    ), ptb_reads_it_as
+    for record in caplog.records:
+        shown = record.getMessage() + (
+            logging.Formatter().formatException(record.exc_info) if record.exc_info else ""
+        )
+        assert "<html" not in shown, record.name
+    assert user.messages[before:] == []  # no «something went wrong» for the network's refusal
+    assert texts(harness, OFFICE_CHAT)[office_before:] == []
+
+
+async def test_a_tap_answered_through_a_proxys_400_page_logs_its_status_not_the_page(
+    harness: BotHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A tap's answer refused by a proxy's HTML 400 (PTB's «BadRequest», its message holding
+    the whole page) was logged with that message: the status alone now."""
+    user = await harness.open_invitation("DB030")
+    harness.fake.fail_next(
+        "answerCallbackQuery", proxy_page=True, error_code=400, description="Bad Request"
+    )
+    with caplog.at_level(logging.DEBUG, logger="handlers.telegram.inbound"):
+        await harness.send(user.tap("✅ Tham dự"))
+
+    logged = [r.getMessage() for r in caplog.records if r.name == "handlers.telegram.inbound"]
+    assert logged == ["callback query not answered: HTTP 400 from a proxy"]

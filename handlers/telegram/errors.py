@@ -34,14 +34,18 @@ async def on_error(update: object, context: Context) -> None:
     """Log the failure with context; apologise to the user; leave a short note to the office."""
     error = context.error
     where = _describe(update)
+    status = foreign_status(error) if isinstance(error, TelegramError) else None
+    if status is not None:
+        # A proxy's or firewall's page, whatever PTB made of its status (a 403 «Forbidden», a
+        # 404 or 401 «InvalidToken», a 409 «Conflict», a 5xx «NetworkError»): the office's
+        # network, not the person and not a bug of ours. Its status alone: PTB's message (and
+        # so a traceback) holds the whole page, which may quote the address, token and all.
+        log.warning("telegram error while handling %s: HTTP %d from a proxy", where, status)
+        return
     if isinstance(error, NetworkError | Forbidden | RetryAfter):
         # The platform, not our code: PTB retries polling itself, a blocked user is no bug, and
         # a flood limit that outlasted the retries would only be made worse by an apology.
-        status = foreign_status(error)
-        if status is not None:  # a proxy's page: the office's network, not the person
-            log.warning("telegram error while handling %s: HTTP %d from a proxy", where, status)
-        else:
-            log.warning("telegram error while handling %s: %s", where, type(error).__name__)
+        log.warning("telegram error while handling %s: %s", where, type(error).__name__)
         return
     log.error("unexpected error while handling %s", where, exc_info=error)
     catalog = catalog_of(context)

@@ -105,7 +105,11 @@ async def answer_query(query: CallbackQuery, toast: Toast | None) -> None:
         else:
             await query.answer(toast.text, show_alert=toast.alert)
     except BadRequest as exc:
-        log.info("callback query not answered: %s", exc.message)
+        status = foreign_status(exc)  # a proxy's page: its status, never the page PTB quotes
+        if status is not None:
+            log.info("callback query not answered: HTTP %d from a proxy", status)
+        else:
+            log.info("callback query not answered: %s", exc.message)
 
 
 async def _id_command(update: Update, context: Context) -> None:

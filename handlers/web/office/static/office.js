@@ -91,10 +91,12 @@
    went. Without this script the forms are sent as they are (the page's «Khi mất mạng» says
    what to do). A form sent again is harmless: it carries its own key, recorded once.
    A tap that found no network is remembered (this tab's sessionStorage, by the form's own
-   key, never a person's link; a page loaded again has new keys, and forgets):
-   sent again later, the form carries «late», the seconds since that first tap, so the person
-   is recorded as arrived then, not when the network came back. A span, not a time: the
-   phone's clock may be wrong, its differences are not. The server bounds it (2 hours). */
+   key, never a person's link; a page loaded again has new keys, and forgets), with what was
+   typed in the form: sent again later as it was, the form carries «late», the seconds since
+   that first tap, so the person is recorded as arrived then, not when the network came back.
+   Typed anew (the guest form's boxes hold the next guest), it is another person: no «late».
+   A span, not a time: the phone's clock may be wrong, its differences are not. The server
+   bounds it (2 hours). */
 (function () {
   "use strict";
   var said = document.getElementById("desk-offline");
@@ -110,32 +112,54 @@
   function stored() {
     try { return window.sessionStorage || null; } catch (e) { return null; }
   }
+  function typed(form) {  // what the form sends of what was typed and chosen: whom it records
+    var parts = [];
+    Array.prototype.forEach.call(form.elements, function (field) {
+      var kind = field.type;
+      if (!field.name || field.disabled || kind === "hidden" || kind === "submit" ||
+          kind === "button" || kind === "file") { return; }
+      if ((kind === "radio" || kind === "checkbox") && !field.checked) { return; }
+      parts.push(field.name + "=" + field.value);
+    });
+    return parts.join("\n");
+  }
+  function firstTap(store, key) {  // {at: ms, typed: text} as remember() kept it, or null
+    try {
+      var kept = JSON.parse(store.getItem(key) || "null");
+      return kept && typeof kept.at === "number" && typeof kept.typed === "string" ? kept : null;
+    } catch (e) { return null; }
+  }
   (function forgetOld() {
     var store = stored();
     if (!store) { return; }
     for (var i = store.length - 1; i >= 0; i -= 1) {
       var name = store.key(i);
-      if (name && name.indexOf("hoinghi-tap:") === 0 && Date.now() - Number(store.getItem(name)) > KEPT) {
-        store.removeItem(name);
-      }
+      if (!name || name.indexOf("hoinghi-tap:") !== 0) { continue; }
+      var kept = firstTap(store, name);
+      if (!kept || Date.now() - kept.at > KEPT) { store.removeItem(name); }
     }
   }());
-  function remember(form) {  // the first tap that found no network: its time
+  function remember(form) {  // the first tap that found no network: its time, and for whom
     var store = stored(), key = tapKey(form);
-    if (store && key && !store.getItem(key)) { store.setItem(key, String(Date.now())); }
+    if (!store || !key) { return; }
+    var kept = firstTap(store, key), now = typed(form);
+    // Tapped again offline as it was: still the first tap's time; typed anew: this one's.
+    if (kept && kept.typed === now) { return; }
+    store.setItem(key, JSON.stringify({ at: Date.now(), typed: now }));
   }
   function markLate(form) {  // sent at last: how long ago that first tap was
     var store = stored(), key = tapKey(form);
-    var first = store && key ? Number(store.getItem(key)) : 0;
+    var kept = store && key ? firstTap(store, key) : null;
     // Taken once: a later tap of the same form (undone, then tapped again) is its own time.
-    if (first) { store.removeItem(key); }
+    if (store && key) { store.removeItem(key); }
     var old = form.querySelector('input[name="late"]');
     if (old) { old.parentNode.removeChild(old); }
-    if (!first) { return; }
+    // Its boxes typed anew since (the next guest): another person, who arrives now.
+    if (!kept || kept.typed !== typed(form)) { return; }
     var field = document.createElement("input");
     field.type = "hidden";
     field.name = "late";
-    field.value = String(Math.max(0, Math.round((Date.now() - first) / 1000)));
+    field.value = String(Math.max(0, Math.round((Date.now() - kept.at) / 1000)));
     form.appendChild(field);
   }
   function tell(text) {
