@@ -172,6 +172,32 @@ async def test_after_the_meeting_the_hall_gives_the_last_day_and_each_day(
     assert hall.days == [(DAY_ONE, 3), (DAY_TWO, 2)]
 
 
+async def test_after_a_meeting_of_two_days_the_hall_counts_who_came_on_any_day(
+    day: Day,  # noqa: F811 (the meeting-day fixture)
+) -> None:
+    """After the last day: 4 people came on at least one day (DB001, DB003's substitute, the
+    guest once, DB002), and none of the 3 expected came on no day — «không đến: 0» on
+    /thongke, not the last day's «chưa đến» DB001 and DB003, who came on day one."""
+    await came_on_both_days(day)
+    day.clock.set(local(2024, 5, 30, 9, 0))
+    hall = await day.checkin.count()
+    assert (hall.missing_total, hall.came_any, hall.missing_any) == (2, 4, 0)
+    said = await thongke(day, await office_chat(day))
+    assert "đại biểu dự kiến không đến: <b>0</b>" in said
+    assert (
+        "Ngày 29/5: 2 người Cả hội nghị: 4 người đã đến ít nhất một ngày; đại biểu dự kiến "
+        "không đến ngày nào: 0.\n"
+    ) in said
+
+
+async def test_on_day_two_the_whole_meeting_s_figures_wait_for_its_end(
+    day: Day,  # noqa: F811 (the meeting-day fixture)
+) -> None:
+    await came_on_both_days(day)
+    hall = await day.checkin.count()
+    assert (hall.came_any, hall.missing_any) == (None, None)
+
+
 async def test_thongke_on_day_two_counts_today_and_gives_each_day(
     day: Day,  # noqa: F811 (the meeting-day fixture)
 ) -> None:

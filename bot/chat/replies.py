@@ -208,7 +208,10 @@ def hall_line(
     figures = {
         "present": number(hall.present), "arrived": number(hall.arrived),
         "expected": number(hall.expected), "in_hall": number(hall.in_hall),
-        "missing": number(hall.missing_total),
+        # After a meeting of several days «không đến»: expected, and came on no day.
+        "missing": number(
+            hall.missing_any if ended and hall.missing_any is not None else hall.missing_total
+        ),
     }  # fmt: skip
     tail = "" if web else "_no_web"
     if ended:

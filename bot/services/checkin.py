@@ -305,6 +305,11 @@ class Attendance:
     # at a one-day meeting (every check-in is of its one day).
     day: date | None = None
     days: list[tuple[date, int]] = field(default_factory=list)
+    # After a meeting of several days, the whole meeting's: everyone who came on at least one
+    # day (invitees or their substitutes once each, guests once each by name), and those
+    # expected who came on no day (the office's report); None otherwise.
+    came_any: int | None = None
+    missing_any: int | None = None
 
     @property
     def arrived(self) -> int:
@@ -941,6 +946,7 @@ class CheckinService:
             ).all()
             guests, withdrawn = await _off_list(session, meeting_id, today)
             days = await self._by_day(session) if today is not None else []
+            whole = await self._whole(session) if today is not None else (None, None)
             # A page of them, never everyone: thousands are still missing at 10,000 invitees,
             # read on every poll, and nobody reads thousands of names on a screen (the counts
             # by group say how many). On the connection: plain rows, no ORM result machinery.
@@ -1022,7 +1028,35 @@ class CheckinService:
             no_answer=overall["no_answer"],
             day=today,
             days=days,
+            came_any=whole[0],
+            missing_any=whole[1],
         )
+
+    async def _whole(self, session: AsyncSession) -> tuple[int | None, int | None]:
+        """After a meeting of several days: how many came on at least one day, and how many
+        expected came on none (:attr:`Attendance.came_any`); (None, None) before its end."""
+        meeting = self._ctx.config.meeting
+        if self._ctx.clock.now() < meeting.ends_at:
+            return None, None
+        meeting_id = self._ctx.meeting_id
+        kept = (Checkin.meeting_id == meeting_id, Checkin.undone_at.is_(None))
+        invitees = await session.scalar(
+            select(func.count(func.distinct(Checkin.delegate_id))).where(
+                *kept, Checkin.delegate_id.is_not(None)
+            )
+        )
+        guests = await session.scalar(
+            select(func.count(func.distinct(func.lower(Checkin.full_name)))).where(
+                *kept, Checkin.delegate_id.is_(None)
+            )
+        )
+        absent = await session.scalar(
+            select(func.count())
+            .select_from(Delegate)
+            .join(Rsvp, Rsvp.delegate_id == Delegate.id)
+            .where(roster.delegates_of(meeting_id), roster.awaited(None))
+        )
+        return (invitees or 0) + (guests or 0), absent or 0
 
     async def roll(
         self, *, present_only: bool = False, after: tuple[int, int, str] | None = None
@@ -1491,7 +1525,14 @@ def days_said(catalog: Catalog, attendance: Attendance) -> str | None:
     người · Ngày 18/12: 3 người» (the overview, /thongke); None at a one-day meeting."""
     if attendance.day is None:
         return None
-    return f"{day_line(catalog, attendance.day)} {days_line(catalog, attendance.days)}"
+    said = f"{day_line(catalog, attendance.day)} {days_line(catalog, attendance.days)}"
+    if attendance.came_any is not None and attendance.missing_any is not None:
+        said += " " + catalog.plain(
+            "checkin.days.whole",
+            came=catalog.number(attendance.came_any),
+            missing=catalog.number(attendance.missing_any),
+        )
+    return said
 
 
 def day_line(catalog: Catalog, day: date) -> str:
