@@ -182,6 +182,8 @@ async def test_after_a_meeting_of_two_days_the_hall_counts_who_came_on_any_day(
     day.clock.set(local(2024, 5, 30, 9, 0))
     hall = await day.checkin.count()
     assert (hall.missing_total, hall.came_any, hall.missing_any) == (2, 4, 0)
+    page = await day.checkin.attendance(await day.desk("NV03", "Bàn 2"))  # «Có mặt»
+    assert (page.missing, page.missing_of(), page.missing_of("1.1")) == ([], 0, 0)
     said = await thongke(day, await office_chat(day))
     assert "đại biểu dự kiến không đến: <b>0</b>" in said
     assert (

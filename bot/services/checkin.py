@@ -310,6 +310,16 @@ class Attendance:
     # expected who came on no day (the office's report); None otherwise.
     came_any: int | None = None
     missing_any: int | None = None
+    missing_any_by_group: dict[str, int] = field(default_factory=dict)  # of missing_any
+
+    def missing_of(self, group: str = "") -> int:
+        """How many «chưa đến» (of ``group``, or all): today's; after a meeting of several
+        days, those expected who came on no day — the list :attr:`missing` pages."""
+        if self.missing_any is not None:
+            return self.missing_any_by_group.get(group, 0) if group else self.missing_any
+        if group:
+            return next((g.missing for g in self.groups if g.key == group), 0)
+        return self.missing_total
 
     @property
     def arrived(self) -> int:
@@ -931,7 +941,9 @@ class CheckinService:
         order = self._order()
         # «Chưa đến»: the rule the notice audience «dự kiến chưa đến» reads too.
         today = self._today()
-        waiting = [roster.delegates_of(meeting_id), roster.awaited(today)]
+        # After a meeting of several days «chưa đến» is whoever came on no day.
+        over = today is not None and self._ctx.clock.now() >= self._ctx.config.meeting.ends_at
+        waiting = [roster.delegates_of(meeting_id), roster.awaited(None if over else today)]
         if group:
             waiting.append(Delegate.group_key == group)
         async with read_only(self._ctx.sessions) as session:
@@ -946,7 +958,7 @@ class CheckinService:
             ).all()
             guests, withdrawn = await _off_list(session, meeting_id, today)
             days = await self._by_day(session) if today is not None else []
-            whole = await self._whole(session) if today is not None else (None, None)
+            whole = await self._whole(session) if over else (None, {})
             # A page of them, never everyone: thousands are still missing at 10,000 invitees,
             # read on every poll, and nobody reads thousands of names on a screen (the counts
             # by group say how many). On the connection: plain rows, no ORM result machinery.
@@ -1029,15 +1041,13 @@ class CheckinService:
             day=today,
             days=days,
             came_any=whole[0],
-            missing_any=whole[1],
+            missing_any=None if whole[0] is None else sum(whole[1].values()),
+            missing_any_by_group=whole[1],
         )
 
-    async def _whole(self, session: AsyncSession) -> tuple[int | None, int | None]:
-        """After a meeting of several days: how many came on at least one day, and how many
-        expected came on none (:attr:`Attendance.came_any`); (None, None) before its end."""
-        meeting = self._ctx.config.meeting
-        if self._ctx.clock.now() < meeting.ends_at:
-            return None, None
+    async def _whole(self, session: AsyncSession) -> tuple[int, dict[str, int]]:
+        """After a meeting of several days: how many came on at least one day, and by group
+        how many expected came on none (:attr:`Attendance.came_any`)."""
         meeting_id = self._ctx.meeting_id
         kept = (Checkin.meeting_id == meeting_id, Checkin.undone_at.is_(None))
         invitees = await session.scalar(
@@ -1050,13 +1060,13 @@ class CheckinService:
                 *kept, Checkin.delegate_id.is_(None)
             )
         )
-        absent = await session.scalar(
-            select(func.count())
-            .select_from(Delegate)
+        absent = await session.execute(
+            select(Delegate.group_key, func.count())
             .join(Rsvp, Rsvp.delegate_id == Delegate.id)
             .where(roster.delegates_of(meeting_id), roster.awaited(None))
+            .group_by(Delegate.group_key)
         )
-        return (invitees or 0) + (guests or 0), absent or 0
+        return (invitees or 0) + (guests or 0), {key: number for key, number in absent.all()}
 
     async def roll(
         self, *, present_only: bool = False, after: tuple[int, int, str] | None = None

@@ -682,9 +682,7 @@ class DeskPages:
         at = config.meeting.local(seen.at)
         labels = {g.key: g.label for g in config.groups}
         wanted = {"group": group} if group else {}
-        shown_of = seen.missing_total
-        if group:
-            shown_of = next((g.missing for g in seen.groups if g.key == group), 0)
+        shown_of = seen.missing_of(group)
         return {
             "seen": seen, "at": clock(at), "date": long_date(self.catalog, at),
             "missing_rows": missing_rows(self.catalog, labels, seen.missing),
