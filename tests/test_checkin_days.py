@@ -78,8 +78,9 @@ async def test_on_day_two_the_desk_checks_in_again_a_delegate_who_came_on_day_on
 async def test_on_day_two_the_substitute_who_came_on_day_one_is_checked_in_again(
     day: Day,  # noqa: F811 (the meeting-day fixture)
 ) -> None:
-    """DB003's substitute came on day one: on day two her card says whom DB003 sends, and the
-    substitute is checked in for today."""
+    """DB003's substitute came on day one: on day two her card says whom DB003 sends and that
+    it was the substitute, by name, who came on day one (not «Đã dự» under DB003's name), and
+    the substitute is checked in for today."""
     desk = await day.desk("NV02", "Bàn 1")
     await day.checkin.check_in(desk, "DB003", substitute_name="Lê Thu Trang")
     day.clock.set(SECOND_MORNING)
@@ -88,7 +89,7 @@ async def test_on_day_two_the_substitute_who_came_on_day_one_is_checked_in_again
     assert notice_line(VI, TWO_DAYS.meeting, arrival) == (
         "Đại biểu đã cử người dự thay: Lê Thu Trang."
     )
-    assert came_on_line(VI, arrival) == "Đã dự ngày 28/5."
+    assert came_on_line(VI, arrival) == "Ngày 28/5: người dự thay Lê Thu Trang đã đến."
     result = await day.checkin.check_in(desk, "DB003", substitute_name="Lê Thu Trang")
     assert result.step is CheckinStep.CHECKED_IN
     assert result.checkin is not None and result.checkin.day == DAY_TWO

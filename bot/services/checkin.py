@@ -157,6 +157,9 @@ class Arrival:
     # At a meeting of several days, the earlier meeting days she (or her substitute) came on:
     # today's card says it («đã dự ngày 17/12»), and checks her in for today all the same.
     came_on: tuple[date, ...] = ()
+    # Who came each of those days: her substitute's name as recorded, None when she came
+    # herself (the card says who: «Ngày 17/12: người dự thay Ngô Thị Yến đã đến.»).
+    came_by: tuple[str | None, ...] = ()
 
     @property
     def can_check_in(self) -> bool:
@@ -1284,13 +1287,18 @@ class CheckinService:
         present = await session.scalar(select(Checkin).where(_present_of(person.id, today)))
         checkin = CheckinView.of(present) if present is not None else None
         came_on: tuple[date, ...] = ()
+        came_by: tuple[str | None, ...] = ()
         if today is not None:
-            came_on = tuple(
-                await session.scalars(
-                    select(Checkin.day)
+            earlier = (
+                await session.execute(
+                    select(Checkin.day, Checkin.kind, Checkin.full_name)
                     .where(_present_of(person.id), Checkin.day < today)
                     .order_by(Checkin.day)
                 )
+            ).all()
+            came_on = tuple(row.day for row in earlier)
+            came_by = tuple(
+                row.full_name if row.kind == ArrivalKind.SUBSTITUTE else None for row in earlier
             )
         if checkin is not None:
             # Who came is said with it; the answer given before no longer matters at the desk
@@ -1304,7 +1312,7 @@ class CheckinService:
             notices.append(Notice.DECLINED)
         elif answer.status is RsvpStatus.SUBSTITUTE:
             notices.append(Notice.SENT_SUBSTITUTE)
-        return person, Arrival(view, label, area, answer, checkin, tuple(notices), came_on)
+        return person, Arrival(view, label, area, answer, checkin, tuple(notices), came_on, came_by)
 
 
 async def _staff_names(
@@ -1604,11 +1612,23 @@ def notice_line(catalog: Catalog, meeting: Meeting, arrival: Arrival) -> str | N
 def came_on_line(catalog: Catalog, arrival: Arrival) -> str | None:
     """At a meeting of several days, the earlier days she came on, for the card to say beside
     today's (a note, not a warning: she is checked in for today all the same): «Đã dự ngày
-    28/5.»; None when none."""
+    28/5.», or «Ngày 28/5: người dự thay Lê Thu Trang đã đến.» for a day her substitute came;
+    None when none."""
     if not arrival.came_on:
         return None
-    days = ", ".join(f"{day.day}/{day.month}" for day in arrival.came_on)
-    return catalog.plain("checkin.notice.came_on", days=days)
+    # Who came: she herself, or (said by name, days apart) her substitute.
+    by: dict[str | None, list[date]] = {}
+    for index, day in enumerate(arrival.came_on):
+        who = arrival.came_by[index] if index < len(arrival.came_by) else None
+        by.setdefault(who, []).append(day)
+    said = []
+    for who, days in by.items():
+        listed = ", ".join(f"{day.day}/{day.month}" for day in days)
+        if who is None:
+            said.append(catalog.plain("checkin.notice.came_on", days=listed))
+        else:
+            said.append(catalog.plain("checkin.notice.came_on_substitute", days=listed, name=who))
+    return " ".join(said)
 
 
 def _too_long(name: str, *fields: str | None) -> CheckinResult | None:
