@@ -1444,3 +1444,43 @@ async def test_a_two_day_meeting_s_overview_and_attendance_pages_count_today_and
     assert text_of(summary, "summary-days") == (
         "Số người vào hội trường theo ngày họp: Ngày 28/5: 2 người · Ngày 29/5: 1 người"
     )
+    assert text_of(attendance, "as-of") == "Số liệu lúc 07:40, 29/5"  # whose day, on the page
+
+
+@pytest.mark.parametrize("config", [two_days()])
+async def test_after_a_two_day_meeting_the_overview_and_attendance_count_who_came_on_any_day(
+    desk: Desk, imported: Services, clock: ManualClock, config: Config
+) -> None:
+    """Verify s34 (NEW-1): on the day after, the overview said «đại biểu dự kiến không đến: 2»
+    and «Có mặt» listed as «Chưa đến» DB005, who came on day one. «Không đến» / «Chưa đến» are
+    those expected who came on no day, beside how many came on at least one day."""
+    for code in ("DB005", "DB006"):
+        await imported.rsvp.record_by_phone(
+            imported.access.local_operator(),
+            (await imported.dashboard.card(code)).person.id,  # type: ignore[union-attr]
+            RsvpAnswer(RsvpStatus.ATTENDING),
+        )
+    office = await imported.access.office_person(
+        (await imported.dashboard.card(STAFF)).person.id  # type: ignore[union-attr]
+    )
+    assert office is not None
+    clock.set(local(2024, 5, 28, 7, 30))
+    await imported.checkin.check_in(imported.access.office_desk(office, "Bàn 1"), "DB005")
+    clock.set(local(2024, 5, 30, 9, 0))
+    await desk.sign_in()
+    page = (await desk.client.get("/office/")).text
+    assert text_of(page, "hall-said").startswith(
+        "Đại biểu có mặt: 0 (trong đó 0/2 đại biểu dự kiến); tổng số người trong hội trường: 0;"
+        " đại biểu dự kiến không đến: 1."
+    )
+    days = (
+        "Số liệu của ngày 29/5. Số người vào hội trường theo ngày họp: Ngày 28/5: 1 người · "
+        "Ngày 29/5: 0 người Cả hội nghị: 1 người đã đến ít nhất một ngày; đại biểu dự kiến "
+        "không đến ngày nào: 1."
+    )
+    assert text_of(page, "hall-days") == days
+    attendance = (await desk.client.get("/office/attendance")).text
+    assert text_of(attendance, "hall-days") == days
+    assert text_of(attendance, "total-missing") == "1"
+    assert 'id="missing-DB006"' in attendance
+    assert 'id="missing-DB005"' not in attendance  # came on day one

@@ -58,7 +58,7 @@ from bot.services.checkin import (
 from bot.services.day_files import PresentPage, position_and_unit, present_after, present_page
 from bot.services.signin import Check, StaffVisit
 from bot.texts import Catalog, Html
-from bot.texts.formatting import arrival_time, clock, long_date
+from bot.texts.formatting import arrival_time, clock, long_date, short_moment
 from handlers.web.flash import Flash, renewed_key
 from handlers.web.office.binding import session_binding
 
@@ -684,7 +684,9 @@ class DeskPages:
         wanted = {"group": group} if group else {}
         shown_of = seen.missing_of(group)
         return {
-            "seen": seen, "at": clock(at), "date": long_date(self.catalog, at),
+            # A meeting of several days: the moment says its day («07:40, 18/12»).
+            "seen": seen, "date": long_date(self.catalog, at),
+            "at": short_moment(self.catalog, at) if seen.day is not None else clock(at),
             "missing_rows": missing_rows(self.catalog, labels, seen.missing),
             "missing_group": labels.get(group, ""), "missing_of": shown_of,
             "live_query": urlencode({**wanted, **({"after": after} if after else {})}),
