@@ -7,9 +7,11 @@ figure kept apart; after the last day the figures are the last day's, each day a
 
 from __future__ import annotations
 
+import io
 from datetime import date, timedelta
 
 import pytest
+from openpyxl import load_workbook
 from sqlalchemy import select
 
 from bot.config import Config, load_config
@@ -20,6 +22,7 @@ from bot.services.checkin import (
     notice_line,
     summary_text,
 )
+from bot.services.day_files import present_workbook
 from bot.services.report_file import checkin_sheet
 from storage.models import Checkin, Delegate
 from tests.conftest import EXAMPLE_CONFIG, local
@@ -199,6 +202,24 @@ async def test_on_day_two_the_whole_meeting_s_figures_wait_for_its_end(
     await came_on_both_days(day)
     hall = await day.checkin.count()
     assert (hall.came_any, hall.missing_any) == (None, None)
+
+
+async def test_on_day_two_the_present_list_xlsx_says_its_day_above_each_sheet(
+    day: Day,  # noqa: F811 (the meeting-day fixture)
+) -> None:
+    """Verify s34 (NEW-3): the .xlsx said whose day only in its file name. Each sheet's first
+    line says it, the headings under it (frozen, filtered and printed on every page)."""
+    await came_on_both_days(day)
+    roll = await day.checkin.roll()
+    book = load_workbook(io.BytesIO(present_workbook(VI, TWO_DAYS, roll)))
+    for sheet in book.worksheets:
+        rows = list(sheet.iter_rows(values_only=True))
+        assert rows[0][0] == "Số liệu của ngày 29/5.", sheet.title
+        assert rows[1][0] == "Nhóm", sheet.title  # the headings
+        assert (sheet.freeze_panes, sheet.print_title_rows) == ("A3", "$2:$2")
+    present = [row[2] for row in book["Có mặt"].iter_rows(min_row=3, values_only=True)]
+    assert present == ["Hoàng Thị Ngọc Diệp", "Hoàng Văn Nam"]  # DB002 and the guest, today's
+    assert book["Có mặt"].auto_filter.ref == "A2:H4"  # the headings and the two rows
 
 
 async def test_thongke_on_day_two_counts_today_and_gives_each_day(

@@ -73,6 +73,10 @@ class Sheet:
     wrap_width: int = WRAP_WIDTH
     # Rows under the table (totals): outside the filter, so sorting never moves them.
     footer: Sequence[Sequence[Cell]] = ()
+    # A line above the headings saying what the table is of (a meeting day's «Số liệu của
+    # ngày 18/12.»): outside the filter and the frozen headings below it; none: the headings
+    # are the first row.
+    caption: str | None = None
 
 
 def workbook_bytes(sheets: Sequence[Sheet]) -> bytes:
@@ -97,19 +101,24 @@ def _write_sheet(workbook: Workbook, spec: Sheet) -> None:
     widths = _widths(spec.headings, every, spec.wrap, spec.wrap_width)
     for index, width in enumerate(widths):
         sheet.column_dimensions[get_column_letter(index + 1)].width = width
-    sheet.freeze_panes = "A2"
+    top = 1 if spec.caption is None else 2  # the headings' row
+    sheet.freeze_panes = f"A{top + 1}"
     _take_cells(sheet)
-    _print_setup(sheet)
+    _print_setup(sheet, top)
     if spec.rows:
         last = get_column_letter(len(spec.headings))
-        sheet.auto_filter.ref = f"A1:{last}{len(spec.rows) + 1}"
-    _fit_row_height(sheet, 1, list(spec.headings), widths, frozenset(range(len(widths))))
+        sheet.auto_filter.ref = f"A{top}:{last}{len(spec.rows) + top}"
+    _fit_row_height(sheet, top, list(spec.headings), widths, frozenset(range(len(widths))))
     # One cell per column and kind of value, styled once, written again with each row's value:
     # a cell is serialised as it is appended, so the next row may reuse it.
     cells = _CellKinds(sheet, spec.wrap)
     _take_writer(sheet, cells.links)
+    if spec.caption is not None:
+        caption = WriteOnlyCell(sheet, spec.caption)
+        caption.font = Font(bold=True)
+        sheet.append([caption])
     sheet.append([_heading(sheet, text) for text in spec.headings])
-    for number, row in enumerate(every, start=2):
+    for number, row in enumerate(every, start=top + 1):
         _fit_row_height(sheet, number, row, widths, spec.wrap)
         sheet.append([cells.holding(index, value, number) for index, value in enumerate(row)])
 
@@ -421,7 +430,7 @@ def _wrapped_lines(text: str, width: float) -> int:
     return lines
 
 
-def _print_setup(sheet: WriteOnlyWorksheet) -> None:
+def _print_setup(sheet: WriteOnlyWorksheet, heading_row: int = 1) -> None:
     """Print as an office prints a table: A4 landscape, every column on one page width (as many
     pages down as it takes), the heading row on every page, page numbers in the footer."""
     setup = sheet.page_setup
@@ -429,7 +438,7 @@ def _print_setup(sheet: WriteOnlyWorksheet) -> None:
     setup.orientation = Worksheet.ORIENTATION_LANDSCAPE
     setup.fitToWidth, setup.fitToHeight = 1, 0  # 0: no limit on the number of pages down
     sheet.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
-    sheet.print_title_rows = "1:1"
+    sheet.print_title_rows = f"{heading_row}:{heading_row}"
     sheet.page_margins = PageMargins(**PRINT_MARGINS)
     sheet.print_options.horizontalCentered = True
     sheet.oddFooter.center.text = "&P/&N"

@@ -38,6 +38,7 @@ from bot.services.checkin import (
     Resume,
     Roll,
     RollLine,
+    day_line,
     off_list_guest_as,
 )
 from bot.texts import Catalog
@@ -327,24 +328,30 @@ def present_sheets(catalog: Catalog, config: Config, roll: Roll) -> list[Sheet]:
     def titles(names: tuple[str, ...]) -> list[str]:
         return [catalog.plain(f"day_papers.present.{name}") for name in names]
 
+    # A meeting of several days: whose day the lists are, on top of each sheet.
+    caption = None if roll.day is None else day_line(catalog, roll.day)
+
     return [
         Sheet(
             catalog.plain("day_papers.present_sheet"),
             headings,
             present,
             wrap=frozenset({0, 2, 3, 4, 5}),
+            caption=caption,
         ),
         Sheet(
             catalog.plain("day_papers.missing_sheet"),
             titles(missing_names),
             missing,
             wrap=frozenset({0, 2, 3, 4, 6}),
+            caption=caption,
         ),
         Sheet(
             catalog.plain("day_papers.unanswered_sheet"),
             titles(unanswered_names),
             unanswered,
             wrap=frozenset({0, 2, 3, 4}),
+            caption=caption,
         ),
     ]
 
