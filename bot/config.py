@@ -211,7 +211,7 @@ class Meeting(_Section):
     @property
     def days(self) -> int:
         """How many calendar days the meeting is held on, in its local time."""
-        return (self.local(self.ends_at).date() - self.local(self.starts_at).date()).days + 1
+        return len(self.dates)
 
     def day_date(self, day: int) -> date:
         """The local date of the meeting's ``day`` (1 = the first)."""
@@ -230,6 +230,10 @@ class Meeting(_Section):
         """Whether ``instant`` falls on the meeting's first day or later, in its local time (the
         days :meth:`on_meeting_day` counts, and every day after)."""
         return self.local(instant).date() >= self.local(self.starts_at).date()
+
+    def ended(self, instant: datetime) -> bool:
+        """Whether the meeting is over at ``instant`` (its end time passed)."""
+        return instant >= self.ends_at
 
     @property
     def dates(self) -> list[date]:
@@ -846,7 +850,7 @@ def plan_warnings(config: Config, now: datetime) -> list[ConfigProblem]:
     a deadline already past, a meeting of many days, the example's placeholder ids."""
     warnings = []
     meeting = config.meeting
-    if meeting.ends_at <= now:
+    if meeting.ended(now):
         warnings.append(
             ConfigProblem("meeting.starts_at", "meeting_past", {"start": meeting.starts_at})
         )

@@ -51,7 +51,7 @@ async def counts(turn: Turn, office: OfficeActor) -> Answer:
             # After the end, as the overview says it: the day's result, not a hall filling up.
             ended = (
                 short_moment(turn.catalog, meeting.local(meeting.ends_at))
-                if now >= meeting.ends_at
+                if meeting.ended(now)
                 else None
             )
             web = turn.config.web is not None

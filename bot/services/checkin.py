@@ -945,7 +945,7 @@ class CheckinService:
         # «Chưa đến»: the rule the notice audience «dự kiến chưa đến» reads too.
         today = self._today()
         # After a meeting of several days «chưa đến» is whoever came on no day.
-        over = today is not None and self._ctx.clock.now() >= self._ctx.config.meeting.ends_at
+        over = today is not None and self._ctx.config.meeting.ended(self._ctx.clock.now())
         waiting = [roster.delegates_of(meeting_id), roster.awaited(None if over else today)]
         if group:
             waiting.append(Delegate.group_key == group)

@@ -729,7 +729,7 @@ class Office:
             "hall_days": days_said(self.catalog, hall) if hall is not None else None,
             # Once it is over, the same figures are the day's result, not a hall filling up.
             "hall_ended": short_moment(self.catalog, meeting.local(meeting.ends_at))
-            if hall is not None and now >= meeting.ends_at
+            if hall is not None and meeting.ended(now)
             else "",
             "counts": figures.counts,
             "reach": figures.reach,
