@@ -254,6 +254,13 @@ class Meeting(_Section):
         check-in, as there is one day."""
         return self.meeting_day(instant) if self.several_days else None
 
+    def figures_day(self, instant: datetime) -> date | None:
+        """The meeting day whose check-ins «who came» reads at ``instant``: the counting day
+        (:meth:`counting_day`) while the meeting is held; None once it has ended — every day's
+        check-ins, so that after a meeting of several days «came» means on at least one day
+        and «chưa đến» on none (the hall's figures, the report, the notices' audiences)."""
+        return None if self.ended(instant) else self.counting_day(instant)
+
 
 class Office(_Section):
     """The office that runs the meeting."""

@@ -166,42 +166,96 @@ async def test_on_day_one_of_two_the_hall_says_its_day_and_its_one_figure(
     assert (hall.present, hall.day, hall.days) == (1, DAY_ONE, [(DAY_ONE, 1)])
 
 
-async def test_after_the_meeting_the_hall_gives_the_last_day_and_each_day(
+AFTER = local(2024, 5, 30, 9, 0)  # the morning after the last day
+
+
+async def test_after_a_meeting_of_two_days_every_hall_figure_is_the_whole_meeting_s(
     day: Day,  # noqa: F811 (the meeting-day fixture)
 ) -> None:
+    """After the last day every figure counts who came on at least one day, once each: 3
+    delegates (DB001 and DB003's substitute on day one, DB002 on day two), 3/3 of those
+    expected, 4 people with the guest who came both days — not the last day's 1, 1/3 and 2
+    beside «không đến: 0»; each group's too; each day's hall still apart."""
     await came_on_both_days(day)
-    day.clock.set(local(2024, 5, 30, 9, 0))
+    day.clock.set(AFTER)
     hall = await day.checkin.count()
-    assert (hall.present, hall.in_hall, hall.day) == (1, 2, DAY_TWO)
+    assert (hall.present, hall.arrived, hall.expected, hall.substitutes, hall.in_hall) == (
+        3, 3, 3, 1, 4,
+    )  # fmt: skip
+    assert (hall.missing_total, hall.whole, len(hall.guests), hall.day) == (0, True, 1, DAY_TWO)
+    assert [(g.key, g.present, g.arrived, g.expected, g.missing) for g in hall.groups[:2]] == [
+        ("trung_uong_hoi", 2, 2, 2, 0),
+        ("lanh_dao_thanh_pho", 1, 1, 1, 0),
+    ]
     assert hall.days == [(DAY_ONE, 3), (DAY_TWO, 2)]
+    page = await day.checkin.attendance(await day.desk("NV03", "Bàn 2"))  # «Có mặt»
+    assert (page.missing, page.missing_of(), page.missing_of("trung_uong_hoi")) == ([], 0, 0)
 
 
-async def test_after_a_meeting_of_two_days_the_hall_counts_who_came_on_any_day(
+async def test_thongke_after_a_meeting_of_two_days_gives_the_whole_meeting_s_figures(
     day: Day,  # noqa: F811 (the meeting-day fixture)
 ) -> None:
-    """After the last day: 4 people came on at least one day (DB001, DB003's substitute, the
-    guest once, DB002), and none of the 3 expected came on no day — «không đến: 0» on
-    /thongke, not the last day's «chưa đến» DB001 and DB003, who came on day one."""
+    """/thongke after the last day: the whole meeting's figures under their heading, what
+    they count and each day's hall under them, then a blank line before «📊»."""
     await came_on_both_days(day)
-    day.clock.set(local(2024, 5, 30, 9, 0))
-    hall = await day.checkin.count()
-    assert (hall.missing_total, hall.came_any, hall.missing_any) == (2, 4, 0)
-    page = await day.checkin.attendance(await day.desk("NV03", "Bàn 2"))  # «Có mặt»
-    assert (page.missing, page.missing_of(), page.missing_of("1.1")) == ([], 0, 0)
+    day.clock.set(AFTER)
     said = await thongke(day, await office_chat(day))
-    assert "đại biểu dự kiến không đến: <b>0</b>" in said
+    assert said.startswith(
+        "🏛 <b>Hội nghị đã kết thúc lúc 11:30, 29/5: số có mặt cả hội nghị</b>\n"
+        "Đại biểu có mặt ít nhất một ngày: <b>3</b> (trong đó 3/3 đại biểu dự kiến); tổng số "
+        "người đã đến: <b>4</b>; đại biểu dự kiến không đến ngày nào: <b>0</b>. "
+    )
     assert (
-        "Ngày 29/5: 2 người Cả hội nghị: 4 người đã đến ít nhất một ngày; đại biểu dự kiến "
-        "không đến ngày nào: 0.\n"
+        "(hoặc /baocao).\nSố liệu của cả hội nghị: mỗi người đến ít nhất một ngày được tính "
+        "một lần; «chưa đến» là đại biểu dự kiến không đến ngày nào. Số người vào hội trường "
+        "theo ngày họp: Ngày 28/5: 3 người · Ngày 29/5: 2 người\n\n📊 <b>Thống kê"
     ) in said
 
 
-async def test_on_day_two_the_whole_meeting_s_figures_wait_for_its_end(
+async def test_the_printed_report_after_a_meeting_of_two_days_is_the_whole_meeting_s(
+    day: Day,  # noqa: F811 (the meeting-day fixture)
+) -> None:
+    """«Báo cáo số lượng đại biểu có mặt» printed after the last day: who came on at least
+    one day, said so, each group's «đã đến / dự kiến» alike — not the last day's 1/3."""
+    await came_on_both_days(day)
+    day.clock.set(AFTER)
+    text = summary_text(VI, await day.checkin.summary(await day.desk("NV03", "Bàn 2")))
+    lines = text.splitlines()
+    assert lines[3:10] == [
+        "Số liệu của cả hội nghị: mỗi người đến ít nhất một ngày được tính một lần; «chưa đến» "
+        "là đại biểu dự kiến không đến ngày nào.",
+        "",
+        "Đại biểu có mặt: 3, trong đó 3/3 đại biểu dự kiến (tổng số được mời: 80)",
+        "Trong đó người dự thay: 1",
+        "Khách ngoài danh sách: 1",
+        "Tổng số người đã vào hội trường: 4",
+        "Số người vào hội trường theo ngày họp: Ngày 28/5: 3 người · Ngày 29/5: 2 người",
+    ]
+    assert lines[12:14] == [
+        "1. Đại diện lãnh đạo Trung ương Hội LHPN Việt Nam: có mặt 2, trong đó 2/2 dự kiến "
+        "(dự thay 0)",
+        "2. Lãnh đạo Thành ủy, HĐND, UBND, Ủy ban MTTQ Việt Nam thành phố: có mặt 1, trong đó "
+        "1/1 dự kiến (dự thay 1)",
+    ]
+
+
+async def test_after_a_meeting_of_two_days_the_notices_by_attendance_read_every_day(
+    day: Day,  # noqa: F811 (the meeting-day fixture)
+) -> None:
+    """After the last day «Đại biểu dự kiến chưa đến» is who came on no day (nobody here: not
+    DB001 and DB003, who came on day one), as «Chưa đến» on «Có mặt»; «có mặt» is who came
+    on any day."""
+    await came_on_both_days(day)
+    day.clock.set(AFTER)
+    assert await audience_codes(day) == {"awaited": [], "came": ["DB001", "DB002", "DB003"]}
+
+
+async def test_on_day_two_the_figures_are_today_s_not_the_whole_meeting_s(
     day: Day,  # noqa: F811 (the meeting-day fixture)
 ) -> None:
     await came_on_both_days(day)
     hall = await day.checkin.count()
-    assert (hall.came_any, hall.missing_any) == (None, None)
+    assert (hall.whole, hall.present, hall.missing_total) == (False, 1, 2)
 
 
 async def test_on_day_two_the_present_list_xlsx_says_its_day_above_each_sheet(
@@ -242,6 +296,11 @@ async def test_on_day_two_the_notices_by_attendance_read_today_s_check_ins(
     """«Đại biểu dự kiến chưa đến» on day two reaches DB001 and DB003, who came on day one
     only; «có mặt» reaches DB002 alone."""
     await came_on_both_days(day)
+    assert await audience_codes(day) == {"awaited": ["DB001", "DB003"], "came": ["DB002"]}
+
+
+async def audience_codes(day: Day) -> dict[str, list[str]]:  # noqa: F811 (the fixture's type)
+    """Whom the audiences «dự kiến chưa đến» and «có mặt» reach now, by code."""
     services = day.services
     codes = {}
     async with services.ctx.sessions() as session:
@@ -250,7 +309,7 @@ async def test_on_day_two_the_notices_by_attendance_read_today_s_check_ins(
             ids = [person.delegate_id for person in people]
             found = await session.scalars(select(Delegate.code).where(Delegate.id.in_(ids)))
             codes[audience] = sorted(found)
-    assert codes == {"awaited": ["DB001", "DB003"], "came": ["DB002"]}
+    return codes
 
 
 async def test_on_day_two_the_personal_page_shows_the_desk_code_again(
@@ -314,6 +373,28 @@ async def test_the_report_s_check_in_sheet_keeps_every_day_s_rows_and_says_whose
     assert footer[1] == ("Đại biểu có mặt", 1)
     assert footer[-3:] == [
         ("Tổng số người trong hội trường", 2),
+        ("Số người vào hội trường ngày 28/5", 3),
+        ("Số người vào hội trường ngày 29/5", 2),
+    ]
+
+
+async def test_the_report_s_check_in_sheet_after_a_meeting_of_two_days_totals_the_whole(
+    day: Day,  # noqa: F811 (the meeting-day fixture)
+) -> None:
+    """`hoinghi report` after the last day: the totals under the record are the whole
+    meeting's, said so (3 delegates, 4 people), each day's hall apart — not day two's 1 and 2
+    under «Số liệu của ngày 29/5.»."""
+    await came_on_both_days(day)
+    day.clock.set(AFTER)
+    services = day.services
+    sheet = checkin_sheet(
+        VI, services.config, await services.checkin.records(), await services.checkin.count()
+    )
+    footer = [(row[1], row[2]) for row in sheet.footer]
+    assert footer[0][0].startswith("Số liệu của cả hội nghị: mỗi người đến ít nhất một ngày")
+    assert footer[1] == ("Đại biểu có mặt", 3)
+    assert footer[-3:] == [
+        ("Tổng số người trong hội trường", 4),
         ("Số người vào hội trường ngày 28/5", 3),
         ("Số người vào hội trường ngày 29/5", 2),
     ]

@@ -470,7 +470,7 @@ async def test_a_two_day_meeting_s_overview_reads_the_hall_on_day_two_and_its_re
         await desk.sign_in()
         page = (await desk.client.get("/office/")).text
         assert text_of(page, "hall-title") == (
-            "Hội nghị đã kết thúc lúc 11:30, 29/5: số có mặt trong ngày"
+            "Hội nghị đã kết thúc lúc 11:30, 29/5: số có mặt cả hội nghị"
         ), moment
         assert 'id="overview-unsent"' not in page and 'id="to-phone"' not in page
 
@@ -1469,14 +1469,15 @@ async def test_after_a_two_day_meeting_the_overview_and_attendance_count_who_cam
     clock.set(local(2024, 5, 30, 9, 0))
     await desk.sign_in()
     page = (await desk.client.get("/office/")).text
+    # The whole meeting's, «(trong đó 1/2 đại biểu dự kiến)» too: not the last day's 0/2.
     assert text_of(page, "hall-said").startswith(
-        "Đại biểu có mặt: 0 (trong đó 0/2 đại biểu dự kiến); tổng số người trong hội trường: 0;"
-        " đại biểu dự kiến không đến: 1."
+        "Đại biểu có mặt ít nhất một ngày: 1 (trong đó 1/2 đại biểu dự kiến); tổng số người đã "
+        "đến: 1; đại biểu dự kiến không đến ngày nào: 1."
     )
     days = (
-        "Số liệu của ngày 29/5. Số người vào hội trường theo ngày họp: Ngày 28/5: 1 người · "
-        "Ngày 29/5: 0 người Cả hội nghị: 1 người đã đến ít nhất một ngày; đại biểu dự kiến "
-        "không đến ngày nào: 1."
+        "Số liệu của cả hội nghị: mỗi người đến ít nhất một ngày được tính một lần; «chưa đến» "
+        "là đại biểu dự kiến không đến ngày nào. Số người vào hội trường theo ngày họp: Ngày "
+        "28/5: 1 người · Ngày 29/5: 0 người"
     )
     assert text_of(page, "hall-days") == days
     attendance = (await desk.client.get("/office/attendance")).text
@@ -1484,3 +1485,11 @@ async def test_after_a_two_day_meeting_the_overview_and_attendance_count_who_cam
     assert text_of(attendance, "total-missing") == "1"
     assert 'id="missing-DB006"' in attendance
     assert 'id="missing-DB005"' not in attendance  # came on day one
+    # Her group's row: «Có mặt» 1, «Trong đó dự kiến» 1 (not day two's 0), «Chưa đến» 1.
+    card = await imported.dashboard.card("DB005")
+    assert card is not None
+    row = attendance.split(f'id="att-{card.person.group_key}"', 1)[1].split("</tr>", 1)[0]
+    assert re.findall(r'class="num" data-label="([^"]+)">(?:<a[^>]*>)?(\d+)', row)[:2] == [
+        ("Có mặt", "1"),
+        ("Trong đó dự kiến", "1"),
+    ]

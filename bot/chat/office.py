@@ -55,9 +55,12 @@ async def counts(turn: Turn, office: OfficeActor) -> Answer:
                 else None
             )
             web = turn.config.web is not None
-            lines.append(replies.hall_line(turn.catalog, hall, ended, web=web))
+            said = replies.hall_line(turn.catalog, hall, ended, web=web)
             if (days := days_said(turn.catalog, hall)) is not None:  # several days: each apart
-                lines.append(Html(html.escape(days, quote=False)))
+                # Under the hall's figures, the blank line that parts them from «📊» after it.
+                days = html.escape(days, quote=False)
+                said = Html(f"{said.removesuffix(chr(10))}\n{days}\n")
+            lines.append(said)
     lines += replies.counts(turn.catalog, turn.config, result)
     lines += replies.quota_lines(turn.catalog, await turn.services.quotas.usage())
     return Answer.say("\n".join(lines))

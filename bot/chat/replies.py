@@ -208,12 +208,11 @@ def hall_line(
     figures = {
         "present": number(hall.present), "arrived": number(hall.arrived),
         "expected": number(hall.expected), "in_hall": number(hall.in_hall),
-        # After a meeting of several days «không đến»: expected, and came on no day.
-        "missing": number(
-            hall.missing_any if ended and hall.missing_any is not None else hall.missing_total
-        ),
+        "missing": number(hall.missing_total),
     }  # fmt: skip
     tail = "" if web else "_no_web"
+    if ended and hall.whole:  # several days: the whole meeting's, each person once
+        return catalog.html(f"office.counts_hall_whole{tail}", time=ended, **figures)
     if ended:
         return catalog.html(f"office.counts_hall_ended{tail}", time=ended, **figures)
     return catalog.html(f"office.counts_hall{tail}", **figures)

@@ -215,7 +215,7 @@ class AudienceService:
             .join(Rsvp, Rsvp.delegate_id == Delegate.id)
             .where(
                 roster.delegates_of(meeting_id),
-                roster.in_audience(audience, self._ctx.checkin_day()),
+                roster.in_audience(audience, self._ctx.figures_day()),
             )
             .order_by(*roster.protocol_key(order))
         )

@@ -714,7 +714,7 @@ class BroadcastService:
         her, on no chat (a page to read it on, a call)."""
         meeting_id = self._ctx.meeting_id
         members = and_(
-            roster.delegates_of(meeting_id), roster.in_audience(audience, self._ctx.checkin_day())
+            roster.delegates_of(meeting_id), roster.in_audience(audience, self._ctx.figures_day())
         )
         running = self._ctx.chats.names
         how = case(
@@ -747,7 +747,7 @@ class BroadcastService:
             )
             first = [(code, name) for code, name in rows.all()]
         for_substitute = 0
-        substitutes = roster.passed_on(audience, self._ctx.checkin_day())
+        substitutes = roster.passed_on(audience, self._ctx.figures_day())
         if substitutes is not None and counts["reachable"]:
             for_substitute = (
                 await session.scalar(

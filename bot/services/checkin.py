@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 
 from bot.config import Meeting
 from bot.domain.checkin import SUBSTITUTE_CHECKIN
@@ -308,18 +309,13 @@ class Attendance:
     # at a one-day meeting (every check-in is of its one day).
     day: date | None = None
     days: list[tuple[date, int]] = field(default_factory=list)
-    # After a meeting of several days, the whole meeting's: everyone who came on at least one
-    # day (invitees or their substitutes once each, guests once each by name), and those
-    # expected who came on no day (the office's report); None otherwise.
-    came_any: int | None = None
-    missing_any: int | None = None
-    missing_any_by_group: dict[str, int] = field(default_factory=dict)  # of missing_any
+    # After a meeting of several days every figure above is the whole meeting's: who came on
+    # at least one day (invitees or their substitutes once each, as first let in; guests once
+    # each by name), and «chưa đến» those expected who came on no day (the office's report).
+    whole: bool = False
 
     def missing_of(self, group: str = "") -> int:
-        """How many «chưa đến» (of ``group``, or all): today's; after a meeting of several
-        days, those expected who came on no day — the list :attr:`missing` pages."""
-        if self.missing_any is not None:
-            return self.missing_any_by_group.get(group, 0) if group else self.missing_any
+        """How many «chưa đến» (of ``group``, or all): the list :attr:`missing` pages."""
         if group:
             return next((g.missing for g in self.groups if g.key == group), 0)
         return self.missing_total
@@ -370,6 +366,7 @@ class AttendanceSummary:
     withdrawn: int = 0  # checked in, the invitation withdrawn afterwards
     day: date | None = None  # :attr:`Attendance.day`
     days: list[tuple[date, int]] = field(default_factory=list)  # :attr:`Attendance.days`
+    whole: bool = False  # :attr:`Attendance.whole`
 
     @property
     def unexpected(self) -> int:
@@ -942,26 +939,32 @@ class CheckinService:
     ) -> Attendance:
         meeting_id = self._ctx.meeting_id
         order = self._order()
-        # «Chưa đến»: the rule the notice audience «dự kiến chưa đến» reads too.
         today = self._today()
-        # After a meeting of several days «chưa đến» is whoever came on no day.
-        over = today is not None and self._ctx.config.meeting.ended(self._ctx.clock.now())
-        waiting = [roster.delegates_of(meeting_id), roster.awaited(None if over else today)]
+        # After a meeting of several days every figure is the whole meeting's: who came on at
+        # least one day, once each (her first check-in), and «chưa đến» whoever came on none.
+        # «Chưa đến»: the rule the notice audience «dự kiến chưa đến» reads too (figures_day).
+        seen = self._ctx.figures_day()
+        whole = today is not None and seen is None
+        waiting = [roster.delegates_of(meeting_id), roster.awaited(seen)]
         if group:
             waiting.append(Delegate.group_key == group)
         async with read_only(self._ctx.sessions) as session:
             counted = (
                 await session.execute(
                     _answered(
-                        Delegate.group_key, Rsvp.status, Checkin.kind, func.count(), day=today
+                        Delegate.group_key,
+                        Rsvp.status,
+                        Checkin.kind,
+                        func.count(),
+                        day=seen,
+                        first=whole,
                     )
                     .where(roster.delegates_of(meeting_id))
                     .group_by(Delegate.group_key, Rsvp.status, Checkin.kind)
                 )
             ).all()
-            guests, withdrawn = await _off_list(session, meeting_id, today)
+            guests, withdrawn = await _off_list(session, meeting_id, seen, once=whole)
             days = await self._by_day(session) if today is not None else []
-            whole = await self._whole(session) if over else (None, {})
             # A page of them, never everyone: thousands are still missing at 10,000 invitees,
             # read on every poll, and nobody reads thousands of names on a screen (the counts
             # by group say how many). On the connection: plain rows, no ORM result machinery.
@@ -975,7 +978,7 @@ class CheckinService:
                 if not with_missing
                 else (
                     await connection.execute(
-                        _answered(*_INVITEE, Delegate.phone, Rsvp.substitute_phone, day=today)
+                        _answered(*_INVITEE, Delegate.phone, Rsvp.substitute_phone, day=seen)
                         .where(*waiting, roster.after_key(order, key))
                         .order_by(*roster.protocol_key(order))
                         .limit(limit + 1)
@@ -1043,33 +1046,8 @@ class CheckinService:
             no_answer=overall["no_answer"],
             day=today,
             days=days,
-            came_any=whole[0],
-            missing_any=None if whole[0] is None else sum(whole[1].values()),
-            missing_any_by_group=whole[1],
+            whole=whole,
         )
-
-    async def _whole(self, session: AsyncSession) -> tuple[int, dict[str, int]]:
-        """After a meeting of several days: how many came on at least one day, and by group
-        how many expected came on none (:attr:`Attendance.came_any`)."""
-        meeting_id = self._ctx.meeting_id
-        kept = (Checkin.meeting_id == meeting_id, Checkin.undone_at.is_(None))
-        invitees = await session.scalar(
-            select(func.count(func.distinct(Checkin.delegate_id))).where(
-                *kept, Checkin.delegate_id.is_not(None)
-            )
-        )
-        guests = await session.scalar(
-            select(func.count(func.distinct(func.lower(Checkin.full_name)))).where(
-                *kept, Checkin.delegate_id.is_(None)
-            )
-        )
-        absent = await session.execute(
-            select(Delegate.group_key, func.count())
-            .join(Rsvp, Rsvp.delegate_id == Delegate.id)
-            .where(roster.delegates_of(meeting_id), roster.awaited(None))
-            .group_by(Delegate.group_key)
-        )
-        return (invitees or 0) + (guests or 0), {key: number for key, number in absent.all()}
 
     async def roll(
         self, *, present_only: bool = False, after: tuple[int, int, str] | None = None
@@ -1328,13 +1306,15 @@ async def _staff_names(
 
 
 async def _off_list(
-    session: AsyncSession, meeting_id: int, day: date | None
+    session: AsyncSession, meeting_id: int, day: date | None, *, once: bool = False
 ) -> tuple[list[CheckinView], list[CheckinView]]:
     """Who is in the hall and not on the invitation list as it stands, by time: the guests, and
     those checked in whose invitation was withdrawn afterwards (a few at most). A guest let in
     from her withdrawn card and invited again since is an invitee, in her group's figures:
     once, not also here. The live count and the day's papers both read this, so they cannot
-    count the hall differently. ``day``: that meeting day's (None: every check-in)."""
+    count the hall differently. ``day``: that meeting day's (None: every check-in); ``once``:
+    each person once, as first let in (a guest by her name folded, an invitee by her record) —
+    the whole of a meeting of several days."""
     rows = await session.scalars(
         select(Checkin)
         .outerjoin(Delegate, Delegate.id == Checkin.delegate_id)
@@ -1347,16 +1327,32 @@ async def _off_list(
         .order_by(Checkin.checked_in_at, Checkin.id)
     )
     views = [CheckinView.of(row) for row in rows]
+    if once:
+        first: dict[object, CheckinView] = {}
+        for view in views:
+            person = fold(view.full_name) if view.kind is ArrivalKind.GUEST else view.delegate_id
+            first.setdefault((view.kind is ArrivalKind.GUEST, person), view)
+        views = list(first.values())
     return (
         [view for view in views if view.kind is ArrivalKind.GUEST],
         [view for view in views if view.kind is not ArrivalKind.GUEST],
     )
 
 
-def _present_of(delegate_id: Any, day: date | None = None) -> Any:
+def _present_of(delegate_id: Any, day: date | None = None, *, first: bool = False) -> Any:
     """The check-in that has someone in: the invitee's row without an undo, of meeting day
-    ``day`` (None: any day — a one-day meeting's one)."""
-    return and_(Checkin.delegate_id == delegate_id, Checkin.undone_at.is_(None), *_on_day(day))
+    ``day`` (None: any day — a one-day meeting's one); ``first``: of any day, her first one
+    only (the whole of a meeting of several days counts her once)."""
+    kept = and_(Checkin.delegate_id == delegate_id, Checkin.undone_at.is_(None), *_on_day(day))
+    if not first:
+        return kept
+    earlier = aliased(Checkin)
+    first_id = (
+        select(func.min(earlier.id))
+        .where(earlier.delegate_id == delegate_id, earlier.undone_at.is_(None))
+        .scalar_subquery()
+    )
+    return and_(kept, Checkin.id == first_id)
 
 
 def _on_day(day: date | None) -> tuple[Any, ...]:
@@ -1386,14 +1382,15 @@ def _answered_unit(answer: RsvpView | None, substitute: str) -> str | None:
     return answer.substitute_unit if same else None
 
 
-def _answered(*columns: Any, day: date | None = None) -> Select[Any]:
+def _answered(*columns: Any, day: date | None = None, first: bool = False) -> Select[Any]:
     """``columns`` of each invitee with her answer and, if she is in on meeting day ``day``
-    (None: a one-day meeting), her check-in (none: its columns are None); the desk's search,
-    the live count, the missing list and the roll all read through it."""
+    (None: a one-day meeting), her check-in (none: its columns are None); ``first``: her
+    first check-in of any day (:func:`_present_of`). The desk's search, the live count, the
+    missing list and the roll all read through it."""
     return (
         select(*columns)
         .join(Rsvp, Rsvp.delegate_id == Delegate.id)
-        .outerjoin(Checkin, _present_of(Delegate.id, day))
+        .outerjoin(Checkin, _present_of(Delegate.id, day, first=first))
     )
 
 
@@ -1470,6 +1467,7 @@ def summary_of(meeting: Meeting, attendance: Attendance) -> AttendanceSummary:
         withdrawn=len(attendance.withdrawn),
         day=attendance.day,
         days=attendance.days,
+        whole=attendance.whole,
     )
 
 
@@ -1482,7 +1480,7 @@ def summary_text(catalog: Catalog, summary: AttendanceSummary) -> str:
         catalog.plain(
             "checkin.summary.at", time=clock(summary.at), date=long_date(catalog, summary.at)
         ),
-        *([day_line(catalog, summary.day)] if summary.day is not None else []),
+        *([day_line(catalog, summary.day, summary.whole)] if summary.day is not None else []),
         "",
         catalog.plain(
             "checkin.summary.present",
@@ -1538,23 +1536,21 @@ def days_line(catalog: Catalog, days: Sequence[tuple[date, int]]) -> str:
 
 
 def days_said(catalog: Catalog, attendance: Attendance) -> str | None:
-    """At a meeting of several days, whose day the hall's figures are and everyone let in
-    each day: «Số liệu của ngày 18/12. Số người vào hội trường theo ngày họp: Ngày 17/12: 6
-    người · Ngày 18/12: 3 người» (the overview, /thongke); None at a one-day meeting."""
+    """At a meeting of several days, whose day the hall's figures are (the whole meeting's
+    after it) and everyone let in each day: «Số liệu của ngày 18/12. Số người vào hội trường
+    theo ngày họp: Ngày 17/12: 6 người · Ngày 18/12: 3 người» (the overview, /thongke); None
+    at a one-day meeting."""
     if attendance.day is None:
         return None
-    said = f"{day_line(catalog, attendance.day)} {days_line(catalog, attendance.days)}"
-    if attendance.came_any is not None and attendance.missing_any is not None:
-        said += " " + catalog.plain(
-            "checkin.days.whole",
-            came=catalog.number(attendance.came_any),
-            missing=catalog.number(attendance.missing_any),
-        )
-    return said
+    said = day_line(catalog, attendance.day, attendance.whole)
+    return f"{said} {days_line(catalog, attendance.days)}"
 
 
-def day_line(catalog: Catalog, day: date) -> str:
-    """Whose day the figures are: «Số liệu ngày 18/12» (a meeting of several days)."""
+def day_line(catalog: Catalog, day: date, whole: bool = False) -> str:
+    """Whose day the figures are: «Số liệu của ngày 18/12.» (a meeting of several days), or
+    once it has ended that they are the whole meeting's (:attr:`Attendance.whole`)."""
+    if whole:
+        return catalog.plain("checkin.days.whole")
     return catalog.plain("checkin.days.today", day=day.day, month=day.month)
 
 

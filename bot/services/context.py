@@ -94,3 +94,10 @@ class ServiceContext:
         days, the last day's after it; None at a one-day meeting: every check-in), as the desk,
         the hall's figures and the notices' audiences by attendance all read it."""
         return self.config.meeting.counting_day(self.clock.now())
+
+    def figures_day(self) -> date | None:
+        """The meeting day whose check-ins «who came» reads now: :meth:`checkin_day` while the
+        meeting is held, None (every day's) once it has ended — the hall's figures and the
+        notices' audiences by attendance (:meth:`bot.config.Meeting.figures_day`); the desk
+        keeps :meth:`checkin_day` (a late entry is the last day's)."""
+        return self.config.meeting.figures_day(self.clock.now())

@@ -822,7 +822,7 @@ class DashboardService:
             wanted.append(roster.reachable(on))
         audience = notice_audience(filters.audience)
         if audience:
-            wanted.append(roster.in_audience(audience, self._ctx.checkin_day()))
+            wanted.append(roster.in_audience(audience, self._ctx.figures_day()))
         # Whom to reach or phone, as every count reads it: not a withdrawn one.
         if filters.reach or filters.channel or audience or filters.sent:
             wanted.append(roster.invited())

@@ -13,7 +13,7 @@ from bot.domain.outbound import DeliveryStatus
 from bot.domain.phones import display_phone, mask_phone
 from bot.domain.rsvp import RsvpStatus
 from bot.domain.tasks import AssignmentLine
-from bot.services.checkin import Attendance, CheckinView, counted_as
+from bot.services.checkin import Attendance, CheckinView, counted_as, day_line
 from bot.services.office_report import AuditRow, DelegateRow, MessageRow, OfficeReport
 from bot.services.privacy import ERASED
 from bot.services.reports import Tally
@@ -122,11 +122,9 @@ def checkin_sheet(
             [None, catalog.plain("report_sheet.checkins.in_hall_row"), attendance.in_hall],
         ]  # fmt: skip
         if attendance.day is not None:
-            # A meeting of several days: the rows are every day's, the totals one day's (today's,
-            # the last day's after it): said so, and each day's hall apart under them.
-            day = attendance.day
-            footer.insert(0, [None, catalog.plain("checkin.days.today", day=day.day,
-                                                  month=day.month), None])  # fmt: skip
+            # A meeting of several days: the rows are every day's, the totals today's (the whole
+            # meeting's after it, each person once): said so, and each day's hall apart under.
+            footer.insert(0, [None, day_line(catalog, attendance.day, attendance.whole), None])
             footer += [
                 [None, catalog.plain("report_sheet.checkins.day_row", day=on.day, month=on.month),
                  count]

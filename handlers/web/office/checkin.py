@@ -705,7 +705,7 @@ class DeskPages:
         return self.office._render(
             "office/attendance_summary.html", visit=visit, summary=summary,
             at=clock(summary.at), date=long_date(self.catalog, summary.at),
-            summary_day=day_line(self.catalog, summary.day) if summary.day else "",
+            summary_day=day_line(self.catalog, summary.day, summary.whole) if summary.day else "",
             summary_days=days_line(self.catalog, summary.days) if summary.days else "",
         )  # fmt: skip
 
