@@ -789,8 +789,10 @@ class Config(_Section):
 
     def agenda_by_day(self) -> bool:
         """Whether the programme says its days: a meeting of several days whose agenda puts
-        items on more than one day (headings then, and a programme each morning)."""
-        return self.meeting.several_days and len(self.agenda_days()) > 1
+        items on more than one day, or on another day than the first (headings then, and a
+        programme each morning that has items)."""
+        days = self.agenda_days()
+        return self.meeting.several_days and (len(days) > 1 or days[0][0] != 1)
 
     def draft_deadline(self, theme_key: str) -> datetime:
         """When drafts on a theme are due: the theme's own deadline, else [drafts] deadline."""
@@ -870,6 +872,7 @@ def plan_warnings(config: Config, now: datetime) -> list[ConfigProblem]:
         warnings.append(ConfigProblem("meeting.ends_at", "meeting_long", params))
     warnings += _agenda_outside_hours(config)
     warnings += _agenda_out_of_order(config)
+    warnings += _agenda_first_day_empty(config)
     warnings += _tasks_without_contacts(config)
     if config.web is not None and base_url_is_local(config.web.base_url):
         warnings.append(
@@ -907,6 +910,16 @@ def _agenda_outside_hours(config: Config) -> list[ConfigProblem]:
         "hours": f"{opens:%H:%M}–{closes:%H:%M}",
     }
     return [ConfigProblem("agenda", "agenda_outside_hours", params)]
+
+
+def _agenda_first_day_empty(config: Config) -> list[ConfigProblem]:
+    """A programme whose first item is on a later day than the meeting's first: that morning
+    has no programme to send (none is sent), which an office that meant the meeting to begin
+    on that later day should hear before the first morning."""
+    days = config.agenda_days()
+    if not config.meeting.several_days or not days or days[0][0] == 1:
+        return []
+    return [ConfigProblem("agenda", "agenda_first_day_empty", {"day": days[0][0]})]
 
 
 def _agenda_out_of_order(config: Config) -> list[ConfigProblem]:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.config import Config, ConfigError, load_config
+from bot.config import Config, ConfigError, load_config, plan_warnings
 from bot.domain.outbound import MessageKind
 from bot.domain.reminders import planned_messages
 from bot.services import Services
@@ -121,6 +121,58 @@ def test_the_morning_programme_is_planned_for_each_day_with_its_day(config: Conf
             {"day": 2},
         ),
     ]
+
+
+# Held 28–30/5, the programme from the second day: its first item «day = 2», the discussion
+# «day = 3» (s35: day one's morning programme was a heading over no item).
+FROM_DAY_TWO = (
+    ('ends_at = "2024-05-28T11:30"', 'ends_at = "2024-05-30T11:30"'),
+    ('[[agenda]]\nstart = "07:30"', '[[agenda]]\nday = 2\nstart = "07:30"'),
+    (DISCUSSION, "[[agenda]]\nday = 3\n" + 'start = "09:05"'),
+)
+
+
+def from_day_two(tmp_path: Path) -> Config:
+    text = EXAMPLE_CONFIG.read_text(encoding="utf-8")
+    for old, new in FROM_DAY_TWO:
+        assert old in text, old
+        text = text.replace(old, new, 1)
+    return load_config(written(tmp_path, text)).config
+
+
+def test_a_first_day_without_items_gets_no_morning_programme(tmp_path: Path) -> None:
+    """The programme begins on day two: no message on day one's morning with the heading
+    «Thứ Ba, ngày 28/5/2024» over nothing; day two's and day three's, each with its items."""
+    plan = from_day_two(tmp_path)
+    mornings = [p for p in planned_messages(plan) if p.kind is MessageKind.MORNING_AGENDA]
+    assert [(p.slot, p.due_at, p.params) for p in mornings] == [
+        ("60-KH-BTV:morning_agenda:2", local(2024, 5, 29, 6, 30), {"day": 2}),
+        ("60-KH-BTV:morning_agenda:3", local(2024, 5, 30, 6, 30), {"day": 3}),
+    ]
+
+
+def test_a_programme_all_on_day_two_is_dated_and_sent_on_day_two(tmp_path: Path) -> None:
+    """Every item on day two of two: the programme says its day (not «hôm nay» on day one with
+    no date), and the one morning programme goes on day two."""
+    text = two_day_text(
+        (SECOND_DAY + 'start = "09:05"', DISCUSSION),
+        ('[[agenda]]\nstart = "07:30"', '[[agenda]]\nday = 2\nstart = "07:30"'),
+    )
+    plan = load_config(written(tmp_path, text)).config
+    assert plan.agenda_by_day()
+    mornings = [p for p in planned_messages(plan) if p.kind is MessageKind.MORNING_AGENDA]
+    assert [(p.slot, p.due_at) for p in mornings] == [
+        ("60-KH-BTV:morning_agenda:2", local(2024, 5, 29, 6, 30))
+    ]
+    assert [day for day, *_ in agenda_rows(VI, plan)][:2] == ["Thứ Tư, ngày 29/5/2024", None]
+
+
+def test_check_warns_of_a_first_day_without_items(tmp_path: Path) -> None:
+    plan = from_day_two(tmp_path)
+    warned = [p for p in plan_warnings(plan, local(2024, 5, 1, 9, 0)) if p.key == "agenda"]
+    assert [(p.code, p.params) for p in warned] == [("agenda_first_day_empty", {"day": 2})]
+    one_day = load_config(EXAMPLE_CONFIG).config
+    assert not [p for p in plan_warnings(one_day, local(2024, 5, 1, 9, 0)) if p.key == "agenda"]
 
 
 def test_a_programme_without_days_keeps_one_morning_programme_for_the_whole_meeting(

@@ -149,9 +149,10 @@ def planned_messages(
 
 def _morning_messages(config: Config, spec: TimeSpec, office: str) -> list[PlannedMessage]:
     """The morning programme: once, before the meeting's start; for a programme written day by
-    day (:meth:`Config.agenda_by_day`), also each later day's that has items, at the same hour
+    day (:meth:`Config.agenda_by_day`), each day's that has items instead, at the same hour
     that day, with that day's items (its ``day`` for the composer), each good until its day
-    ends (the next day's programme replaces it)."""
+    ends (the next day's programme replaces it) — a first day without items has none (a
+    heading over nothing; ``check`` warns)."""
     meeting = config.meeting
     first = meeting.local(meeting.resolve(spec))
     anchor = _day_of(meeting.starts_at, meeting.zone)
@@ -170,8 +171,6 @@ def _morning_messages(config: Config, spec: TimeSpec, office: str) -> list[Plann
             )
         ]
     days = [day for day, _ in config.agenda_days()]
-    if days[0] != 1:
-        days.insert(0, 1)  # the first morning's message is the plan's, items or not
     planned = []
     for day in days:
         if day < meeting.days:
