@@ -76,3 +76,44 @@ def test_a_one_day_meeting_keeps_its_one_event_from_start_to_end() -> None:
     assert events(config) == [
         ("60-KH-BTV@hoinghi", local(2024, 5, 28, 8, 0), local(2024, 5, 28, 11, 30), 3)
     ]
+
+
+def summaries(config: Config) -> list[tuple[str, str]]:
+    """Each event's title and description (the organizer's line dropped), as an app shows."""
+    calendar = icalendar.Calendar.from_ical(meeting_calendar(config, VI, REVISION))
+    return [
+        (str(event["SUMMARY"]), str(event["DESCRIPTION"]).split("\n", 1)[1])
+        for event in calendar.walk("VEVENT")
+    ]
+
+
+def test_each_day_s_event_says_its_day_and_gives_that_day_s_programme_alone(
+    tmp_path: Path,
+) -> None:
+    """Both days' events were «Hội nghị sơ kết giữa nhiệm kỳ» with both days' programme: a
+    calendar showed two alike; each says which day it is and what is on that day."""
+    config = load_config(written(tmp_path, two_day_text())).config
+    (first, one), (second, two) = summaries(config)
+    title = config.meeting.display_title
+    assert (first, second) == (f"{title} — ngày 1/2", f"{title} — ngày 2/2")
+    assert one.startswith(config.meeting.title + "\n\n28/5/2024:\n07:30–08:00 Đón tiếp đại biểu")
+    assert "29/5/2024" not in one and "Tham luận" not in one
+    assert two == (
+        f"{config.meeting.title}\n\n29/5/2024:\n09:05–11:00 Tham luận, thảo luận tại hội nghị\n"
+        "11:00–11:30 Phát biểu chỉ đạo của lãnh đạo Trung ương Hội và lãnh đạo thành phố; kết "
+        "luận, bế mạc hội nghị"
+    )
+
+
+def test_a_meeting_of_several_days_without_a_programme_by_day_titles_each_day(
+    tmp_path: Path,
+) -> None:
+    config = load_config(written(tmp_path, two_day_text((SECOND_DAY, "[[agenda]]\n")))).config
+    (first, one), (second, two) = summaries(config)
+    assert (first[-10:], second[-10:]) == ("— ngày 1/2", "— ngày 2/2")
+    assert one == two and "Tham luận" in one  # the whole programme, which says no days
+
+
+def test_a_one_day_meeting_s_event_keeps_its_title() -> None:
+    config = load_config(EXAMPLE_CONFIG).config
+    assert [title for title, _ in summaries(config)] == [config.meeting.display_title]

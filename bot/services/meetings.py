@@ -18,7 +18,7 @@ from sqlalchemy import Connection, distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql import Subquery
 
-from bot.config import Config, ConfigProblem, fixed_deadlines
+from bot.config import AgendaItem, Config, ConfigProblem, fixed_deadlines
 from bot.domain.clock import Clock
 from bot.domain.drafts import OWN_DEADLINE
 from bot.domain.ics import CalendarEvent, build_ics
@@ -231,34 +231,42 @@ def own_deadlines_after_start(stored: StoredMeeting | None, config: Config) -> l
     return [ConfigProblem("drafts", code, params)]
 
 
-def _events(
-    config: Config, organizer_label: str, revision: CalendarRevision
-) -> list[CalendarEvent]:
-    """The meeting as calendar events (``organizer_label`` comes from the text catalog): one
-    from its start to its end; a meeting of several days one a day, so that no calendar shows
-    the delegate busy all night and each morning has its alarm: the day's programme from its
-    first item to its last when the programme says its days, else the meeting's hours (from
-    its start's time to its end's) each day. The first day's UID is the one-day meeting's, the
-    others' say the day's number, never its date: a moved meeting updates them all."""
-    whole = _event(config, organizer_label, revision)
+def _events(config: Config, catalog: Catalog, revision: CalendarRevision) -> list[CalendarEvent]:
+    """The meeting as calendar events: one from its start to its end; a meeting of several
+    days one a day, so that no calendar shows the delegate busy all night and each morning
+    has its alarm, titled with its day («… — ngày 1/2»): the day's programme (its items alone,
+    from its first to its last) when the programme says its days, else the meeting's hours
+    (from its start's time to its end's) and the whole programme each day. The first day's
+    UID is the one-day meeting's, the others' say the day's number, never its date: a moved
+    meeting updates them all. A day the plan no longer has (a meeting shortened from three
+    days to two) is not in the file: the meeting's row does not keep how many days it had, so
+    its UID cannot be said cancelled; a calendar that imported it keeps it (docs: the guide)."""
+    whole = _event(config, catalog.plain("ics.organizer"), revision)
     meeting = config.meeting
     opens, closes = meeting.local(meeting.starts_at).time(), meeting.local(meeting.ends_at).time()
     if not meeting.several_days or closes <= opens:
         return [whole]
     hours = {day: (opens, closes) for day in range(1, meeting.days + 1)}
+    described = {day: whole.description for day in hours}
     if config.agenda_by_day():
         for day, items in config.agenda_days():
             if day in hours:
                 hours[day] = (items[0].start, max(item.end for item in items))
+                described[day] = _description(config, [(day, items)], by_day=True)
+        for day in hours.keys() - {day for day, _ in config.agenda_days()}:
+            described[day] = meeting.title  # a day without items: no programme to give
     events = []
     for day, (start, end) in hours.items():
         date = meeting.day_date(day)
+        title = catalog.plain("ics.day_title", title=whole.title, day=day, days=meeting.days)
         events.append(
             replace(
                 whole,
                 uid=whole.uid if day == 1 else f"{meeting.code}-ngay-{day}@hoinghi",
+                title=title,
                 starts_at=datetime.combine(date, start, tzinfo=meeting.zone),
                 ends_at=datetime.combine(date, end, tzinfo=meeting.zone),
+                description=described[day],
             )
         )
     return events
@@ -267,14 +275,7 @@ def _events(
 def _event(config: Config, organizer_label: str, revision: CalendarRevision) -> CalendarEvent:
     """The meeting as one calendar event (``organizer_label`` comes from the text catalog)."""
     meeting = config.meeting
-    lines = [meeting.title, ""]
-    by_day = config.agenda_by_day()
-    for day, items in config.agenda_days():
-        if by_day:  # the day's date as the programme's heading, in figures (no catalog here)
-            date = meeting.day_date(day)
-            lines.append(f"{date.day}/{date.month}/{date.year}:")
-        lines += [f"{item.start:%H:%M}–{item.end:%H:%M} {item.title}" for item in items]
-    description = "\n".join(lines)
+    description = _description(config, config.agenda_days(), by_day=config.agenda_by_day())
     return CalendarEvent(
         uid=f"{meeting.code}@hoinghi",
         title=meeting.display_title,
@@ -293,9 +294,22 @@ def _event(config: Config, organizer_label: str, revision: CalendarRevision) -> 
     )
 
 
+def _description(config: Config, days: list[tuple[int, list[AgendaItem]]], *, by_day: bool) -> str:
+    """The meeting's title and the programme of ``days``, each under its date when
+    ``by_day`` (in figures: no catalog here)."""
+    meeting = config.meeting
+    lines = [meeting.title, ""]
+    for day, items in days:
+        if by_day:
+            date = meeting.day_date(day)
+            lines.append(f"{date.day}/{date.month}/{date.year}:")
+        lines += [f"{item.start:%H:%M}–{item.end:%H:%M} {item.title}" for item in items]
+    return "\n".join(lines)
+
+
 def meeting_calendar(config: Config, catalog: Catalog, revision: CalendarRevision) -> bytes:
     """The meeting as an .ics file: the morning pack attaches it and ``/lich`` sends it."""
-    return build_ics(*_events(config, catalog.plain("ics.organizer"), revision))
+    return build_ics(*_events(config, catalog, revision))
 
 
 _ANY_REVISION = CalendarRevision(sequence=0, revised_at=datetime(2000, 1, 1, tzinfo=UTC))
