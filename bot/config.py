@@ -217,10 +217,6 @@ class Meeting(_Section):
         """The local date of the meeting's ``day`` (1 = the first)."""
         return self.local(self.starts_at).date() + timedelta(days=day - 1)
 
-    def day_of(self, instant: datetime) -> int:
-        """Which of the meeting's days ``instant`` falls on (1 = the first; 0 or less before)."""
-        return (self.local(instant).date() - self.local(self.starts_at).date()).days + 1
-
     def on_meeting_day(self, instant: datetime) -> bool:
         """Whether ``instant`` falls on a day the meeting is held, in its local time."""
         day = self.local(instant).date()
@@ -865,10 +861,8 @@ def plan_warnings(config: Config, now: datetime) -> list[ConfigProblem]:
         )
     elif meeting.starts_at > now:  # once it is under way, every deadline is past anyway
         warnings += _deadlines_past(config, now)
-    starts, ends = meeting.local(meeting.starts_at), meeting.local(meeting.ends_at)
-    days = (ends.date() - starts.date()).days + 1
-    if days > MAX_PLAUSIBLE_DAYS:  # an end typed a week or a month off
-        params = {"start": meeting.starts_at, "end": meeting.ends_at, "days": days}
+    if meeting.days > MAX_PLAUSIBLE_DAYS:  # an end typed a week or a month off
+        params = {"start": meeting.starts_at, "end": meeting.ends_at, "days": meeting.days}
         warnings.append(ConfigProblem("meeting.ends_at", "meeting_long", params))
     warnings += _agenda_outside_hours(config)
     warnings += _agenda_out_of_order(config)
