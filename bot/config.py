@@ -790,6 +790,36 @@ class Config(_Section):
         days = self.agenda_days()
         return self.meeting.several_days and (len(days) > 1 or days[0][0] != 1)
 
+    def day_hours(self, day: int) -> tuple[datetime, datetime]:
+        """When the meeting's ``day`` (1 = the first) is held, in its local time: from the
+        first item of that day's programme to the end of its last when the programme says its
+        days, else the meeting's hours (its start's time to its end's) that day."""
+        meeting = self.meeting
+        opens, closes = (
+            meeting.local(meeting.starts_at).time(),
+            meeting.local(meeting.ends_at).time(),
+        )
+        if self.agenda_by_day():
+            items = dict(self.agenda_days()).get(day)
+            if items:
+                opens, closes = items[0].start, max(item.end for item in items)
+        on = meeting.day_date(day)
+        return (
+            datetime.combine(on, opens, tzinfo=meeting.zone),
+            datetime.combine(on, closes, tzinfo=meeting.zone),
+        )
+
+    def day_closed(self, instant: datetime) -> datetime | None:
+        """At a meeting of several days, when today's session closed (its local time) if it has
+        and the meeting goes on another day — the evening of day one of two: the hall's figures
+        are that day's result, not a hall still filling; None otherwise."""
+        meeting = self.meeting
+        today = meeting.local(instant).date()
+        if not meeting.several_days or today not in meeting.dates[:-1]:
+            return None
+        _, closes = self.day_hours(meeting.dates.index(today) + 1)
+        return closes if instant >= closes else None
+
     def draft_deadline(self, theme_key: str) -> datetime:
         """When drafts on a theme are due: the theme's own deadline, else [drafts] deadline."""
         theme = next((t for t in self.themes if t.key == theme_key), None)

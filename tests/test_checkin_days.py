@@ -398,3 +398,38 @@ async def test_the_report_s_check_in_sheet_after_a_meeting_of_two_days_totals_th
         ("Số người vào hội trường ngày 28/5", 3),
         ("Số người vào hội trường ngày 29/5", 2),
     ]
+
+
+async def test_thongke_on_the_evening_of_day_one_gives_the_day_s_result_and_the_next_day(
+    day: Day,  # noqa: F811 (the meeting-day fixture)
+) -> None:
+    """At 20:00 on 28/5 /thongke said «Hôm nay họp: có mặt trong hội trường … đại biểu dự kiến
+    chưa đến: 1» as if the hall were still filling: the day ended at 11:30 and the meeting
+    goes on on 29/5. During the day (10:00) it still reads the hall."""
+    desk = await day.desk("NV02", "Bàn 1")
+    await day.checkin.check_in(desk, "DB001")
+    await day.checkin.check_in(desk, "DB003", substitute_name="Lê Thu Trang")
+    staff = await office_chat(day)
+    day.clock.set(local(2024, 5, 28, 10, 0))
+    during = await thongke(day, staff)
+    assert during.startswith("🏛 <b>Hôm nay họp: có mặt trong hội trường</b>")
+    day.clock.set(local(2024, 5, 28, 20, 0))
+    said = await thongke(day, staff)
+    assert said.startswith(
+        "🏛 <b>Ngày họp 28/5 đã kết thúc lúc 11:30: số có mặt trong ngày</b>\n"
+        "Đại biểu có mặt: <b>2</b> (trong đó 2/3 đại biểu dự kiến); tổng số người vào hội "
+        "trường trong ngày: <b>2</b>; đại biểu dự kiến không đến trong ngày: <b>1</b>. Hội nghị "
+        "họp tiếp ngày 29/5: số có mặt của ngày ấy được tính lại từ đầu.\n"
+        "Số liệu của ngày 28/5."
+    )
+
+
+def test_a_day_closes_at_its_programme_s_last_item_or_the_meeting_s_hour() -> None:
+    """Day one of 28–29/5 closes at the meeting's closing hour (11:30, no programme by day);
+    the last day and a one-day meeting have no «day over»: their end is the meeting's."""
+    assert TWO_DAYS.day_closed(local(2024, 5, 28, 11, 29)) is None
+    assert TWO_DAYS.day_closed(local(2024, 5, 28, 20, 0)) == local(2024, 5, 28, 11, 30)
+    assert TWO_DAYS.day_closed(local(2024, 5, 29, 20, 0)) is None
+    assert TWO_DAYS.day_closed(local(2024, 5, 27, 20, 0)) is None
+    one_day = load_config(EXAMPLE_CONFIG).config
+    assert one_day.day_closed(local(2024, 5, 28, 20, 0)) is None

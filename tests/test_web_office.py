@@ -475,6 +475,24 @@ async def test_a_two_day_meeting_s_overview_reads_the_hall_on_day_two_and_its_re
         assert 'id="overview-unsent"' not in page and 'id="to-phone"' not in page
 
 
+@pytest.mark.parametrize("config", [two_days()])
+async def test_a_two_day_meeting_s_overview_on_the_evening_of_day_one_gives_that_day_s_result(
+    desk: Desk, imported: Services, clock: ManualClock, config: Config
+) -> None:
+    """At 20:00 on 28/5 the overview said «Hôm nay họp: có mặt trong hội trường» and «chưa
+    đến» as if the hall were filling: the day closed at 11:30, the meeting goes on on 29/5."""
+    clock.set(local(2024, 5, 28, 20, 0))
+    await desk.sign_in()
+    page = (await desk.client.get("/office/")).text
+    assert (
+        text_of(page, "hall-title") == "Ngày họp 28/5 đã kết thúc lúc 11:30: số có mặt trong ngày"
+    )
+    assert text_of(page, "hall-said").startswith(
+        "Đại biểu có mặt: 0 (trong đó 0/0 đại biểu dự kiến); tổng số người vào hội trường trong "
+        "ngày: 0; đại biểu dự kiến không đến trong ngày: 0. Hội nghị họp tiếp ngày 29/5."
+    )
+
+
 def activity_lines(page: str) -> list[str]:
     """The lines of the overview's «Hoạt động gần đây», as read (tags dropped)."""
     shown = re.findall(r"<li>(.*?)</li>", page.split('id="activity"', 1)[1], re.S)

@@ -13,7 +13,7 @@ from bot.domain.inbound import Action, Command
 from bot.domain.outbound import Answer, Button, FilePart, Outbound
 from bot.domain.tokens import format_link_code
 from bot.services.access import OfficeActor
-from bot.services.checkin import days_said
+from bot.services.checkin import day_over, days_said
 from bot.services.invitations import OfficeStep
 from bot.services.report_file import REPORT_DOWNLOAD, office_report_workbook
 from bot.texts import Html
@@ -55,7 +55,8 @@ async def counts(turn: Turn, office: OfficeActor) -> Answer:
                 else None
             )
             web = turn.config.web is not None
-            said = replies.hall_line(turn.catalog, hall, ended, web=web)
+            over = day_over(turn.config, now)  # the evening of a day, another day to come
+            said = replies.hall_line(turn.catalog, hall, ended, web=web, day_over=over)
             if (days := days_said(turn.catalog, hall)) is not None:  # several days: each apart
                 # Under the hall's figures, the blank line that parts them from «📊» after it.
                 days = html.escape(days, quote=False)

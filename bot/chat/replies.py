@@ -3,7 +3,7 @@ an RSVP, the office's counts, and the choices they offer."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -199,11 +199,18 @@ def _tally_line(catalog: Catalog, key: str, tally: Tally, **params: object) -> H
 
 
 def hall_line(
-    catalog: Catalog, hall: Attendance, ended: str | None = None, *, web: bool = True
+    catalog: Catalog,
+    hall: Attendance,
+    ended: str | None = None,
+    *,
+    web: bool = True,
+    day_over: Mapping[str, str] | None = None,
 ) -> Html:
     """Who is in the hall, as the overview's block and the page «Có mặt» count it; ``ended``:
-    the meeting's end (its local time) once past, the figures then final. Without ``web``
-    (no [web]: no «Có mặt» page, no dashboard) it points to the commands that write the lists."""
+    the meeting's end (its local time) once past, the figures then final; ``day_over``: the
+    evening of a meeting day with another to come (:func:`day_over`), that day's result.
+    Without ``web`` (no [web]: no «Có mặt» page, no dashboard) it points to the commands that
+    write the lists."""
     number = catalog.number
     figures = {
         "present": number(hall.present), "arrived": number(hall.arrived),
@@ -211,6 +218,8 @@ def hall_line(
         "missing": number(hall.missing_total),
     }  # fmt: skip
     tail = "" if web else "_no_web"
+    if day_over is not None:
+        return catalog.html("office.counts_hall_day_over", **day_over, **figures)
     if ended and hall.whole:  # several days: the whole meeting's, each person once
         return catalog.html(f"office.counts_hall_whole{tail}", time=ended, **figures)
     if ended:

@@ -30,7 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
-from bot.config import Meeting
+from bot.config import Config, Meeting
 from bot.domain.checkin import SUBSTITUTE_CHECKIN
 from bot.domain.order import LAST
 from bot.domain.phones import display_phone, phone_matches, phone_query
@@ -1544,6 +1544,21 @@ def days_said(catalog: Catalog, attendance: Attendance) -> str | None:
         return None
     said = day_line(catalog, attendance.day, attendance.whole)
     return f"{said} {days_line(catalog, attendance.days)}"
+
+
+def day_over(config: Config, now: datetime) -> dict[str, str] | None:
+    """The evening of a meeting day with another to come (:meth:`Config.day_closed`): that
+    day, when its session closed and the next day, for the hall's heading on the overview and
+    in /thongke («Ngày họp 17/12 đã kết thúc lúc 16:30»); None otherwise."""
+    closed = config.day_closed(now)
+    if closed is None:
+        return None
+    following = closed.date() + timedelta(days=1)
+    return {
+        "day": f"{closed.day}/{closed.month}",
+        "time": clock(closed),
+        "next": f"{following.day}/{following.month}",
+    }
 
 
 def day_line(catalog: Catalog, day: date, whole: bool = False) -> str:

@@ -246,26 +246,27 @@ def _events(config: Config, catalog: Catalog, revision: CalendarRevision) -> lis
     opens, closes = meeting.local(meeting.starts_at).time(), meeting.local(meeting.ends_at).time()
     if not meeting.several_days or closes <= opens:
         return [whole]
-    hours = {day: (opens, closes) for day in range(1, meeting.days + 1)}
-    described = {day: whole.description for day in hours}
+    days = range(1, meeting.days + 1)
+    described = {day: whole.description for day in days}
     if config.agenda_by_day():
-        for day, items in config.agenda_days():
-            if day in hours:
-                hours[day] = (items[0].start, max(item.end for item in items))
-                described[day] = _description(config, [(day, items)], by_day=True)
-        for day in hours.keys() - {day for day, _ in config.agenda_days()}:
-            described[day] = meeting.title  # a day without items: no programme to give
+        programme = dict(config.agenda_days())
+        for day in days:
+            # A day without items (the programme begins on day two): no programme to give.
+            items = programme.get(day)
+            described[day] = (
+                _description(config, [(day, items)], by_day=True) if items else meeting.title
+            )
     events = []
-    for day, (start, end) in hours.items():
-        date = meeting.day_date(day)
+    for day in days:
+        starts_at, ends_at = config.day_hours(day)
         title = catalog.plain("ics.day_title", title=whole.title, day=day, days=meeting.days)
         events.append(
             replace(
                 whole,
                 uid=whole.uid if day == 1 else f"{meeting.code}-ngay-{day}@hoinghi",
                 title=title,
-                starts_at=datetime.combine(date, start, tzinfo=meeting.zone),
-                ends_at=datetime.combine(date, end, tzinfo=meeting.zone),
+                starts_at=starts_at,
+                ends_at=ends_at,
                 description=described[day],
             )
         )

@@ -43,7 +43,7 @@ from bot.domain.rsvp import (
 from bot.domain.typed import one_line
 from bot.services import Services
 from bot.services.access import OfficeActor
-from bot.services.checkin import days_said
+from bot.services.checkin import day_over, days_said
 from bot.services.dashboard import Card, Filters, notice_audience
 from bot.services.rsvp import RsvpStep
 from bot.services.signin import LINK_LIFETIME, Check, LinkState, StaffVisit
@@ -731,6 +731,8 @@ class Office:
             "hall_ended": short_moment(self.catalog, meeting.local(meeting.ends_at))
             if hall is not None and meeting.ended(now)
             else "",
+            # The evening of a day with another to come: that day's result, the next day said.
+            "hall_day_over": day_over(self.config, now) if hall is not None else None,
             "counts": figures.counts,
             "reach": figures.reach,
             "idle": figures.idle,
