@@ -274,6 +274,7 @@ class AnsweringRow(NamedTuple):
     answered_at: datetime | None
     substitute_unit: str | None
     substitute_phone: str | None
+    days: str | None  # «tham dự» for these days only (migration 0030); None: every day
     withdrawn_at: datetime | None  # the office withdrew the person's invitation
     organization: str  # the person's unit, offered for a substitute's
 
@@ -281,7 +282,7 @@ class AnsweringRow(NamedTuple):
 IDENTITY_FIELDS = ("channel", "external_id", "id", "delegate_id", "pending_input", "pending_data")
 RSVP_FIELDS = (
     "id", "status", "reason", "substitute_name", "substitute_position", "answered_at",
-    "substitute_unit", "substitute_phone",
+    "substitute_unit", "substitute_phone", "days",
 )  # fmt: skip
 # The columns of an AnsweringRow, in the order of its fields.
 ANSWERING_COLUMNS = (

@@ -33,7 +33,7 @@ from bot.config import Meeting
 from bot.domain.checkin import SUBSTITUTE_CHECKIN
 from bot.domain.order import LAST
 from bot.domain.phones import display_phone, phone_matches, phone_query
-from bot.domain.rsvp import RsvpStatus, unit_typed_once
+from bot.domain.rsvp import RsvpStatus, expected_on, read_days, unit_typed_once
 from bot.domain.tokens import looks_like_token, parse_link_code
 from bot.domain.typed import fold, one_line
 from bot.services import roster
@@ -953,10 +953,15 @@ class CheckinService:
             counted = (
                 await session.execute(
                     _answered(
-                        Delegate.group_key, Rsvp.status, Checkin.kind, func.count(), day=today
+                        Delegate.group_key,
+                        Rsvp.status,
+                        Rsvp.days,
+                        Checkin.kind,
+                        func.count(),
+                        day=today,
                     )
                     .where(roster.delegates_of(meeting_id))
-                    .group_by(Delegate.group_key, Rsvp.status, Checkin.kind)
+                    .group_by(Delegate.group_key, Rsvp.status, Rsvp.days, Checkin.kind)
                 )
             ).all()
             guests, withdrawn = await _off_list(session, meeting_id, today)
@@ -986,10 +991,13 @@ class CheckinService:
         missing_rows = missing_rows[:limit]
         tallies: dict[str, Counter[str]] = {}
         overall: Counter[str] = Counter()
-        for group_key, status, kind, number in counted:
+        for group_key, status, chosen, kind, number in counted:
+            # Expected today: at a meeting of several days, not one whose «tham dự» names
+            # other days only (she comes on them: here today she is «ngoài dự kiến»).
+            expected = expected_on(RsvpStatus(status), read_days(chosen), today)
             for tally in (overall, tallies.setdefault(group_key, Counter())):
                 tally["invited"] += number
-                if RsvpStatus(status).is_present:
+                if expected:
                     tally["expected"] += number
                     if kind is None:
                         tally["missing"] += number

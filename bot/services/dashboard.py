@@ -27,7 +27,7 @@ from bot.services import roster
 from bot.services.audiences import AudienceService
 from bot.services.context import RunningChats, ServiceContext
 from bot.services.invitations import SentMark
-from bot.services.reports import Counts, counts_of
+from bot.services.reports import Counts, counts_of, expected_days
 from bot.services.views import DelegateView, RsvpView
 from storage import queries
 from storage.models import (
@@ -398,6 +398,7 @@ class DashboardService:
         async with read_only(self._ctx.sessions) as session:
             connection = await session.connection()  # plain rows: no ORM result machinery
             found = (await connection.execute(self._figures_query)).all()
+            days = await expected_days(session, self._ctx.config, self._ctx.meeting_id)
         marked, to_phone = (found[0][-2], found[0][-1]) if found else (0, 0)
         tallies: list[tuple[str, str, bool, int]] = []
         reach: dict[str, list[int]] = {}
@@ -422,7 +423,7 @@ class DashboardService:
             if linked_on and status == RsvpStatus.NO_ANSWER and not reached:
                 to_phone += number
         return Figures(
-            counts=counts_of(self._ctx.config, tallies),
+            counts=counts_of(self._ctx.config, tallies, days),
             reach=[Reach(channel, yes, no) for channel, (yes, no) in sorted(reach.items())],
             to_phone=to_phone,
             unsent=no_account - marked,
