@@ -566,6 +566,7 @@ class RosterRow(NamedTuple):
     substitute_phone: str | None = None  # E.164
     # The chat channels linked that do not run here (not in ``channels``): they reach nobody.
     idle: tuple[str, ...] = ()
+    days: str | None = None  # «tham dự» for these days only (migration 0030); None: every day
 
 
 _ROSTER_COLUMNS = (
@@ -606,6 +607,7 @@ async def roster(
             Delegate.withdrawn_reason,
             Rsvp.substitute_unit,
             Rsvp.substitute_phone,
+            Rsvp.days,
         )
         .join(Rsvp, Rsvp.delegate_id == Delegate.id)
         .outerjoin(
@@ -644,6 +646,7 @@ async def roster(
                 row[20],
                 row[21],
                 *_idle(reach.get(row[0])),
+                row[22],
             )
         )
         for row in best.values()

@@ -7,6 +7,8 @@ none of it."""
 
 from __future__ import annotations
 
+import html
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -15,6 +17,7 @@ from sqlalchemy import select
 from bot.config import Config, load_config
 from bot.domain.rsvp import DayChoice, RsvpAnswer, RsvpChoice, RsvpStatus
 from bot.services import Services
+from bot.services.report_file import office_report_sheets
 from bot.services.rsvp import RsvpStep
 from bot.texts.presenters import rsvp_buttons
 from storage.models import AuditEntry
@@ -249,3 +252,22 @@ async def test_the_office_records_by_phone_an_answer_for_day_two_and_the_overvie
 async def test_a_one_day_meeting_s_office_pages_have_no_days(desk: Desk) -> None:
     assert 'id="phone-days"' not in (await desk.client.get("/office/delegates/DB010")).text
     assert 'id="expected-days"' not in (await desk.client.get("/office/")).text
+
+
+async def test_the_delegates_list_and_the_report_workbook_say_her_days(
+    desk: Desk, imported: Services
+) -> None:
+    """«Đại biểu» on the dashboard and the workbook's «Đại biểu» sheet: «Tham dự ngày 29/5»
+    for one who comes on day two only, «Tham dự» for one who comes every day."""
+    office = imported.access.local_operator()
+    for code, days in (("DB010", (DAY_TWO,)), ("DB011", None)):
+        person = (await rsvp_of(imported, code)).delegate_id
+        answer = RsvpAnswer(RsvpStatus.ATTENDING, days=days)
+        await imported.rsvp.record_by_phone(office, person, answer)
+    listing = (await desk.client.get("/office/delegates", params={"answer": "attending"})).text
+    assert [html.unescape(cell) for cell in re.findall(r'status-attending answer"[^>]*>([^<]*)<', listing)] == [
+        "Tham dự ngày 29/5", "Tham dự",
+    ]  # fmt: skip
+    sheet = office_report_sheets(VI, imported.config, await imported.office_report.collect())[0]
+    answers = {str(row[1]): row[6] for row in sheet.rows}
+    assert (answers["DB010"], answers["DB011"]) == ("Tham dự ngày 29/5", "Tham dự")

@@ -21,7 +21,7 @@ from bot.domain.outbound import (
     waits_for_a_list,
 )
 from bot.domain.phones import phone_query
-from bot.domain.rsvp import RsvpStatus
+from bot.domain.rsvp import RsvpStatus, read_days
 from bot.domain.typed import fold, shortened
 from bot.services import roster
 from bot.services.audiences import AudienceService
@@ -98,6 +98,8 @@ class Row:
     channels: tuple[str, ...]  # chat channels they can be reached on now
     blocked: tuple[str, ...]  # chat channels linked but blocked
     withdrawn: bool = False  # the office withdrew the invitation: listed, marked
+    # «Tham dự» at a meeting of several days for these days only; None: every day.
+    days: tuple[date, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -1026,7 +1028,7 @@ _PAGE = "~"
 # A list's row as read: the columns of :class:`Row` but its accounts (see :func:`_row`).
 _ROW_COLUMNS = (
     Delegate.id, Delegate.code, Delegate.full_name, Delegate.position, Delegate.organization,
-    Delegate.group_key, Delegate.phone, Rsvp.status, Delegate.withdrawn_at,
+    Delegate.group_key, Delegate.phone, Rsvp.status, Delegate.withdrawn_at, Rsvp.days,
 )  # fmt: skip
 
 
@@ -1034,7 +1036,7 @@ def _row(r: Any, accounts: dict[int, tuple[tuple[str, ...], tuple[str, ...]]]) -
     """A list's row from its columns (:data:`_ROW_COLUMNS`) and :func:`_accounts`' accounts."""
     return Row(r.id, r.code, r.full_name, r.position, r.organization, r.group_key, r.phone,
                RsvpStatus(r.status), *accounts.get(r.id, ((), ())),
-               withdrawn=r.withdrawn_at is not None)  # fmt: skip
+               withdrawn=r.withdrawn_at is not None, days=read_days(r.days))  # fmt: skip
 
 
 def notice_audience(value: str) -> str:

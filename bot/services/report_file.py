@@ -22,6 +22,7 @@ from bot.texts import Catalog
 from bot.texts.formatting import file_size
 from bot.texts.presenters import (
     action_label,
+    answer_label,
     audience_label,
     channel_label,
     contact_word,
@@ -187,7 +188,7 @@ def audit_table(
 def _answer(catalog: Catalog, row: DelegateRow) -> str:
     """The answer column: the answer, or that the invitation was withdrawn (and why)."""
     if not row.withdrawn:
-        return catalog.plain(f"status.{row.status.value}")
+        return answer_label(catalog, row.status, row.days)  # «Tham dự ngày 29/5»
     if row.withdrawn_reason:
         return catalog.plain("withdrawn.label_reason", reason=row.withdrawn_reason)
     return catalog.plain("withdrawn.label")

@@ -55,6 +55,7 @@ from bot.texts.presenters import (
     action_label,
     actor_label,
     agenda_day_label,
+    answer_label,
     audience_label,
     deadline_text,
     expected_by_day,
@@ -895,6 +896,9 @@ class Office:
         def status_name(status: RsvpStatus | str) -> str:
             return catalog.plain(f"status.{RsvpStatus(status).value}")
 
+        def answer_name(status: RsvpStatus, days: Sequence[date] | None) -> str:
+            return answer_label(catalog, status, days)  # «Tham dự ngày 29/5»
+
         def channel_name(channel: str) -> str:
             key = f"channel_name.{channel}"
             return catalog.plain(key) if catalog.has(key) else channel
@@ -920,7 +924,8 @@ class Office:
         visit = context.get("visit")
         page = self.templates.get_template(template).render(
             t=t, safe=safe, form_fields=form_fields, moment=moment, status_name=status_name,
-            channel_name=channel_name, action_name=action_name, who=who, phone=phone, size=size,
+            answer_name=answer_name, channel_name=channel_name, action_name=action_name, who=who,
+            phone=phone, size=size,
             is_meeting_day=is_meeting_day, chat_runs=self.services.ctx.chats.runs,
             # No chat runs here (a pages-only installation): none of their commands is offered.
             no_chat_runs=self.services.ctx.chats.names == frozenset(),
