@@ -17,7 +17,7 @@ from sqlalchemy import select
 from bot.config import Config, load_config
 from bot.domain.rsvp import DayChoice, RsvpAnswer, RsvpChoice, RsvpStatus
 from bot.services import Services
-from bot.services.report_file import office_report_sheets
+from bot.services.report_file import change_lines, office_report_sheets
 from bot.services.rsvp import RsvpStep
 from bot.texts.presenters import rsvp_buttons
 from storage.models import AuditEntry
@@ -235,8 +235,17 @@ async def test_the_office_records_by_phone_an_answer_for_day_two_and_the_overvie
     assert text_of(page.text, "current-answer") == (
         "Nội dung đại biểu đã xác nhận: Tham dự ngày 29/5."
     )
+    assert "→ Tham dự ngày 29/5 (Văn phòng ghi nhận qua điện thoại)" in text_of(
+        page.text, "history"
+    )
     row = await rsvp_of(imported, "DB010")
     assert (row.status, row.days) == (RsvpStatus.ATTENDING, "2024-05-29")
+    # The office's log and the workbook's audit sheet name the day, not «2024-05-29».
+    async with imported.ctx.sessions() as session:
+        entry = await session.scalar(select(AuditEntry).where(AuditEntry.action == "rsvp.changed"))
+    assert entry is not None
+    lines = change_lines(VI, imported.config, entry.action, entry.before, entry.after, {})
+    assert "Ngày tham dự: 29/5" in lines
     overview = await desk.client.get("/office/")
     assert text_of(overview.text, "expected-days") == (
         "📅 Dự kiến tham dự theo ngày: ngày 28/5: 0 · ngày 29/5: 1"

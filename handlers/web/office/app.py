@@ -41,6 +41,7 @@ from bot.domain.rsvp import (
     RsvpAnswer,
     RsvpStatus,
     only_days,
+    read_days,
 )
 from bot.domain.typed import one_line
 from bot.services import Services
@@ -899,6 +900,11 @@ class Office:
         def answer_name(status: RsvpStatus, days: Sequence[date] | None) -> str:
             return answer_label(catalog, status, days)  # «Tham dự ngày 29/5»
 
+        def audited_answer(after: Mapping[str, Any]) -> str:
+            """An audited answer's name, with the days it named (an entry's «after»)."""
+            days = read_days(after.get("days")) if isinstance(after.get("days"), str) else None
+            return answer_label(catalog, RsvpStatus(after["status"]), days)
+
         def channel_name(channel: str) -> str:
             key = f"channel_name.{channel}"
             return catalog.plain(key) if catalog.has(key) else channel
@@ -924,8 +930,8 @@ class Office:
         visit = context.get("visit")
         page = self.templates.get_template(template).render(
             t=t, safe=safe, form_fields=form_fields, moment=moment, status_name=status_name,
-            answer_name=answer_name, channel_name=channel_name, action_name=action_name, who=who,
-            phone=phone, size=size,
+            answer_name=answer_name, audited_answer=audited_answer, channel_name=channel_name,
+            action_name=action_name, who=who, phone=phone, size=size,
             is_meeting_day=is_meeting_day, chat_runs=self.services.ctx.chats.runs,
             # No chat runs here (a pages-only installation): none of their commands is offered.
             no_chat_runs=self.services.ctx.chats.names == frozenset(),
