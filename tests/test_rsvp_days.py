@@ -17,6 +17,7 @@ from sqlalchemy import select
 from bot.config import Config, load_config
 from bot.domain.rsvp import DayChoice, RsvpAnswer, RsvpChoice, RsvpStatus
 from bot.services import Services
+from bot.services.checkin import notice_line
 from bot.services.report_file import change_lines, office_report_sheets
 from bot.services.rsvp import RsvpStep
 from bot.texts.presenters import rsvp_buttons
@@ -184,7 +185,15 @@ async def test_the_desk_expects_one_who_comes_on_day_two_only_on_day_two(
     hall = await day.checkin.attendance(desk)
     assert hall.expected == 3
     assert "DB010" not in [person.code for person in hall.missing]
+    # Come on day one after all: the card says so, and she may be let in.
+    arrival = await day.checkin.lookup(desk, "DB010")
+    assert arrival.can_check_in
+    assert notice_line(VI, TWO_DAYS.meeting, arrival) == (
+        "Đại biểu đã báo chỉ dự ngày 29/5; vẫn điểm danh được nếu đại biểu đến hôm nay."
+    )
     day.clock.set(MORNING + timedelta(days=1))
+    arrival = await day.checkin.lookup(desk, "DB010")
+    assert notice_line(VI, TWO_DAYS.meeting, arrival) is None
     hall = await day.checkin.attendance(desk)
     assert hall.expected == 4
     assert "DB010" in [person.code for person in hall.missing]

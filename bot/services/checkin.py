@@ -41,7 +41,7 @@ from bot.services.access import DeskActor, OfficeActor
 from bot.services.context import ServiceContext
 from bot.services.views import DelegateView, RsvpView
 from bot.texts import Catalog
-from bot.texts.formatting import arrival_time, clock, long_date
+from bot.texts.formatting import arrival_time, clock, day_list, long_date
 from storage import queries
 from storage.models import Checkin, Delegate, Invitation, Rsvp
 from storage.sharing import guests_in_turn
@@ -73,6 +73,9 @@ class Notice(StrEnum):
 
     ALREADY_IN = "already_in"  # checked in already (when, by whom): nothing more to do
     DECLINED = "declined"  # answered that they would not come: may still be let in
+    # At a meeting of several days, answered «tham dự» for other days than today: may still be
+    # let in (counted as come unexpected today).
+    OTHER_DAYS = "other_days"
     SENT_SUBSTITUTE = "sent_substitute"  # named a substitute: who stands at the desk?
     NOT_ON_LIST = "not_on_list"  # no invitee has this link or code: record a guest
     NOT_INVITED = "not_invited"  # on the list for a task only, not invited: record a guest
@@ -1320,6 +1323,8 @@ class CheckinService:
             notices.append(Notice.DECLINED)
         elif answer.status is RsvpStatus.SUBSTITUTE:
             notices.append(Notice.SENT_SUBSTITUTE)
+        elif today is not None and not expected_on(answer.status, answer.days, today):
+            notices.append(Notice.OTHER_DAYS)  # «tham dự» on other days only
         return person, Arrival(view, label, area, answer, checkin, tuple(notices), came_on, came_by)
 
 
@@ -1607,6 +1612,8 @@ def notice_line(catalog: Catalog, meeting: Meeting, arrival: Arrival) -> str | N
             params = {"who": who, "time": time, "by": came.by, "desk": came.desk}
         if notice is Notice.SENT_SUBSTITUTE and arrival.answer is not None:
             params = {"name": arrival.answer.substitute_name or ""}
+        if notice is Notice.OTHER_DAYS and arrival.answer is not None:
+            params = {"days": day_list(catalog, arrival.answer.days or ())}
         key = notice.value
         if notice is Notice.WITHDRAWN and arrival.checkin is not None:
             key = "withdrawn_in"  # she is in already: nothing more to record, how she counts
