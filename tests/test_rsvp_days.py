@@ -8,16 +8,19 @@ none of it."""
 from __future__ import annotations
 
 import html
+import io
 import re
 from datetime import date, timedelta
 
 import pytest
+from docx import Document
 from sqlalchemy import select
 
 from bot.config import Config, load_config
 from bot.domain.rsvp import DayChoice, RsvpAnswer, RsvpChoice, RsvpStatus
 from bot.services import Services
 from bot.services.checkin import notice_line
+from bot.services.day_files import sign_sheet_document
 from bot.services.report_file import change_lines, office_report_sheets
 from bot.services.rsvp import RsvpStep
 from bot.texts.presenters import rsvp_buttons
@@ -289,3 +292,21 @@ async def test_the_delegates_list_and_the_report_workbook_say_her_days(
     sheet = office_report_sheets(VI, imported.config, await imported.office_report.collect())[0]
     answers = {str(row[1]): row[6] for row in sheet.rows}
     assert (answers["DB010"], answers["DB011"]) == ("Tham dự ngày 29/5", "Tham dự")
+
+
+async def test_the_signature_sheet_lists_one_who_comes_on_day_two_only_with_her_days(
+    day: Day,  # noqa: F811
+) -> None:
+    """She had declined (off the sheet); answering day two only she is on it, her name noted
+    «(chỉ dự ngày 29/5)» above the signature columns of both days."""
+    services = day.services
+    content, _ = sign_sheet_document(VI, services.config, await services.checkin.roll(), MORNING)
+    names = [cell.text for table in Document(io.BytesIO(content)).tables for row in table.rows
+             for cell in row.cells[1:2]]  # fmt: skip
+    assert not any(name.startswith("Trịnh Văn Thắng") for name in names)
+    await day_two_only(day, "DB010")
+    content, _ = sign_sheet_document(VI, services.config, await services.checkin.roll(), MORNING)
+    names = [cell.text for table in Document(io.BytesIO(content)).tables for row in table.rows
+             for cell in row.cells[1:2]]  # fmt: skip
+    assert "Trịnh Văn Thắng\n(chỉ dự ngày 29/5)" in names
+    assert "Phạm Thị Thanh Mai" in names  # every day: no note

@@ -413,6 +413,8 @@ class RollLine:
     # Apart from the position since migration 0026: None on an answer given before it.
     substitute_unit: str | None = None
     substitute_phone: str | None = None  # as shown; the number the substitute gave, if any
+    # «Tham dự» at a meeting of several days for these days only; None: every day.
+    days: tuple[date, ...] | None = None
 
     @property
     def expected(self) -> bool:
@@ -1114,6 +1116,7 @@ class CheckinService:
                         Rsvp.substitute_unit,
                         Rsvp.substitute_phone,
                         Checkin.organization,
+                        Rsvp.days,
                         day=today,
                     )
                     .where(*wanted)
@@ -1148,6 +1151,7 @@ class CheckinService:
                 rank=row[14],
                 substitute_unit=row[15],
                 substitute_phone=display_phone(row[16]) if row[16] else None,
+                days=read_days(row[18]),
             )
             for row in rows
         ]
