@@ -23,7 +23,7 @@ from bot.services.checkin import notice_line
 from bot.services.day_files import sign_sheet_document
 from bot.services.report_file import change_lines, office_report_sheets
 from bot.services.rsvp import RsvpStep
-from bot.texts.presenters import rsvp_buttons
+from bot.texts.presenters import add_day_buttons, answer_label, ask_days, rsvp_buttons
 from storage.models import AuditEntry
 from tests.conftest import EXAMPLE_CONFIG, local
 from tests.harness import BotHarness
@@ -310,3 +310,36 @@ async def test_the_signature_sheet_lists_one_who_comes_on_day_two_only_with_her_
              for cell in row.cells[1:2]]  # fmt: skip
     assert "Trịnh Văn Thắng\n(chỉ dự ngày 29/5)" in names
     assert "Phạm Thị Thanh Mai" in names  # every day: no note
+
+
+def three_days(config: Config) -> Config:
+    """``config``'s meeting ending two days later: 28/5 to 30/5."""
+    meeting = config.meeting
+    ends = meeting.model_copy(update={"ends_at": meeting.ends_at + timedelta(days=2)})
+    return config.model_copy(update={"meeting": ends})
+
+
+@pytest.mark.parametrize("config", [three_days(load_config(EXAMPLE_CONFIG).config)], ids=["3"])
+async def test_at_a_meeting_of_three_days_a_day_is_chosen_then_others_added(
+    day: Day,  # noqa: F811
+) -> None:
+    """«Chỉ dự ngày 28/5», then «➕ Dự thêm ngày 30/5» offered under the confirmation: 28/5 and
+    30/5; adding 29/5 too is every day, plain «tham dự»."""
+    day.clock.set(BEFORE_DEADLINE)
+    config = day.services.config
+    account = await day.account("DB020")
+    rsvp = day.services.rsvp
+    first = await rsvp.choose(account, DayChoice(1))
+    assert first.rsvp is not None and first.rsvp.days == (DAY_ONE,)
+    more = add_day_buttons(VI, config, first.rsvp.days)
+    assert [(b.label, b.data) for row in more for b in row] == [
+        ("➕ Dự thêm ngày 29/5", "rsvp:day+:2"), ("➕ Dự thêm ngày 30/5", "rsvp:day+:3"),
+    ]  # fmt: skip
+    second = await rsvp.choose(account, DayChoice(3, add=True))
+    assert second.rsvp is not None and second.rsvp.days == (DAY_ONE, date(2024, 5, 30))
+    assert answer_label(VI, second.rsvp.status, second.rsvp.days) == ("Tham dự ngày 28/5 và 30/5")
+    third = await rsvp.choose(account, DayChoice(2, add=True))
+    assert third.rsvp is not None and (third.rsvp.status, third.rsvp.days) == (
+        RsvpStatus.ATTENDING, None,
+    )  # fmt: skip
+    assert ask_days(VI, config).startswith("Hội nghị họp 3 ngày: 28/5, 29/5 và 30/5.")
