@@ -343,3 +343,18 @@ async def test_at_a_meeting_of_three_days_a_day_is_chosen_then_others_added(
         RsvpStatus.ATTENDING, None,
     )  # fmt: skip
     assert ask_days(VI, config).startswith("Hội nghị họp 3 ngày: 28/5, 29/5 và 30/5.")
+
+
+async def test_some_days_chosen_under_the_reason_s_question_ends_the_question(
+    day: Day,  # noqa: F811
+) -> None:
+    """«Không tham dự», then «Chỉ dự một số ngày» instead: words typed next are no reason
+    for a decline she has moved on from."""
+    day.clock.set(BEFORE_DEADLINE)
+    account = await day.account("DB020")
+    rsvp = day.services.rsvp
+    assert (await rsvp.choose(account, RsvpChoice.DECLINE)).step is RsvpStep.ASK_REASON
+    assert (await rsvp.choose(account, RsvpChoice.SOME_DAYS)).step is RsvpStep.ASK_DAYS
+    typed = await rsvp.submit_text(account, "Trùng lịch tiếp công dân")
+    assert typed.step is RsvpStep.NOTHING_PENDING
+    assert (await rsvp_of(day.services, "DB020")).reason is None

@@ -287,6 +287,7 @@ class RsvpService:
         if choice is RsvpChoice.SOME_DAYS:
             if self._ctx.config.meeting.days < 2:
                 return RsvpResult(RsvpStep.NOTHING_PENDING, current)  # a stale button
+            _clear(ident)  # a reason or a name asked before: what she types next is not it
             return RsvpResult(RsvpStep.ASK_DAYS, current)
         if choice is RsvpChoice.DECLINE:
             # The reason is optional, so the decline counts from the tap; a reason typed
