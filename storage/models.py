@@ -207,6 +207,9 @@ class Rsvp(Base):
     substitute_phone: Mapped[str | None] = mapped_column(String(20))
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Since migration 0030, at a meeting of several days: the days «tham dự» covers, their ISO
+    # dates joined by commas in date order (bot.domain.rsvp.stored_days); None: every day.
+    days: Mapped[str | None] = mapped_column(String(200))
 
     delegate: Mapped[Delegate] = relationship(back_populates="rsvp", lazy="raise")
 

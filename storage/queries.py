@@ -274,6 +274,7 @@ class AnsweringRow(NamedTuple):
     answered_at: datetime | None
     substitute_unit: str | None
     substitute_phone: str | None
+    days: str | None  # «tham dự» for these days only (migration 0030); None: every day
     withdrawn_at: datetime | None  # the office withdrew the person's invitation
     organization: str  # the person's unit, offered for a substitute's
 
@@ -281,7 +282,7 @@ class AnsweringRow(NamedTuple):
 IDENTITY_FIELDS = ("channel", "external_id", "id", "delegate_id", "pending_input", "pending_data")
 RSVP_FIELDS = (
     "id", "status", "reason", "substitute_name", "substitute_position", "answered_at",
-    "substitute_unit", "substitute_phone",
+    "substitute_unit", "substitute_phone", "days",
 )  # fmt: skip
 # The columns of an AnsweringRow, in the order of its fields.
 ANSWERING_COLUMNS = (
@@ -565,6 +566,7 @@ class RosterRow(NamedTuple):
     substitute_phone: str | None = None  # E.164
     # The chat channels linked that do not run here (not in ``channels``): they reach nobody.
     idle: tuple[str, ...] = ()
+    days: str | None = None  # «tham dự» for these days only (migration 0030); None: every day
 
 
 _ROSTER_COLUMNS = (
@@ -605,6 +607,7 @@ async def roster(
             Delegate.withdrawn_reason,
             Rsvp.substitute_unit,
             Rsvp.substitute_phone,
+            Rsvp.days,
         )
         .join(Rsvp, Rsvp.delegate_id == Delegate.id)
         .outerjoin(
@@ -643,6 +646,7 @@ async def roster(
                 row[20],
                 row[21],
                 *_idle(reach.get(row[0])),
+                row[22],
             )
         )
         for row in best.values()

@@ -1032,3 +1032,31 @@ async def test_the_checkin_day_migration_files_each_check_in_by_its_local_date_a
         )
         assert "day" not in columns
         await connection.run_sync(_migrate, "upgrade", "head")
+
+
+@pytest.mark.fresh_database
+async def test_the_rsvp_days_migration_leaves_every_answer_for_every_day_and_drops_cleanly(
+    engine: AsyncEngine, services: Services
+) -> None:
+    """0030: rsvps gain ``days``, empty (every day) on the answers there already; an answer for
+    some days stored after it; a downgrade drops the column and keeps the answer («tham dự»,
+    now every day)."""
+    await services.delegates.import_rows([delegate_row("A1")], actor="t")
+
+    def columns(connection: Connection) -> set[str]:
+        return {column["name"] for column in inspect(connection).get_columns("rsvps")}
+
+    async with engine.begin() as connection:
+        await connection.run_sync(_migrate, "downgrade", "0029")
+        assert "days" not in await connection.run_sync(columns)
+        await connection.execute(text("UPDATE rsvps SET status = 'attending'"))
+        await connection.run_sync(_migrate, "upgrade", "head")
+        assert "days" in await connection.run_sync(columns)
+        rows = (await connection.execute(text("SELECT status, days FROM rsvps"))).all()
+        assert [tuple(row) for row in rows] == [("attending", None)]
+        await connection.execute(text("UPDATE rsvps SET days = '2024-05-29'"))
+        await connection.run_sync(_migrate, "downgrade", "0029")
+        assert "days" not in await connection.run_sync(columns)
+        rows = (await connection.execute(text("SELECT status FROM rsvps"))).all()
+        assert [tuple(row) for row in rows] == [("attending",)]
+        await connection.run_sync(_migrate, "upgrade", "head")

@@ -3,6 +3,7 @@ an RSVP, the office's counts, and the choices they offer."""
 
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,7 +16,15 @@ from bot.services.checkin import Attendance
 from bot.services.reports import Counts, Tally, UnansweredPage
 from bot.services.views import DelegateView, RsvpView
 from bot.texts import Catalog, Html
-from bot.texts.presenters import agenda, deadline_text, status_label, when_where
+from bot.texts.formatting import day_list
+from bot.texts.presenters import (
+    agenda,
+    answer_label,
+    deadline_text,
+    expected_by_day,
+    status_label,
+    when_where,
+)
 
 
 def substitute_position(catalog: Catalog, rsvp: RsvpView, own_unit: str | None) -> str:
@@ -49,7 +58,7 @@ def answer(
     """The current answer with its details, said to the person who gave it (or, with
     ``to_office``, to the office, of that person); ``own_unit`` is hers (see
     :func:`substitute_position`)."""
-    label = status_label(catalog, rsvp.status)
+    label = answer_label(catalog, rsvp.status, rsvp.days)
     key = "rsvp.office_current" if to_office else "rsvp.current"
     if rsvp.status is RsvpStatus.SUBSTITUTE:
         said = substitute_position if to_office else substitute_said
@@ -163,6 +172,13 @@ def recorded(
         )
     elif rsvp.status is RsvpStatus.DECLINED and rsvp.reason:
         text = catalog.html("rsvp.recorded_declined_reason", reason=rsvp.reason)
+    elif rsvp.status is RsvpStatus.ATTENDING and rsvp.days:
+        text = catalog.html("rsvp.recorded_attending_days", days=day_list(catalog, rsvp.days))
+    elif rsvp.status is RsvpStatus.ATTENDING and config.meeting.several_days:
+        dates = config.meeting.dates
+        text = catalog.html(
+            "rsvp.recorded_attending_every", count=len(dates), days=day_list(catalog, dates)
+        )
     else:
         text = catalog.html(f"rsvp.recorded_{rsvp.status.value}")
     parts = [text]
@@ -238,6 +254,8 @@ def counts(catalog: Catalog, config: Config, result: Counts) -> list[Html]:
             capacity=catalog.number(result.capacity),
         ),
     ]
+    if result.by_day:  # a meeting of several days: how many to expect (and feed) each day
+        lines.append(Html(html.escape(expected_by_day(catalog, result.by_day), quote=False)))
     if result.overall.present > result.capacity:
         lines.append(
             catalog.html(

@@ -7,10 +7,14 @@ from bot.chat.general import welcome_closing
 from bot.chat.turn import Turn
 from bot.domain.inbound import Action, Text
 from bot.domain.outbound import Answer, Button
-from bot.domain.rsvp import parse_rsvp_action
+from bot.domain.rsvp import parse_day_action, parse_rsvp_action
 from bot.services.rsvp import RsvpResult, RsvpStep
+from bot.texts import Html
 from bot.texts.presenters import (
+    add_day_buttons,
+    ask_days,
     cancel_buttons,
+    day_buttons,
     deadline_text,
     decline_buttons,
     phone_buttons,
@@ -24,7 +28,7 @@ from bot.texts.presenters import (
 
 async def on_action(turn: Turn, action: Action) -> Answer:
     """Tham dự / Không tham dự / Cử người dự thay (or their follow-ups)."""
-    choice = parse_rsvp_action(action.data)
+    choice = parse_day_action(action.data) or parse_rsvp_action(action.data)
     if choice is None:
         return Answer(toast=turn.toast("hint.stale_button", alert=True))
     result = await turn.services.rsvp.choose(turn.account, choice)
@@ -71,7 +75,12 @@ def reply(turn: Turn, result: RsvpResult) -> Answer:
         recorded = replies.recorded(
             catalog, config, result.rsvp, result.previous, own_unit=result.own_unit
         )
-        return Answer.say(recorded, _to_change(turn))
+        more = add_day_buttons(catalog, config, result.rsvp.days)
+        if more:  # «Dự thêm ngày 19/12»: a meeting of three days or more
+            recorded = Html(f"{recorded}\n{catalog.html('rsvp.add_days')}")
+        return Answer.say(recorded, (*_to_change(turn), *more))
+    if step is RsvpStep.ASK_DAYS:
+        return Answer.say(ask_days(catalog, config), day_buttons(catalog, config))
     if step is RsvpStep.UNCHANGED:
         return turn.say("rsvp.unchanged")
     if step is RsvpStep.NOTHING_TO_CANCEL:
@@ -102,7 +111,7 @@ def reply(turn: Turn, result: RsvpResult) -> Answer:
         )
     if step is RsvpStep.SUBSTITUTE_IS_DELEGATE:
         # The question ended: the three choices under it, «Tham dự» the one she likely meant.
-        return turn.say("rsvp.substitute_is_delegate", rsvp_buttons(catalog))
+        return turn.say("rsvp.substitute_is_delegate", rsvp_buttons(catalog, config))
     if step is RsvpStep.NOT_A_PHONE:
         return turn.say("rsvp.not_a_phone", phone_buttons(catalog), typed=result.typed or "")
     if step is RsvpStep.CANCELLED:
@@ -135,4 +144,4 @@ def _to_change(turn: Turn) -> tuple[tuple[Button, ...], ...]:
     «Hủy». Buttons stay on the invitation's card, so a channel with them needs none here."""
     if turn.channel.capabilities.buttons:
         return ()
-    return rsvp_buttons(turn.catalog)
+    return rsvp_buttons(turn.catalog, turn.config)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 
@@ -40,8 +41,13 @@ class RsvpAnswer:
     # unit glued); the phone is E.164 (bot.domain.phones.normalize_phone).
     substitute_unit: str | None = None
     substitute_phone: str | None = None
+    # «Tham dự» at a meeting of several days for these days only (in date order, never all of
+    # them: :func:`only_days`); None: every day, and every other answer.
+    days: tuple[date, ...] | None = None
 
     def __post_init__(self) -> None:
+        if self.days is not None and (self.status is not RsvpStatus.ATTENDING or not self.days):
+            raise ValueError("only «tham dự» names its days, and at least one")
         if self.status is RsvpStatus.SUBSTITUTE and not (
             self.substitute_name and self.substitute_position
         ):
@@ -55,6 +61,34 @@ class RsvpAnswer:
             raise ValueError("only a substitute answer names a substitute")
         if self.status is not RsvpStatus.DECLINED and self.reason:
             raise ValueError("only a declined answer has a reason")
+
+
+def only_days(chosen: Iterable[date], dates: Sequence[date]) -> tuple[date, ...] | None:
+    """The meeting days (of ``dates``) among ``chosen``, in date order, for an answer «tham
+    dự» that names them; None when they are every day (plain «tham dự»). Raises ValueError
+    when none of them is a meeting day."""
+    days = tuple(sorted(set(chosen) & set(dates)))
+    if not days:
+        raise ValueError("no meeting day chosen")
+    return None if len(days) == len(set(dates)) else days
+
+
+def stored_days(days: Sequence[date] | None) -> str | None:
+    """``days`` as ``rsvps.days`` keeps them: ISO dates joined by commas; None for every day."""
+    return None if days is None else ",".join(day.isoformat() for day in days)
+
+
+def read_days(stored: str | None) -> tuple[date, ...] | None:
+    """The days ``rsvps.days`` holds (:func:`stored_days`); None for every day."""
+    if not stored:
+        return None
+    return tuple(date.fromisoformat(part) for part in stored.split(","))
+
+
+def expected_on(status: RsvpStatus, days: Sequence[date] | None, day: date | None) -> bool:
+    """Whether the answer means she (or her substitute) comes on meeting day ``day`` (None:
+    on some day): the rule :func:`bot.services.roster.expected` reads in SQL."""
+    return status.is_present and (day is None or days is None or day in days)
 
 
 def answers_open(now: datetime, deadline: datetime) -> bool:
@@ -90,6 +124,39 @@ class RsvpChoice(StrEnum):
     SAME_UNIT = "same_unit"  # the substitute is from the delegate's own unit
     SKIP_PHONE = "skip_phone"  # no phone for the substitute
     CANCEL = "cancel"
+    # At a meeting of several days: «Chỉ dự một số ngày», which offers the days one by one.
+    SOME_DAYS = "days"
+
+
+@dataclass(frozen=True)
+class DayChoice:
+    """«Chỉ ngày 18/12»: «tham dự» on that meeting day only (``number``: 1 for the first);
+    ``add``: that day as well as those her answer already names («Thêm ngày 19/12»);
+    ``also``: further days chosen with it (the personal page's boxes, one a day)."""
+
+    number: int
+    add: bool = False
+    also: tuple[int, ...] = ()
+
+
+DAY_ACTION_PREFIX = "rsvp:day:"
+ADD_DAY_ACTION_PREFIX = "rsvp:day+:"
+
+
+def day_action(choice: DayChoice) -> str:
+    """The action data of a day's button (names no record, as :func:`rsvp_action`)."""
+    prefix = ADD_DAY_ACTION_PREFIX if choice.add else DAY_ACTION_PREFIX
+    return f"{prefix}{choice.number}"
+
+
+def parse_day_action(data: str | None) -> DayChoice | None:
+    """The day a day's button names, or None for anything else."""
+    for prefix, add in ((DAY_ACTION_PREFIX, False), (ADD_DAY_ACTION_PREFIX, True)):
+        if data and data.startswith(prefix):
+            number = data.removeprefix(prefix)
+            if number.isdigit() and 0 < int(number) < 100:
+                return DayChoice(int(number), add)
+    return None
 
 
 RSVP_ACTION_PREFIX = "rsvp:"

@@ -34,7 +34,7 @@ from bot.config import Config, Meeting
 from bot.domain.checkin import SUBSTITUTE_CHECKIN
 from bot.domain.order import LAST
 from bot.domain.phones import display_phone, phone_matches, phone_query
-from bot.domain.rsvp import RsvpStatus, unit_typed_once
+from bot.domain.rsvp import RsvpStatus, expected_on, read_days, unit_typed_once
 from bot.domain.tokens import looks_like_token, parse_link_code
 from bot.domain.typed import fold, one_line
 from bot.services import roster
@@ -42,7 +42,7 @@ from bot.services.access import DeskActor, OfficeActor
 from bot.services.context import ServiceContext
 from bot.services.views import DelegateView, RsvpView
 from bot.texts import Catalog
-from bot.texts.formatting import arrival_time, clock, long_date
+from bot.texts.formatting import arrival_time, clock, day_list, long_date
 from storage import queries
 from storage.models import Checkin, Delegate, Invitation, Rsvp
 from storage.sharing import guests_in_turn
@@ -74,6 +74,9 @@ class Notice(StrEnum):
 
     ALREADY_IN = "already_in"  # checked in already (when, by whom): nothing more to do
     DECLINED = "declined"  # answered that they would not come: may still be let in
+    # At a meeting of several days, answered «tham dự» for other days than today: may still be
+    # let in (counted as come unexpected today).
+    OTHER_DAYS = "other_days"
     SENT_SUBSTITUTE = "sent_substitute"  # named a substitute: who stands at the desk?
     NOT_ON_LIST = "not_on_list"  # no invitee has this link or code: record a guest
     NOT_INVITED = "not_invited"  # on the list for a task only, not invited: record a guest
@@ -407,6 +410,8 @@ class RollLine:
     # Apart from the position since migration 0026: None on an answer given before it.
     substitute_unit: str | None = None
     substitute_phone: str | None = None  # as shown; the number the substitute gave, if any
+    # «Tham dự» at a meeting of several days for these days only; None: every day.
+    days: tuple[date, ...] | None = None
 
     @property
     def expected(self) -> bool:
@@ -954,13 +959,14 @@ class CheckinService:
                     _answered(
                         Delegate.group_key,
                         Rsvp.status,
+                        Rsvp.days,
                         Checkin.kind,
                         func.count(),
                         day=seen,
                         first=whole,
                     )
                     .where(roster.delegates_of(meeting_id))
-                    .group_by(Delegate.group_key, Rsvp.status, Checkin.kind)
+                    .group_by(Delegate.group_key, Rsvp.status, Rsvp.days, Checkin.kind)
                 )
             ).all()
             guests, withdrawn = await _off_list(session, meeting_id, seen, once=whole)
@@ -989,10 +995,13 @@ class CheckinService:
         missing_rows = missing_rows[:limit]
         tallies: dict[str, Counter[str]] = {}
         overall: Counter[str] = Counter()
-        for group_key, status, kind, number in counted:
+        for group_key, status, chosen, kind, number in counted:
+            # Expected today: at a meeting of several days, not one whose «tham dự» names
+            # other days only (she comes on them: here today she is «ngoài dự kiến»).
+            expected = expected_on(RsvpStatus(status), read_days(chosen), seen)
             for tally in (overall, tallies.setdefault(group_key, Counter())):
                 tally["invited"] += number
-                if RsvpStatus(status).is_present:
+                if expected:
                     tally["expected"] += number
                     if kind is None:
                         tally["missing"] += number
@@ -1081,6 +1090,7 @@ class CheckinService:
                         Rsvp.substitute_unit,
                         Rsvp.substitute_phone,
                         Checkin.organization,
+                        Rsvp.days,
                         day=today,
                     )
                     .where(*wanted)
@@ -1115,6 +1125,7 @@ class CheckinService:
                 rank=row[14],
                 substitute_unit=row[15],
                 substitute_phone=display_phone(row[16]) if row[16] else None,
+                days=read_days(row[18]),
             )
             for row in rows
         ]
@@ -1290,6 +1301,8 @@ class CheckinService:
             notices.append(Notice.DECLINED)
         elif answer.status is RsvpStatus.SUBSTITUTE:
             notices.append(Notice.SENT_SUBSTITUTE)
+        elif today is not None and not expected_on(answer.status, answer.days, today):
+            notices.append(Notice.OTHER_DAYS)  # «tham dự» on other days only
         return person, Arrival(view, label, area, answer, checkin, tuple(notices), came_on, came_by)
 
 
@@ -1610,6 +1623,8 @@ def notice_line(catalog: Catalog, meeting: Meeting, arrival: Arrival) -> str | N
             params = {"who": who, "time": time, "by": came.by, "desk": came.desk}
         if notice is Notice.SENT_SUBSTITUTE and arrival.answer is not None:
             params = {"name": arrival.answer.substitute_name or ""}
+        if notice is Notice.OTHER_DAYS and arrival.answer is not None:
+            params = {"days": day_list(catalog, arrival.answer.days or ())}
         key = notice.value
         if notice is Notice.WITHDRAWN and arrival.checkin is not None:
             key = "withdrawn_in"  # she is in already: nothing more to record, how she counts

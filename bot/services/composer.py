@@ -512,7 +512,7 @@ class MessageComposer:
             deadline=deadline_text(catalog, self._config),
             contact=self._config.office.contact,
         )
-        return TextPart(text, rsvp_buttons(catalog))
+        return TextPart(text, rsvp_buttons(catalog, self._config))
 
     async def _task_reminder(self, message: MessageView, recipient: Recipient) -> Outbound:
         key = message.audience.partition(":")[2]

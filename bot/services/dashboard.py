@@ -21,13 +21,13 @@ from bot.domain.outbound import (
     waits_for_a_list,
 )
 from bot.domain.phones import phone_query
-from bot.domain.rsvp import RsvpStatus
+from bot.domain.rsvp import RsvpStatus, read_days
 from bot.domain.typed import fold, shortened
 from bot.services import roster
 from bot.services.audiences import AudienceService
 from bot.services.context import RunningChats, ServiceContext
 from bot.services.invitations import SentMark
-from bot.services.reports import Counts, counts_of
+from bot.services.reports import Counts, counts_of, expected_days
 from bot.services.views import DelegateView, RsvpView
 from storage import queries
 from storage.models import (
@@ -98,6 +98,8 @@ class Row:
     channels: tuple[str, ...]  # chat channels they can be reached on now
     blocked: tuple[str, ...]  # chat channels linked but blocked
     withdrawn: bool = False  # the office withdrew the invitation: listed, marked
+    # «Tham dự» at a meeting of several days for these days only; None: every day.
+    days: tuple[date, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -398,6 +400,7 @@ class DashboardService:
         async with read_only(self._ctx.sessions) as session:
             connection = await session.connection()  # plain rows: no ORM result machinery
             found = (await connection.execute(self._figures_query)).all()
+            days = await expected_days(session, self._ctx.config, self._ctx.meeting_id)
         marked, to_phone = (found[0][-2], found[0][-1]) if found else (0, 0)
         tallies: list[tuple[str, str, bool, int]] = []
         reach: dict[str, list[int]] = {}
@@ -422,7 +425,7 @@ class DashboardService:
             if linked_on and status == RsvpStatus.NO_ANSWER and not reached:
                 to_phone += number
         return Figures(
-            counts=counts_of(self._ctx.config, tallies),
+            counts=counts_of(self._ctx.config, tallies, days),
             reach=[Reach(channel, yes, no) for channel, (yes, no) in sorted(reach.items())],
             to_phone=to_phone,
             unsent=no_account - marked,
@@ -1025,7 +1028,7 @@ _PAGE = "~"
 # A list's row as read: the columns of :class:`Row` but its accounts (see :func:`_row`).
 _ROW_COLUMNS = (
     Delegate.id, Delegate.code, Delegate.full_name, Delegate.position, Delegate.organization,
-    Delegate.group_key, Delegate.phone, Rsvp.status, Delegate.withdrawn_at,
+    Delegate.group_key, Delegate.phone, Rsvp.status, Delegate.withdrawn_at, Rsvp.days,
 )  # fmt: skip
 
 
@@ -1033,7 +1036,7 @@ def _row(r: Any, accounts: dict[int, tuple[tuple[str, ...], tuple[str, ...]]]) -
     """A list's row from its columns (:data:`_ROW_COLUMNS`) and :func:`_accounts`' accounts."""
     return Row(r.id, r.code, r.full_name, r.position, r.organization, r.group_key, r.phone,
                RsvpStatus(r.status), *accounts.get(r.id, ((), ())),
-               withdrawn=r.withdrawn_at is not None)  # fmt: skip
+               withdrawn=r.withdrawn_at is not None, days=read_days(r.days))  # fmt: skip
 
 
 def notice_audience(value: str) -> str:

@@ -42,7 +42,7 @@ from bot.services.checkin import (
     off_list_guest_as,
 )
 from bot.texts import Catalog
-from bot.texts.formatting import arrival_time
+from bot.texts.formatting import arrival_time, day_list
 from bot.texts.presenters import plain_when_where
 
 
@@ -99,6 +99,8 @@ def sign_sheet_document(
         note = (
             catalog.plain("day_papers.substitute_note", name=line.full_name) if substitute else ""
         )
+        if not substitute and line.days:  # signs on her days only: «(chỉ dự ngày 18/12)»
+            note = catalog.plain("day_papers.days_note", days=day_list(catalog, line.days))
         by_group.setdefault(line.group_key, []).append(SignRow(name, position, unit, note))
     labels = {group.key: group.label for group in config.groups}
     groups = [SignGroup(labels.get(key, key), rows) for key, rows in by_group.items()]

@@ -10,7 +10,7 @@ import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain.drafts import DraftLine
 from bot.domain.order import protocol_key
 from bot.domain.outbound import DeliveryStatus, MessageKind, MessageStatus, SkipReason, skip_reason
-from bot.domain.rsvp import RsvpStatus
+from bot.domain.rsvp import RsvpStatus, read_days
 from bot.domain.tasks import TaskLine
 from bot.services import roster
 from bot.services.checkin import Attendance, CheckinService, CheckinView
@@ -61,6 +61,8 @@ class DelegateRow:
     # The chat channels linked that this installation does not run (no token set): they reach
     # nobody, and are named as such.
     idle: tuple[str, ...] = ()
+    # «Tham dự» at a meeting of several days for these days only; None: every day.
+    days: tuple[date, ...] | None = None
 
     @property
     def only_idle(self) -> bool:
@@ -205,6 +207,7 @@ class OfficeReportService:
                     substitute_unit=row.substitute_unit,
                     substitute_phone=row.substitute_phone,
                     idle=row.idle,
+                    days=read_days(row.days),
                 )
                 for row in roster
             ]

@@ -58,7 +58,7 @@ from bot.domain.outbound import (
     SkipReason,
     passed_on_to,
 )
-from bot.domain.rsvp import RsvpStatus
+from bot.domain.rsvp import RsvpStatus, read_days
 from bot.domain.tasks import TaskStatus, is_overdue
 from bot.domain.tokens import looks_like_token
 from bot.services.access import DASHBOARD
@@ -272,6 +272,7 @@ def _person_statement(*, by_day: bool = False) -> Select[Any]:
             r.c.answered_at,
             r.c.substitute_unit,
             r.c.substitute_phone,
+            r.c.days,
             ch.c.kind.label("checkin_kind"),
             ch.c.full_name.label("checkin_name"),
             ch.c.desk.label("checkin_desk"),
@@ -569,6 +570,7 @@ class PageService:
             answered_at=row.answered_at,
             substitute_unit=row.substitute_unit,
             substitute_phone=row.substitute_phone,
+            days=read_days(row.days),
         )
         checkin = None
         if row.checkin_at is not None:

@@ -11,7 +11,7 @@ from bot.config import Config
 from bot.documents.workbook import Cell, Sheet, workbook_bytes
 from bot.domain.outbound import DeliveryStatus
 from bot.domain.phones import display_phone, mask_phone
-from bot.domain.rsvp import RsvpStatus
+from bot.domain.rsvp import RsvpStatus, read_days
 from bot.domain.tasks import AssignmentLine
 from bot.services.checkin import Attendance, CheckinView, counted_as, day_line
 from bot.services.office_report import AuditRow, DelegateRow, MessageRow, OfficeReport
@@ -19,9 +19,10 @@ from bot.services.privacy import ERASED
 from bot.services.reports import Tally
 from bot.services.views import DelegateView
 from bot.texts import Catalog
-from bot.texts.formatting import file_size
+from bot.texts.formatting import day_list, file_size
 from bot.texts.presenters import (
     action_label,
+    answer_label,
     audience_label,
     channel_label,
     contact_word,
@@ -185,7 +186,7 @@ def audit_table(
 def _answer(catalog: Catalog, row: DelegateRow) -> str:
     """The answer column: the answer, or that the invitation was withdrawn (and why)."""
     if not row.withdrawn:
-        return catalog.plain(f"status.{row.status.value}")
+        return answer_label(catalog, row.status, row.days)  # «Tham dự ngày 29/5»
     if row.withdrawn_reason:
         return catalog.plain("withdrawn.label_reason", reason=row.withdrawn_reason)
     return catalog.plain("withdrawn.label")
@@ -599,6 +600,9 @@ def _audited_value(
         return _label(catalog, f"{section}.{item}", str(item)) if section else str(item)
     if key == "answer":
         return _label(catalog, f"status.{item}", str(item))
+    if key == "days" and action == "rsvp.changed" and isinstance(item, str):
+        with contextlib.suppress(ValueError):  # «2024-05-29» as «29/5»
+            return day_list(catalog, read_days(item) or ())
     if key in _PHONE_KEYS and isinstance(item, str) and "*" not in item:
         # A substitute's number is kept whole in her answer's entry (as on the answer's row),
         # a delegate's own is masked when written: both read masked alike («+84*******678»).

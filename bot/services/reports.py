@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date
 
 from sqlalchemy import and_, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Config
-from bot.domain.rsvp import RsvpStatus
+from bot.domain.rsvp import RsvpStatus, expected_on, read_days
 from bot.services import roster
 from bot.services.context import ServiceContext
 from storage.models import Delegate, Rsvp
@@ -52,6 +54,9 @@ class Counts:
     capacity: int
     overall: Tally
     groups: list[GroupTally]
+    # At a meeting of several days: each day with how many are expected that day (attending
+    # every day or that day among hers, and substitutes); empty for a one-day meeting.
+    by_day: tuple[tuple[date, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -90,9 +95,20 @@ class UnansweredPage:
         return sum(len(group.delegates) for group in self.groups)
 
 
-def counts_of(config: Config, rows: Iterable[tuple[str, str, bool, int]]) -> Counts:
+def counts_of(
+    config: Config,
+    rows: Iterable[tuple[str, str, bool, int]],
+    days: Iterable[tuple[str, str | None, int]] = (),
+) -> Counts:
     """The counts from rows of (group key, answer, linked, how many): overall, then every
-    group of the plan in protocol order (groups it no longer has count in the overall only)."""
+    group of the plan in protocol order (groups it no longer has count in the overall only);
+    at a meeting of several days, those expected each day from rows of (answer, its days as
+    stored, how many)."""
+    answers = [(RsvpStatus(status), read_days(stored), number) for status, stored, number in days]
+    by_day = tuple(
+        (day, sum(n for status, chosen, n in answers if expected_on(status, chosen, day)))
+        for day in (config.meeting.dates if config.meeting.several_days else ())
+    )
     overall = Tally()
     per_group: dict[str, Tally] = {group.key: Tally() for group in config.groups}
     for group_key, status, linked, number in rows:
@@ -105,7 +121,25 @@ def counts_of(config: Config, rows: Iterable[tuple[str, str, bool, int]]) -> Cou
             GroupTally(group.key, group.label, per_group[group.key])
             for group in config.groups_in_order
         ],
+        by_day=by_day,
     )
+
+
+async def expected_days(
+    session: AsyncSession, config: Config, meeting_id: int
+) -> list[tuple[str, str | None, int]]:
+    """At a meeting of several days, those expected by answer and the days it names (as
+    stored), with how many: what :func:`counts_of` spreads over the days; none at a one-day
+    meeting (no read)."""
+    if not config.meeting.several_days:
+        return []
+    rows = await session.execute(
+        select(Rsvp.status, Rsvp.days, func.count())
+        .join(Delegate, Delegate.id == Rsvp.delegate_id)
+        .where(roster.delegates_of(meeting_id), roster.expected())
+        .group_by(Rsvp.status, Rsvp.days)
+    )
+    return [(status, days, number) for status, days, number in rows.all()]
 
 
 class ReportService:
@@ -128,7 +162,8 @@ class ReportService:
                 .group_by(Delegate.group_key, Rsvp.status, is_linked)
             )
             found = rows.all()
-        return counts_of(self._ctx.config, found)
+            days = await expected_days(session, self._ctx.config, self._ctx.meeting_id)
+        return counts_of(self._ctx.config, found, days)
 
     async def ran_out(self, message_id: int, *, limit: int) -> list[tuple[str, str]]:
         """The first ``limit`` people (code, full name), in protocol order, whose copy of the

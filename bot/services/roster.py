@@ -144,16 +144,24 @@ def passed_on(audience: str, day: date | None = None) -> ColumnElement[bool] | N
     return None
 
 
-def expected() -> ColumnElement[bool]:
-    """The invitee answered she comes or sends a substitute: who the desk expects."""
-    return Rsvp.status.in_(PRESENT_STATUSES)
+def expected(day: date | None = None) -> ColumnElement[bool]:
+    """The invitee answered she comes or sends a substitute: who the desk expects; on meeting
+    day ``day`` (None: any day) only if her «tham dự» names no days or names that one
+    (:func:`bot.domain.rsvp.expected_on`, ``rsvps.days`` as stored by
+    :func:`bot.domain.rsvp.stored_days`)."""
+    if day is None:
+        return Rsvp.status.in_(PRESENT_STATUSES)
+    return and_(
+        Rsvp.status.in_(PRESENT_STATUSES),
+        or_(Rsvp.days.is_(None), Rsvp.days.contains(day.isoformat(), autoescape=True)),
+    )
 
 
 def awaited(day: date | None = None) -> ColumnElement[bool]:
     """Expected (:func:`expected`) and not checked in yet (on meeting day ``day``, as
     :func:`came`): the «Có mặt» page's «Chưa đến» and the notice audience «Đại biểu dự kiến
     chưa đến» alike."""
-    return and_(expected(), ~came(day))
+    return and_(expected(day), ~came(day))
 
 
 def delegates_of(meeting_id: int) -> ColumnElement[bool]:

@@ -28,10 +28,14 @@ from bot.domain.rsvp import (
     MAX_SUBSTITUTE_NAME,
     MAX_SUBSTITUTE_POSITION,
     MAX_SUBSTITUTE_UNIT,
+    DayChoice,
     RsvpAnswer,
     RsvpChoice,
     RsvpStatus,
     answers_open,
+    only_days,
+    read_days,
+    stored_days,
     unit_typed_once,
 )
 from bot.domain.typed import bare_name, fold, one_line
@@ -78,6 +82,8 @@ class RsvpStep(StrEnum):
     # The substitute named is the delegate herself (her name, folded): not taken, the
     # question ended; coming herself is «Tham dự».
     SUBSTITUTE_IS_DELEGATE = "substitute_is_delegate"
+    # «Chỉ dự một số ngày»: the meeting's days offered one by one (nothing recorded yet).
+    ASK_DAYS = "ask_days"
     CANCELLED = "cancelled"
     NOTHING_TO_CANCEL = "nothing_to_cancel"
     DUPLICATE = "duplicate"  # the same message delivered again: already handled
@@ -88,7 +94,7 @@ class RsvpStep(StrEnum):
     WITHDRAWN = "withdrawn"
 
 
-Tap = tuple[ChatAccount, "RsvpChoice"]
+Tap = tuple[ChatAccount, "RsvpChoice | DayChoice"]
 
 
 @dataclass(frozen=True)
@@ -137,6 +143,7 @@ def apply_rsvp(
         and before.substitute_position == answer.substitute_position
         and before.substitute_unit == answer.substitute_unit
         and before.substitute_phone == answer.substitute_phone
+        and before.days == answer.days
     )
     if unchanged:
         return RsvpChange(False, before.status, before)
@@ -148,6 +155,7 @@ def apply_rsvp(
         answered_at=now,
         substitute_unit=answer.substitute_unit,
         substitute_phone=answer.substitute_phone,
+        days=answer.days,
     )
     audit = {
         "at": now,
@@ -196,6 +204,9 @@ def _audited(view: RsvpView) -> dict[str, Any]:
         "substitute_unit": view.substitute_unit,
         # E.164 in the audit as on the row (the audit log is the office's, not a log file).
         "substitute_phone": view.substitute_phone,
+        # The days of «tham dự» at a meeting of several days (absent: every day, so a one-day
+        # meeting's entries read as before).
+        **({"days": stored_days(view.days)} if view.days is not None else {}),
     }
 
 
@@ -214,7 +225,7 @@ class RsvpService:
         """Whether answers may still be given or changed."""
         return answers_open(self._ctx.clock.now(), self.deadline)
 
-    async def choose(self, account: ChatAccount, choice: RsvpChoice) -> RsvpResult:
+    async def choose(self, account: ChatAccount, choice: RsvpChoice | DayChoice) -> RsvpResult:
         """Act on a button: record an answer, or ask for what the answer still needs.
 
         Taps that arrive while a transaction is being written are decided together in the
@@ -245,7 +256,7 @@ class RsvpService:
         self,
         ident: Answering | None,
         account: ChatAccount,
-        choice: RsvpChoice,
+        choice: RsvpChoice | DayChoice,
         now: datetime,
         audits: list[dict[str, Any]],
     ) -> RsvpResult:
@@ -271,6 +282,13 @@ class RsvpService:
         if not answers_open(now, self.deadline):
             _clear(ident)
             return RsvpResult(RsvpStep.CLOSED, current)
+        if isinstance(choice, DayChoice):
+            return self._day_chosen(ident, account, choice, now, audits)
+        if choice is RsvpChoice.SOME_DAYS:
+            if self._ctx.config.meeting.days < 2:
+                return RsvpResult(RsvpStep.NOTHING_PENDING, current)  # a stale button
+            _clear(ident)  # a reason or a name asked before: what she types next is not it
+            return RsvpResult(RsvpStep.ASK_DAYS, current)
         if choice is RsvpChoice.DECLINE:
             # The reason is optional, so the decline counts from the tap; a reason typed
             # afterwards is added to it.
@@ -315,6 +333,27 @@ class RsvpService:
                 return RsvpResult(RsvpStep.CONFIRMED, result.rsvp)
             return result
         answer = RsvpAnswer(RsvpStatus.ATTENDING)
+        return self._record(ident, account, answer, now, audits)
+
+    def _day_chosen(
+        self,
+        ident: Answering,
+        account: ChatAccount,
+        choice: DayChoice,
+        now: datetime,
+        audits: list[dict[str, Any]],
+    ) -> RsvpResult:
+        """«Chỉ ngày 18/12» (or «Thêm ngày 19/12»): «tham dự» on that day only (or on it as
+        well as the days her answer names); a day the meeting no longer has is a stale button."""
+        dates = self._ctx.config.meeting.dates
+        numbers = (choice.number, *choice.also)
+        if len(dates) < 2 or not all(0 < number <= len(dates) for number in numbers):
+            return RsvpResult(RsvpStep.NOTHING_PENDING, ident.answer)
+        chosen = {dates[number - 1] for number in numbers}
+        current = ident.answer
+        if choice.add and current.status is RsvpStatus.ATTENDING:
+            chosen |= set(current.days or dates)
+        answer = RsvpAnswer(RsvpStatus.ATTENDING, days=only_days(chosen, dates))
         return self._record(ident, account, answer, now, audits)
 
     async def submit_text(
@@ -445,6 +484,7 @@ class RsvpService:
             row.substitute_position = current.substitute_position
             row.substitute_unit = current.substitute_unit
             row.substitute_phone = current.substitute_phone
+            row.days = stored_days(current.days)
             row.answered_at, row.updated_at = current.answered_at, now
             # Who took it, and how: the audit's "after" says so beside the answer itself (and
             # that it came after the deadline, which the log and the audit export say in words).
@@ -657,7 +697,7 @@ def _undo_of(ident: Answering) -> tuple[RsvpAnswer, datetime | None] | None:
     answer = RsvpAnswer(
         RsvpStatus(kept["status"]), kept.get("reason"), kept.get("substitute_name"),
         kept.get("substitute_position"), kept.get("substitute_unit"),
-        kept.get("substitute_phone"),
+        kept.get("substitute_phone"), read_days(kept.get("days")),
     )  # fmt: skip
     at = kept.get("answered_at")
     return answer, datetime.fromisoformat(at) if at else None
@@ -787,6 +827,7 @@ def _answer_row(answering: Answering, now: datetime) -> dict[str, Any]:
         "substitute_position": answer.substitute_position,
         "substitute_unit": answer.substitute_unit,
         "substitute_phone": answer.substitute_phone,
+        "days": stored_days(answer.days),
         "answered_at": answer.answered_at,
         "updated_at": now,
     }

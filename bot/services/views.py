@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
-from bot.domain.rsvp import RsvpStatus
+from bot.domain.rsvp import RsvpStatus, read_days
 from storage.models import Delegate, Rsvp
 from storage.queries import AnsweringRow
 
@@ -63,6 +63,9 @@ class RsvpView:
     # position holds «chức vụ, đơn vị» glued), the phone None where none was given (E.164).
     substitute_unit: str | None = None
     substitute_phone: str | None = None
+    # «Tham dự» at a meeting of several days for these days only (migration 0030); None:
+    # every day.
+    days: tuple[date, ...] | None = None
 
     @classmethod
     def of(cls, rsvp: Rsvp | AnsweringRow) -> RsvpView:
@@ -75,4 +78,5 @@ class RsvpView:
             answered_at=rsvp.answered_at,
             substitute_unit=rsvp.substitute_unit,
             substitute_phone=rsvp.substitute_phone,
+            days=read_days(rsvp.days),
         )

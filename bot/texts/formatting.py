@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from collections.abc import Sequence
+from datetime import date, datetime, time, timedelta
 
 from bot.texts import Catalog
 
@@ -49,6 +50,19 @@ def meeting_time(
 def short_moment(catalog: Catalog, local: datetime) -> str:
     """``14:05, 28/4``, as a receipt says it."""
     return catalog.plain("date.short", time=clock(local), day=local.day, month=local.month)
+
+
+def day_month(catalog: Catalog, day: date) -> str:
+    """``18/12``: a meeting day named without its year."""
+    return catalog.plain("date.day", day=day.day, month=day.month)
+
+
+def day_list(catalog: Catalog, days: Sequence[date]) -> str:
+    """``17/12``, ``17/12 và 18/12``, ``17/12, 18/12 và 19/12``."""
+    names = [day_month(catalog, day) for day in days]
+    if len(names) < 2:
+        return "".join(names)
+    return catalog.plain("date.and", first=", ".join(names[:-1]), last=names[-1])
 
 
 def file_size(catalog: Catalog, size: int) -> str:

@@ -6,7 +6,7 @@ import functools
 import html
 import re
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, time
+from datetime import date, datetime, time
 
 from bot.config import Config
 from bot.delegate_file import FIGURES, RowProblem
@@ -15,12 +15,14 @@ from bot.domain.checkin import CheckedIn
 from bot.domain.contact import Contact
 from bot.domain.drafts import DraftAction, DraftLine, DraftStatus, draft_action
 from bot.domain.outbound import Button, SkipReason
-from bot.domain.rsvp import RsvpChoice, RsvpStatus, rsvp_action
+from bot.domain.rsvp import DayChoice, RsvpChoice, RsvpStatus, day_action, rsvp_action
 from bot.domain.tasks import TaskAction, TaskLine, TaskStatus, task_action
 from bot.domain.timespec import typed_time_examples
 from bot.texts import Catalog, Html
 from bot.texts.formatting import (
     clock,
+    day_list,
+    day_month,
     file_size,
     long_date,
     meeting_time,
@@ -46,6 +48,24 @@ def not_running(
 def status_label(catalog: Catalog, status: RsvpStatus) -> str:
     """The name of an answer."""
     return catalog.plain(f"status.{status.value}")
+
+
+def answer_label(catalog: Catalog, status: RsvpStatus, days: Sequence[date] | None) -> str:
+    """The name of an answer with the days «tham dự» names at a meeting of several days
+    («Tham dự ngày 18/12»); :func:`status_label` for every other."""
+    if status is RsvpStatus.ATTENDING and days:
+        return catalog.plain("status.attending_days", days=day_list(catalog, days))
+    return status_label(catalog, status)
+
+
+def expected_by_day(catalog: Catalog, by_day: Sequence[tuple[date, int]]) -> str:
+    """«Dự kiến tham dự theo ngày: ngày 17/12: 70 · ngày 18/12: 75» (a meeting of several
+    days; a delegate who answered for some days only counts on those)."""
+    days = " · ".join(
+        catalog.plain("office.counts_day", day=day_month(catalog, day), count=catalog.number(n))
+        for day, n in by_day
+    )
+    return catalog.plain("office.counts_by_day", days=days)
 
 
 def agenda(
@@ -576,13 +596,51 @@ def _rsvp_choice(catalog: Catalog, choice: RsvpChoice) -> Button:
     return Button(catalog.plain(f"buttons.{choice.value}"), rsvp_action(choice))
 
 
-def rsvp_buttons(catalog: Catalog) -> tuple[tuple[Button, ...], ...]:
+def rsvp_buttons(catalog: Catalog, config: Config | None = None) -> tuple[tuple[Button, ...], ...]:
     """Tham dự / Không tham dự / Cử người dự thay: an answer names no record, so forged data
-    cannot touch another person's answer (who chose decides whose answer changes)."""
+    cannot touch another person's answer (who chose decides whose answer changes). At a
+    meeting of several days (``config``'s) «Chỉ dự một số ngày» after them: last, so that the
+    numbers typed on Zalo keep their meaning (1 «Tham dự» is every day, the common case)."""
+    choices = [RsvpChoice.ATTEND, RsvpChoice.DECLINE, RsvpChoice.SUBSTITUTE]
+    if config is not None and config.meeting.several_days:
+        choices.append(RsvpChoice.SOME_DAYS)
+    return tuple((_rsvp_choice(catalog, choice),) for choice in choices)
+
+
+def day_buttons(catalog: Catalog, config: Config) -> tuple[tuple[Button, ...], ...]:
+    """Under «Đồng chí tham dự ngày nào?»: «Chỉ dự ngày 17/12», one a day, then «Dự tất cả
+    các ngày» (plain «tham dự»)."""
+    days = tuple(
+        (Button(catalog.plain("buttons.only_day", day=day_month(catalog, day)),
+                day_action(DayChoice(number))),)
+        for number, day in enumerate(config.meeting.dates, start=1)
+    )  # fmt: skip
+    every = Button(catalog.plain("buttons.attend_all"), rsvp_action(RsvpChoice.ATTEND))
+    return (*days, (every,))
+
+
+def add_day_buttons(
+    catalog: Catalog, config: Config, days: Sequence[date] | None
+) -> tuple[tuple[Button, ...], ...]:
+    """After «tham dự» for some days of a meeting of three days or more: «Dự thêm ngày 19/12»
+    for each day her answer leaves out (none at a meeting of two days, where the other day
+    is «Tham dự» itself, nor when the answer is every day)."""
+    dates = config.meeting.dates
+    if not days or len(dates) < 3:
+        return ()
     return tuple(
-        (_rsvp_choice(catalog, choice),)
-        for choice in (RsvpChoice.ATTEND, RsvpChoice.DECLINE, RsvpChoice.SUBSTITUTE)
-    )
+        (Button(catalog.plain("buttons.add_day", day=day_month(catalog, day)),
+                day_action(DayChoice(number, add=True))),)
+        for number, day in enumerate(dates, start=1)
+        if day not in days
+    )  # fmt: skip
+
+
+def ask_days(catalog: Catalog, config: Config) -> Html:
+    """«Hội nghị họp 2 ngày: 17/12 và 18/12. Đồng chí tham dự ngày nào? …»"""
+    dates = config.meeting.dates
+    key = "rsvp.ask_days_more" if len(dates) >= 3 else "rsvp.ask_days"
+    return catalog.html(key, count=len(dates), days=day_list(catalog, dates))
 
 
 def decline_buttons(catalog: Catalog) -> tuple[tuple[Button, ...], ...]:

@@ -38,6 +38,7 @@ from bot.domain.rsvp import (
     MAX_SUBSTITUTE_NAME,
     MAX_SUBSTITUTE_POSITION,
     MAX_SUBSTITUTE_UNIT,
+    DayChoice,
     RsvpChoice,
     RsvpStatus,
 )
@@ -539,6 +540,18 @@ class Site:
             "rsvp": view.rsvp,
             "answer": replies.answer(catalog, view.rsvp, own_unit=view.delegate.organization),
             "substitute_form": _substitute_form(view.rsvp, view.delegate.organization),
+            # At a meeting of several days: the boxes of «Chỉ dự một số ngày», one a day
+            # (number, label, ticked: a day her answer names).
+            "meeting_days": [
+                (
+                    number,
+                    agenda_day_label(catalog, self.config, number),
+                    bool(view.rsvp.days) and day in (view.rsvp.days or ()),
+                )
+                for number, day in enumerate(self.config.meeting.dates, start=1)
+            ]
+            if self.config.meeting.several_days
+            else [],
             "is_open": is_open,
             "still_welcome": welcome,
             "deadline": deadline_text(catalog, self.config),
@@ -771,8 +784,12 @@ class Site:
         phone = normalize_phone(typed_phone) if typed_phone else None
         # Said back (and put back in the form) cut to the field's length: a paste may be long.
         typed = {"name": name, "position": position, "unit": unit, "phone": typed_phone[:40]}
-        if choice not in ("attend", "decline", "substitute"):
+        # At a meeting of several days: the days ticked (1 for the first), for «days».
+        ticked = [n for n in range(1, self.config.meeting.days + 1) if values.get(f"day-{n}")]
+        if choice not in ("attend", "decline", "substitute", "days"):
             return self._done(visit, catalog.html("web.rsvp.choose"), ok=False)
+        if choice == "days" and not ticked:
+            return self._done(visit, catalog.html("web.rsvp.days_missing"), ok=False)
         if choice == "decline" and len(reason) > MAX_REASON:
             typed_reason = values.get("reason", "")
             return self._too_long(visit, "decline-reason", typed_reason, len(reason), MAX_REASON)
@@ -801,6 +818,10 @@ class Site:
         result: RsvpResult
         if choice == "attend":
             result = await rsvp.choose(account, RsvpChoice.ATTEND)
+        elif choice == "days":  # every day ticked is plain «tham dự» (:func:`only_days`)
+            result = await rsvp.choose(account, DayChoice(ticked[0], also=tuple(ticked[1:])))
+            if result.step is RsvpStep.NOTHING_PENDING:  # a day the meeting no longer has
+                return self._done(visit, catalog.html("web.rsvp.choose"), ok=False)
         elif choice == "decline":
             if not reason:
                 result = await rsvp.choose(account, RsvpChoice.DECLINE_WITHOUT_REASON)

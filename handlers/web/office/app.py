@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import date
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -39,6 +40,8 @@ from bot.domain.rsvp import (
     MAX_SUBSTITUTE_UNIT,
     RsvpAnswer,
     RsvpStatus,
+    only_days,
+    read_days,
 )
 from bot.domain.typed import one_line
 from bot.services import Services
@@ -52,8 +55,11 @@ from bot.texts.formatting import file_size, short_moment
 from bot.texts.presenters import (
     action_label,
     actor_label,
+    agenda_day_label,
+    answer_label,
     audience_label,
     deadline_text,
+    expected_by_day,
     not_running,
     sent_via,
     signed_out_wording,
@@ -734,6 +740,10 @@ class Office:
             # The evening of a day with another to come: that day's result, the next day said.
             "hall_day_over": day_over(self.config, now) if hall is not None else None,
             "counts": figures.counts,
+            # A meeting of several days: how many to expect (and feed) each day.
+            "expected_days": expected_by_day(self.catalog, figures.counts.by_day)
+            if figures.counts.by_day
+            else "",
             "reach": figures.reach,
             "idle": figures.idle,
             "no_chat": figures.no_chat,
@@ -816,6 +826,11 @@ class Office:
             flash=flash, typed=typed or (flash.typed if flash else {}),
             invite=invite_of(self, card, self.paper, bot),
             via_missing=via_missing,
+            # A meeting of several days: «tham dự» for the days ticked (none: every day).
+            meeting_days=[
+                (number, agenda_day_label(self.catalog, self.config, number))
+                for number in range(1, self.config.meeting.days + 1)
+            ] if self.config.meeting.several_days else [],
         )  # fmt: skip
 
     async def phone_answer(
@@ -832,7 +847,7 @@ class Office:
         if card is None:
             return self._render("office/message.html", status=404, key="no_delegate")
         path = f"delegates/{card.person.code}"
-        answer = _phone_answer(values, card.person.organization)
+        answer = _phone_answer(values, card.person.organization, self.config.meeting.dates)
         if isinstance(answer, tuple):  # the form again, as typed, beside what is wrong with it
             key, params = answer
             refused = Flash(0, self.catalog.html(key, **params), ok=False)
@@ -884,6 +899,14 @@ class Office:
         def status_name(status: RsvpStatus | str) -> str:
             return catalog.plain(f"status.{RsvpStatus(status).value}")
 
+        def answer_name(status: RsvpStatus, days: Sequence[date] | None) -> str:
+            return answer_label(catalog, status, days)  # «Tham dự ngày 29/5»
+
+        def audited_answer(after: Mapping[str, Any]) -> str:
+            """An audited answer's name, with the days it named (an entry's «after»)."""
+            days = read_days(after.get("days")) if isinstance(after.get("days"), str) else None
+            return answer_label(catalog, RsvpStatus(after["status"]), days)
+
         def channel_name(channel: str) -> str:
             key = f"channel_name.{channel}"
             return catalog.plain(key) if catalog.has(key) else channel
@@ -909,7 +932,8 @@ class Office:
         visit = context.get("visit")
         page = self.templates.get_template(template).render(
             t=t, safe=safe, form_fields=form_fields, moment=moment, status_name=status_name,
-            channel_name=channel_name, action_name=action_name, who=who, phone=phone, size=size,
+            answer_name=answer_name, audited_answer=audited_answer, channel_name=channel_name,
+            action_name=action_name, who=who, phone=phone, size=size,
             is_meeting_day=is_meeting_day, chat_runs=self.services.ctx.chats.runs,
             # No chat runs here (a pages-only installation): none of their commands is offered.
             no_chat_runs=self.services.ctx.chats.names == frozenset(),
@@ -946,13 +970,19 @@ def _browser(agent: str) -> str:
     return " · ".join(part for part in (browser, system) if part) or agent[:40] or "?"
 
 
-def _phone_answer(values: dict[str, str], own_unit: str) -> RsvpAnswer | tuple[str, dict[str, str]]:
+def _phone_answer(
+    values: dict[str, str], own_unit: str, dates: Sequence[date]
+) -> RsvpAnswer | tuple[str, dict[str, str]]:
     """The answer a phone form describes, or the catalog key (and its parameters) of what is
     wrong with it. The substitute's unit is pre-filled with the delegate's (``own_unit``), and
-    left empty it is the delegate's, as on the personal page; her phone is optional."""
+    left empty it is the delegate's, as on the personal page; her phone is optional. At a
+    meeting of several days (``dates``) «tham dự» is for the days ticked, none ticked every
+    day."""
     choice = values.get("choice", "")
     if choice == RsvpStatus.ATTENDING:
-        return RsvpAnswer(RsvpStatus.ATTENDING)
+        ticked = [day for n, day in enumerate(dates, start=1) if values.get(f"day-{n}")]
+        days = only_days(ticked, dates) if ticked and len(dates) > 1 else None
+        return RsvpAnswer(RsvpStatus.ATTENDING, days=days)
     if choice == RsvpStatus.DECLINED:
         reason = one_line(values.get("reason", ""))
         if len(reason) > MAX_REASON:
