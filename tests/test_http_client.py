@@ -12,7 +12,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from telegram import Bot, LinkPreviewOptions
+from telegram import Bot, InputFile, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import Forbidden, NetworkError, TimedOut
 from telegram.ext import ExtBot
@@ -33,6 +33,8 @@ from handlers.telegram.request import (
     PTB_REQUEST_LOGGER,
     AiohttpRequest,
     UnreadableAnswerFilter,
+    _fields,
+    _json_body,
     new_request,
     quiet_unreadable_answers,
 )
@@ -176,6 +178,36 @@ async def test_a_request_without_files_goes_as_utf8_json_over_aiohttp_and_a_form
             b"3A+%22r%3Aa%22%7D%5D%5D%7D",
         ),
     ]
+
+
+@pytest.mark.parametrize(
+    "parameters",
+    [
+        {"callback_query_id": "4411", "text": "Đã ghi nhận: Tham dự", "show_alert": False},
+        {"callback_query_id": "4412", "text": None, "show_alert": None, "cache_time": 0},
+        {
+            "chat_id": -1001234,
+            "text": "Đồng chí <b>tham dự</b>",
+            "parse_mode": ParseMode.HTML,
+            "reply_markup": '{"inline_keyboard": [[{"text": "Đổi ý", "callback_data": "r:m"}]]}',
+            "link_preview_options": LinkPreviewOptions(is_disabled=True),
+            "disable_notification": True,
+            "latitude": 21.0285,
+        },
+        {"chat_id": 1001, "document": InputFile(b"%PDF-", filename="Tham luận.pdf")},
+    ],
+    ids=["toast", "empty toast", "message", "document"],
+)
+def test_the_fields_sent_are_ptbs_json_parameters_each_value_encoded_once(
+    parameters: dict[str, object],
+) -> None:
+    # AiohttpRequest reads RequestData.parameters and encodes each value itself (PTB's
+    # json_parameters encodes each twice): the fields, and so the body, must stay PTB's.
+    data = RequestData([RequestParameter.from_input(k, v) for k, v in parameters.items()])
+
+    assert _fields(data) == data.json_parameters
+    assert list(_fields(data)) == list(data.json_parameters)  # in the same order
+    assert _json_body(_fields(data)) == _json_body(data.json_parameters)
 
 
 async def test_the_same_message_over_aiohttp_and_over_httpx_reaches_the_bot_api_the_same(
