@@ -8,7 +8,7 @@ import re
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
@@ -138,6 +138,24 @@ async def signed_in_desk(services: Services) -> AsyncIterator[Desk]:
         yield desk
     finally:
         await desk.client.aclose()
+
+
+# The secret the server is restarted with, in the tests of forms sent across a restart.
+RENEWED_SECRET = b"the-new-secret-after-a-restart-000"
+
+
+@asynccontextmanager
+async def restarted_with_new_secret(
+    services: Services, desk: Desk
+) -> AsyncIterator[httpx.AsyncClient]:
+    """``desk``'s browser (its cookies) on the server of ``services`` restarted with a new
+    secret: the cookies and forms it holds were signed with keys drawn from the old one."""
+    renewed = replace(web_setup(services), secret=RENEWED_SECRET)
+    transport = httpx.ASGITransport(app=build_web_app(renewed), client=("203.0.113.9", 50001))
+    async with httpx.AsyncClient(
+        transport=transport, base_url=BASE, cookies=desk.client.cookies, headers={"origin": BASE}
+    ) as client:
+        yield client
 
 
 async def make_staff(services: Services, code: str = STAFF) -> None:

@@ -10,7 +10,6 @@ import re
 import sqlite3
 import unicodedata
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import replace
 from datetime import timedelta
 
 import httpx
@@ -30,15 +29,14 @@ from bot.services.checkin import ArrivalKind
 from bot.services.signin import LinkStep
 from bot.texts import load_catalog
 from bot.texts.formatting import clock
-from handlers.web.app import build_web_app
 from handlers.web.office.checkin import DESK_COOKIE, DESK_REMEMBERED, desk_pages_of
 from storage.models import AuditEntry, ChannelIdentity, Checkin, Delegate
 from tests.channels.text_channel import CAPABILITIES
 from tests.conftest import EXAMPLE_CONFIG
-from tests.office_support import Desk, desk_for, text_of
+from tests.office_support import Desk, desk_for, restarted_with_new_secret, text_of
 from tests.test_checkin import AREA, Day, day, two_days  # noqa: F401 (the meeting-day fixture)
 from tests.test_services import row as delegate_row
-from tests.web_support import BASE, flash, web_setup
+from tests.web_support import BASE, flash
 
 CHECKIN_STAFF = "NV02"  # Trần Thị Mỹ Duyên: the check-in role in these tests
 OFFICE_STAFF = "NV01"
@@ -1103,11 +1101,7 @@ async def test_a_guest_sent_after_the_server_s_secret_changed_is_said_not_record
     # word that it was not recorded, the guest's name gone.
     page = await phone.client.get("/office/checkin")
     typed = {"name": "Hoàng Văn Khách", "position": "Phóng viên", "organization": "Báo Phụ nữ"}
-    renewed = replace(web_setup(meeting.services), secret=b"the-new-secret-after-a-restart-000")
-    transport = httpx.ASGITransport(app=build_web_app(renewed), client=("203.0.113.9", 50001))
-    async with httpx.AsyncClient(
-        transport=transport, base_url=BASE, cookies=phone.client.cookies, headers={"origin": BASE}
-    ) as restarted:
+    async with restarted_with_new_secret(meeting.services, phone) as restarted:
         posted = await restarted.post(
             "/office/checkin/guest", data={**fields(page.text, "form-guest"), **typed}
         )
@@ -1184,11 +1178,7 @@ async def test_a_desk_s_name_sent_after_the_server_s_secret_changed_comes_back_i
     phone = await desk_for(meeting.services)
     await phone.sign_in(CHECKIN_STAFF)
     page = await phone.client.get("/office/checkin/desk")
-    renewed = replace(web_setup(meeting.services), secret=b"the-new-secret-after-a-restart-000")
-    transport = httpx.ASGITransport(app=build_web_app(renewed), client=("203.0.113.9", 50001))
-    async with httpx.AsyncClient(
-        transport=transport, base_url=BASE, cookies=phone.client.cookies, headers={"origin": BASE}
-    ) as restarted:
+    async with restarted_with_new_secret(meeting.services, phone) as restarted:
         posted = await restarted.post(
             "/office/checkin/desk", data={**fields(page.text, "form-desk"), "desk": "Bàn số 3"}
         )
@@ -1214,11 +1204,7 @@ async def test_a_substitute_typed_as_the_server_restarted_comes_back_to_its_card
         "substitute_position": "Phó Vụ trưởng",
         "substitute_unit": "Vụ Tổ chức",
     }
-    renewed = replace(web_setup(meeting.services), secret=b"the-new-secret-after-a-restart-000")
-    transport = httpx.ASGITransport(app=build_web_app(renewed), client=("203.0.113.9", 50001))
-    async with httpx.AsyncClient(
-        transport=transport, base_url=BASE, cookies=phone.client.cookies, headers={"origin": BASE}
-    ) as restarted:
+    async with restarted_with_new_secret(meeting.services, phone) as restarted:
         lost = await restarted.post("/office/checkin/in", data={**form, **typed})
         assert lost.status_code == 409 and 'id="desk-lost"' in lost.text
         assert text_of(lost.text, "desk-typed-about").startswith(

@@ -19,6 +19,7 @@ from bot.domain.outbound import MessageKind
 from bot.domain.reminders import planned_messages
 from bot.domain.rsvp import RsvpAnswer, RsvpChoice, RsvpStatus
 from bot.services import Services
+from bot.services.access import DeskActor
 from bot.services.dashboard import Filters
 from bot.services.office_report import OfficeReport
 from bot.services.report_file import office_report_sheets
@@ -40,6 +41,26 @@ async def link(services: Services, code: str, user_id: int) -> ChatAccount:
     account = ChatAccount("telegram", str(user_id), str(user_id))
     await services.invitations.link_by_token(account, tokens[code])
     return account
+
+
+async def expected(services: Services, *codes: str) -> None:
+    """``codes`` expected at the meeting: «attending», taken by phone at the office."""
+    for code in codes:
+        await services.rsvp.record_by_phone(
+            services.access.local_operator(),
+            (await services.dashboard.card(code)).person.id,  # type: ignore[union-attr]
+            RsvpAnswer(RsvpStatus.ATTENDING),
+        )
+
+
+async def staff_at_desk(services: Services) -> DeskActor:
+    """The office's staff member :data:`STAFF` at the desk «Bàn 1», as the dashboard's own
+    check-in records her taps."""
+    office = await services.access.office_person(
+        (await services.dashboard.card(STAFF)).person.id  # type: ignore[union-attr]
+    )
+    assert office is not None
+    return services.access.office_desk(office, "Bàn 1")
 
 
 # A row of the delegate list: the bulk mark's box (and the page's code beside it), then the code.
@@ -122,17 +143,9 @@ async def test_on_the_meeting_s_day_the_overview_leads_with_the_hall_not_the_pre
     before = (await desk.client.get("/office/")).text
     assert 'id="hall"' not in before
     assert 'id="overview-unsent"' in before and 'id="to-phone"' in before
-    await imported.rsvp.record_by_phone(
-        imported.access.local_operator(),
-        (await imported.dashboard.card("DB005")).person.id,  # type: ignore[union-attr]
-        RsvpAnswer(RsvpStatus.ATTENDING),
-    )
+    await expected(imported, "DB005")
     clock.set(local(2024, 5, 28, 7, 30))
-    office = await imported.access.office_person(
-        (await imported.dashboard.card(STAFF)).person.id  # type: ignore[union-attr]
-    )
-    assert office is not None
-    at_desk = imported.access.office_desk(office, "Bàn 1")
+    at_desk = await staff_at_desk(imported)
     await imported.checkin.check_in(at_desk, "DB005")
     await imported.checkin.check_in(at_desk, "DB006")
     await imported.checkin.guest(at_desk, "Hoàng Văn Nam", organization="Báo Hà Nội Mới")
@@ -394,11 +407,7 @@ async def test_after_the_meeting_s_end_the_overview_gives_the_day_s_result_not_a
     """At 11:55, the meeting over since 11:30, the overview still read «Hôm nay họp: có mặt
     trong hội trường … đại biểu dự kiến chưa đến: 53», as if they might still come, with no
     word of the day's papers the office files next."""
-    await imported.rsvp.record_by_phone(
-        imported.access.local_operator(),
-        (await imported.dashboard.card("DB005")).person.id,  # type: ignore[union-attr]
-        RsvpAnswer(RsvpStatus.ATTENDING),
-    )
+    await expected(imported, "DB005")
     clock.set(local(2024, 5, 28, 11, 29))
     await desk.sign_in()
     during = (await desk.client.get("/office/")).text
@@ -1426,17 +1435,8 @@ async def test_a_two_day_meeting_s_overview_and_attendance_pages_count_today_and
     """Re-test s34 (M1): on day two the overview read «Đại biểu có mặt: 2 …» for one person
     in the hall — day one's check-ins counted as today's. Day two's figures are day two's, with
     whose day they are and each day's hall; the «Có mặt» page and its printed report alike."""
-    for code in ("DB005", "DB006"):
-        await imported.rsvp.record_by_phone(
-            imported.access.local_operator(),
-            (await imported.dashboard.card(code)).person.id,  # type: ignore[union-attr]
-            RsvpAnswer(RsvpStatus.ATTENDING),
-        )
-    office = await imported.access.office_person(
-        (await imported.dashboard.card(STAFF)).person.id  # type: ignore[union-attr]
-    )
-    assert office is not None
-    at_desk = imported.access.office_desk(office, "Bàn 1")
+    await expected(imported, "DB005", "DB006")
+    at_desk = await staff_at_desk(imported)
     clock.set(local(2024, 5, 28, 7, 30))
     await imported.checkin.check_in(at_desk, "DB005")
     await imported.checkin.check_in(at_desk, "DB006")
@@ -1472,18 +1472,10 @@ async def test_after_a_two_day_meeting_the_overview_and_attendance_count_who_cam
     """Verify s34 (NEW-1): on the day after, the overview said «đại biểu dự kiến không đến: 2»
     and «Có mặt» listed as «Chưa đến» DB005, who came on day one. «Không đến» / «Chưa đến» are
     those expected who came on no day, beside how many came on at least one day."""
-    for code in ("DB005", "DB006"):
-        await imported.rsvp.record_by_phone(
-            imported.access.local_operator(),
-            (await imported.dashboard.card(code)).person.id,  # type: ignore[union-attr]
-            RsvpAnswer(RsvpStatus.ATTENDING),
-        )
-    office = await imported.access.office_person(
-        (await imported.dashboard.card(STAFF)).person.id  # type: ignore[union-attr]
-    )
-    assert office is not None
+    await expected(imported, "DB005", "DB006")
+    at_desk = await staff_at_desk(imported)
     clock.set(local(2024, 5, 28, 7, 30))
-    await imported.checkin.check_in(imported.access.office_desk(office, "Bàn 1"), "DB005")
+    await imported.checkin.check_in(at_desk, "DB005")
     clock.set(local(2024, 5, 30, 9, 0))
     await desk.sign_in()
     page = (await desk.client.get("/office/")).text

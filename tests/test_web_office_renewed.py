@@ -7,7 +7,6 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import AsyncIterator
-from dataclasses import replace
 
 import httpx
 import pytest
@@ -15,14 +14,12 @@ from sqlalchemy import func, select
 
 from bot.domain.outbound import MessageKind
 from bot.services.access import Role
-from handlers.web.app import build_web_app
 from storage.models import AuditEntry, DraftComment, MeetingDocument, OutboundMessage
 from tests.harness import BotHarness
-from tests.office_support import Desk, hidden, signed_in_desk, text_of
+from tests.office_support import Desk, hidden, restarted_with_new_secret, signed_in_desk, text_of
 from tests.samples import DOCX
 from tests.tasks_support import task_id, with_contacts
 from tests.test_web_office_drafts import draft_id, upload, word
-from tests.web_support import BASE, web_setup
 
 PRESS_AGAIN = (
     "Trang đã được làm mới kể từ lúc đồng chí mở nên nội dung vừa gửi chưa được nhận. Toàn bộ "
@@ -45,11 +42,7 @@ async def desk(harness: BotHarness) -> AsyncIterator[Desk]:
 @pytest.fixture
 async def restarted(desk: Desk, harness: BotHarness) -> AsyncIterator[httpx.AsyncClient]:
     """The same browser (its session's cookie) on the server restarted with a new secret."""
-    renewed = replace(web_setup(harness.services), secret=b"the-new-secret-after-a-restart-000")
-    transport = httpx.ASGITransport(app=build_web_app(renewed), client=("203.0.113.9", 50001))
-    async with httpx.AsyncClient(
-        transport=transport, base_url=BASE, cookies=desk.client.cookies, headers={"origin": BASE}
-    ) as client:
+    async with restarted_with_new_secret(harness.services, desk) as client:
         yield client
 
 

@@ -13,6 +13,7 @@ import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
+from functools import cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -344,6 +345,21 @@ def _box(box: str, values: Mapping[str, str]) -> dict[str, str]:
     return {box: values.get("text", "")}
 
 
+@cache
+def _templates() -> Environment:
+    """The pages' templates, built once a process and shared by every application built in it
+    (the test suite builds hundreds: compiling them again took a fifth of a web test's time).
+    They ship with the code, so no stat() of their files per page to see whether they changed
+    (Jinja's auto_reload)."""
+    return Environment(
+        loader=FileSystemLoader(HERE / "templates"),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=False,
+    )
+
+
 class Site:
     """The routes' handlers, sharing the services, the catalog and the templates."""
 
@@ -355,15 +371,7 @@ class Site:
         self.guard = Guard(setup.secret)
         self.flashes = Flashes()
         self.static = Static(HERE / "static")
-        # Built once; the templates ship with the code, so no stat() of their files per page
-        # to see whether they changed (Jinja's auto_reload). Compiled once per process and kept.
-        self.templates = Environment(
-            loader=FileSystemLoader(HERE / "templates"),
-            autoescape=select_autoescape(["html"]),
-            trim_blocks=True,
-            lstrip_blocks=True,
-            auto_reload=False,
-        )
+        self.templates = _templates()
         self.desk: DeskPages | None = None
         self._fixed_by_locale: dict[str, dict[str, Any]] = {}
         self._plain_texts: dict[str, dict[str, Markup]] = {}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import timedelta
 
@@ -48,6 +49,17 @@ async def hall(imported: Services) -> AsyncIterator[Dashboard]:
     )
     async with serving(build_web_app(setup), host="127.0.0.1", port=port):
         yield Dashboard(imported, port)
+
+
+async def at_the_desk(hall: Dashboard, browser: Browser, label: str = "Bàn 1") -> None:
+    """The phone ``browser`` signed in as :data:`CHECKIN_STAFF` with a fresh link, its desk
+    named ``label``: on the desk's search page."""
+    link = await hall.services.signin.link_for_code(CHECKIN_STAFF)
+    assert link.secret is not None
+    await browser.open(hall.url(f"signin/{link.secret}"))
+    await browser.press("Đăng nhập")
+    await browser.fill("Tên bàn đón tiếp", label)
+    await browser.press("Bắt đầu điểm danh")
 
 
 async def test_a_phone_at_the_desk_checks_in_by_qr_and_by_search_and_the_office_counts(
@@ -168,12 +180,7 @@ async def test_a_withdrawn_invitee_s_card_on_the_phone_lets_her_in_as_a_guest(
     services = hall.services
     tokens = {link.code: link.token for link in await services.invitations.links()}
     await services.withdrawals.withdraw(services.access.local_operator(), "DB006", "Mời nhầm")
-    link = await services.signin.link_for_code(CHECKIN_STAFF)
-    assert link.secret is not None
-    await browser.open(hall.url(f"signin/{link.secret}"))
-    await browser.press("Đăng nhập")
-    await browser.fill("Tên bàn đón tiếp", "Bàn 2")
-    await browser.press("Bắt đầu điểm danh")
+    await at_the_desk(hall, browser, "Bàn 2")
     await browser.open(f"http://127.0.0.1:{hall.port}/{tokens['DB006']}")
     assert await element_text(browser, "person-answer") == "Đã rút giấy mời"
     await browser.screenshot("checkin-desk-withdrawn")
@@ -335,12 +342,7 @@ async def test_on_the_desk_s_phone_results_the_substitute_s_button_and_a_guest_a
     await services.rsvp.submit_text(account, "Phó Chủ tịch, Ủy ban nhân dân thành phố Hà Nội")
     await services.rsvp.choose(account, RsvpChoice.SAME_UNIT)
     await services.rsvp.choose(account, RsvpChoice.SKIP_PHONE)
-    link = await services.signin.link_for_code(CHECKIN_STAFF)
-    assert link.secret is not None
-    await browser.open(hall.url(f"signin/{link.secret}"))
-    await browser.press("Đăng nhập")
-    await browser.fill("Tên bàn đón tiếp", "Bàn 1")
-    await browser.press("Bắt đầu điểm danh")
+    await at_the_desk(hall, browser)
 
     await browser.fill(
         "Họ tên, mã cá nhân, mã đại biểu hoặc số điện thoại (gõ không dấu cũng được)",
@@ -404,6 +406,16 @@ def _network(browser: Browser, *, offline: bool) -> None:
     )
 
 
+@asynccontextmanager
+async def network_down(browser: Browser) -> AsyncIterator[None]:
+    """The phone's network dropped for the block, and back after it whatever happened."""
+    try:
+        await asyncio_run(browser, lambda: _network(browser, offline=True))
+        yield
+    finally:
+        await asyncio_run(browser, lambda: _network(browser, offline=False))
+
+
 async def _offline_said(browser: Browser) -> str:
     """Wait for the desk's «Mất kết nối mạng» line and return it (the page stays in place)."""
     from selenium.webdriver.common.by import By
@@ -428,16 +440,10 @@ async def test_a_tap_at_the_desk_without_network_says_it_was_not_recorded_and_go
 
     services = hall.services
     tokens = {link.code: link.token for link in await services.invitations.links()}
-    link = await services.signin.link_for_code(CHECKIN_STAFF)
-    assert link.secret is not None
-    await browser.open(hall.url(f"signin/{link.secret}"))
-    await browser.press("Đăng nhập")
-    await browser.fill("Tên bàn đón tiếp", "Bàn 1")
-    await browser.press("Bắt đầu điểm danh")
+    await at_the_desk(hall, browser)
     await browser.open(f"http://127.0.0.1:{hall.port}/{tokens['DB007']}")
     card = browser.url
-    try:
-        await asyncio_run(browser, lambda: _network(browser, offline=True))
+    async with network_down(browser):
         await asyncio_run(browser, lambda: browser.driver.find_element(By.ID, "tap").click())
         said = await _offline_said(browser)
         assert said.startswith(
@@ -450,9 +456,6 @@ async def test_a_tap_at_the_desk_without_network_says_it_was_not_recorded_and_go
         assert (await services.checkin.count()).in_hall == 0
         await browser.screenshot("checkin-desk-offline")
         await no_accessibility_problems(browser)
-        await asyncio_run(browser, lambda: _network(browser, offline=False))
-    finally:
-        await asyncio_run(browser, lambda: _network(browser, offline=False))
     # The page remembered its first tap; that tap was 20 minutes ago (the phone's clock moved
     # back here, as the wait would have): the tap that goes records her as arrived then.
     remembered = await asyncio_run(
@@ -469,8 +472,7 @@ async def test_a_tap_at_the_desk_without_network_says_it_was_not_recorded_and_go
     assert timedelta(minutes=20) <= waited <= timedelta(minutes=20, seconds=5)
 
     # The search, offline too: said on the page, the box keeps what was typed.
-    try:
-        await asyncio_run(browser, lambda: _network(browser, offline=True))
+    async with network_down(browser):
         await browser.fill(
             "Họ tên, mã cá nhân, mã đại biểu hoặc số điện thoại (gõ không dấu cũng được)", "mai"
         )
@@ -481,8 +483,6 @@ async def test_a_tap_at_the_desk_without_network_says_it_was_not_recorded_and_go
         assert (await _offline_said(browser)).startswith("⚠️ Mất kết nối mạng: chưa tìm được.")
         assert browser.url.startswith(hall.url("checkin"))
         assert "Kết quả" not in await browser.text()
-    finally:
-        await asyncio_run(browser, lambda: _network(browser, offline=False))
 
 
 async def test_a_desk_form_stopped_by_the_browser_after_its_check_is_checked_again_next_time(
@@ -493,12 +493,7 @@ async def test_a_desk_form_stopped_by_the_browser_after_its_check_is_checked_aga
     offline, went out unchecked to Chromium's error page instead of the desk's line."""
     from selenium.webdriver.common.by import By
 
-    link = await hall.services.signin.link_for_code(CHECKIN_STAFF)
-    assert link.secret is not None
-    await browser.open(hall.url(f"signin/{link.secret}"))
-    await browser.press("Đăng nhập")
-    await browser.fill("Tên bàn đón tiếp", "Bàn 1")
-    await browser.press("Bắt đầu điểm danh")
+    await at_the_desk(hall, browser)
     page = browser.url
     # The guest's form sent, and its name emptied while the server is asked: the browser's
     # own check then stops the send.
@@ -514,8 +509,7 @@ async def test_a_desk_form_stopped_by_the_browser_after_its_check_is_checked_aga
     )
     await asyncio_run(browser, lambda: __import__("time").sleep(1))
     assert browser.url == page and (await hall.services.checkin.count()).in_hall == 0
-    try:
-        await asyncio_run(browser, lambda: _network(browser, offline=True))
+    async with network_down(browser):
         await asyncio_run(
             browser,
             lambda: browser.driver.find_element(By.ID, "guest-name").send_keys("Hoàng Văn Khách"),
@@ -524,8 +518,6 @@ async def test_a_desk_form_stopped_by_the_browser_after_its_check_is_checked_aga
         said = await _offline_said(browser)
         assert said.startswith("⚠️ Mất kết nối mạng: lượt bấm vừa rồi CHƯA được ghi nhận.")
         assert browser.url == page
-    finally:
-        await asyncio_run(browser, lambda: _network(browser, offline=False))
     assert (await hall.services.checkin.count()).in_hall == 0
 
 
@@ -556,23 +548,15 @@ async def test_a_guest_form_tapped_offline_then_typed_anew_is_not_dated_back_to_
     from selenium.webdriver.common.by import By
 
     services = hall.services
-    link = await services.signin.link_for_code(CHECKIN_STAFF)
-    assert link.secret is not None
-    await browser.open(hall.url(f"signin/{link.secret}"))
-    await browser.press("Đăng nhập")
-    await browser.fill("Tên bàn đón tiếp", "Bàn 1")
-    await browser.press("Bắt đầu điểm danh")
+    await at_the_desk(hall, browser)
 
     async def tapped_offline(name: str) -> None:
-        try:
-            await asyncio_run(browser, lambda: _network(browser, offline=True))
+        async with network_down(browser):
             await browser.fill("Họ và tên", name)
             await asyncio_run(
                 browser, lambda: browser.driver.find_element(By.ID, "guest-save").click()
             )
             assert (await _offline_said(browser)).startswith("⚠️ Mất kết nối mạng")
-        finally:
-            await asyncio_run(browser, lambda: _network(browser, offline=False))
         moved = await asyncio_run(
             browser, lambda: browser.driver.execute_script(_TAPPED_20_MINUTES_AGO)
         )
