@@ -224,6 +224,20 @@ async def test_a_personal_page_of_another_meeting_does_not_open(two_plans: TwoPl
     ).outcome is LinkOutcome.LINKED
 
 
+async def test_a_page_opened_for_the_last_meeting_does_not_open_on_the_next_meeting_s_server(
+    two_plans: TwoPlans,
+) -> None:
+    # DB001 opened her page while A ran; her link (an old SMS, a bookmark) is then opened on the
+    # server of B: it is not B's invitation, whatever A recorded about her.
+    token, _ = await token_of(two_plans.a, "DB001")
+    opened = await two_plans.a.invitations.open_page(token, channel="web", client="c1")
+    assert opened.outcome is LinkOutcome.LINKED
+    assert await two_plans.a.pages.view(token, channel="web") is not None
+    assert await two_plans.b.pages.view(token, channel="web") is None
+    again = await two_plans.b.invitations.open_page(token, channel="web", client="c1")
+    assert again.outcome is LinkOutcome.UNKNOWN_TOKEN
+
+
 async def test_the_desk_finds_only_the_meeting_s_invitees(two_plans: TwoPlans) -> None:
     a, b = two_plans.a, two_plans.b
     desk = a.access.office_desk(a.access.local_operator(), "Bàn 1")
