@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +20,18 @@ from bot.app import build_outbox
 from bot.config import Config, load_config
 from bot.delegate_file import Group as FileGroup
 from bot.delegate_file import parse_delegate_file
-from bot.domain.channels import ChatAccount
+from bot.domain.channels import Capabilities, ChatAccount
 from bot.domain.clock import ManualClock
-from bot.domain.outbound import DeliveryStatus, MessageKind, MessageStatus
+from bot.domain.outbound import (
+    DeliveryStatus,
+    MessageKind,
+    MessageStatus,
+    Outbound,
+    Part,
+    SendOutcome,
+    SendResult,
+    TextPart,
+)
 from bot.domain.reminders import planned_messages
 from bot.services import Services, build_services
 from bot.services.access import Role
@@ -515,6 +525,63 @@ async def test_importing_the_next_meeting_s_list_carries_linked_accounts_by_phon
     assert a_log.total == 0
     again = await b.delegates.import_rows(parse_delegate_file(b_list, groups).rows, actor="t")
     assert again.carried == []
+
+
+@dataclass
+class RecordingSender:
+    """A channel that keeps what the outbox sent, by address."""
+
+    channel: str
+    capabilities: Capabilities = field(
+        default_factory=lambda: Capabilities(
+            buttons=True,
+            files_out=True,
+            files_in=True,
+            reply_threads=True,
+            location_pins=True,
+            html=True,
+            max_text=4096,
+        )
+    )
+    sent: dict[str, list[TextPart]] = field(default_factory=dict)
+
+    def prepare(self, outbound: Outbound) -> Sequence[Part]:
+        return outbound.parts
+
+    async def send(self, address: str, part: Part) -> SendResult:
+        if isinstance(part, TextPart):
+            self.sent.setdefault(address, []).append(part)
+        return SendResult(SendOutcome.SENT, platform_message_id=f"m{len(self.sent)}")
+
+
+async def test_a_person_whose_account_was_carried_gets_the_next_meeting_s_invitation_in_chat(
+    a_linked_then_b: tuple[Services, Services, Path],
+) -> None:
+    # An account carried to the next meeting is one the office will not send the invitation
+    # to (it counts as reached): the bot sends it, once, with the choices, naming the meeting.
+    a, b, b_list = a_linked_then_b
+    await import_list(b, b_list)
+    await import_list(b, b_list)  # the list imported again carries nothing, sends nothing more
+    catalog = load_catalog(b.config.meeting.locale)
+    telegram, zalo = RecordingSender("telegram"), RecordingSender("zalo")
+    await build_outbox(b, catalog, {"telegram": telegram, "zalo": zalo}).tick()
+    # HN07 (A's DB003, on Telegram and Zalo) gets one copy, where she wrote last; DB004 one.
+    reached = {
+        address: parts for sender in (telegram, zalo) for address, parts in sender.sent.items()
+    }
+    assert sorted(reached) == ["5003", "5004"]
+    for parts in reached.values():
+        assert len(parts) == 1
+        card = parts[0]
+        assert PLAN_B_TITLE in card.html and "75/KH-BTV" in card.html
+        assert a.config.meeting.title not in card.html  # nothing of A's meeting
+        assert [row[0].data for row in card.buttons] == [
+            "rsvp:attend", "rsvp:decline", "rsvp:substitute"
+        ]  # fmt: skip
+    assert "Vũ Thị Hồng Nhung" in reached["5003"][0].html  # B's record of her, not A's
+    # A's outbox has nothing of it.
+    untouched = build_outbox(a, catalog, {"telegram": UntouchableSender()})  # type: ignore[dict-item]
+    await untouched.tick()
 
 
 async def test_an_account_linked_for_one_meeting_links_for_the_next_too(
