@@ -17,12 +17,15 @@ from sqlalchemy import Connection, event, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.app import build_outbox
+from bot.chat import Inbox
 from bot.config import Config, load_config
 from bot.delegate_file import Group as FileGroup
 from bot.delegate_file import parse_delegate_file
-from bot.domain.channels import Capabilities, ChatAccount
+from bot.domain.channels import Capabilities, ChannelInfo, Chat, ChatAccount
 from bot.domain.clock import ManualClock
+from bot.domain.inbound import Action
 from bot.domain.outbound import (
+    Answer,
     DeliveryStatus,
     MessageKind,
     MessageStatus,
@@ -33,6 +36,13 @@ from bot.domain.outbound import (
     TextPart,
 )
 from bot.domain.reminders import planned_messages
+from bot.domain.rsvp import (
+    RsvpChoice,
+    RsvpStatus,
+    parse_rsvp_action,
+    rsvp_action,
+    rsvp_action_meeting,
+)
 from bot.services import Services, build_services
 from bot.services.access import Role
 from bot.services.broadcasts import BroadcastStep
@@ -527,22 +537,23 @@ async def test_importing_the_next_meeting_s_list_carries_linked_accounts_by_phon
     assert again.carried == []
 
 
+TELEGRAM_LIKE = Capabilities(
+    buttons=True,
+    files_out=True,
+    files_in=True,
+    reply_threads=True,
+    location_pins=True,
+    html=True,
+    max_text=4096,
+)
+
+
 @dataclass
 class RecordingSender:
     """A channel that keeps what the outbox sent, by address."""
 
     channel: str
-    capabilities: Capabilities = field(
-        default_factory=lambda: Capabilities(
-            buttons=True,
-            files_out=True,
-            files_in=True,
-            reply_threads=True,
-            location_pins=True,
-            html=True,
-            max_text=4096,
-        )
-    )
+    capabilities: Capabilities = TELEGRAM_LIKE
     sent: dict[str, list[TextPart]] = field(default_factory=dict)
 
     def prepare(self, outbound: Outbound) -> Sequence[Part]:
@@ -575,13 +586,65 @@ async def test_a_person_whose_account_was_carried_gets_the_next_meeting_s_invita
         card = parts[0]
         assert PLAN_B_TITLE in card.html and "75/KH-BTV" in card.html
         assert a.config.meeting.title not in card.html  # nothing of A's meeting
-        assert [row[0].data for row in card.buttons] == [
-            "rsvp:attend", "rsvp:decline", "rsvp:substitute"
-        ]  # fmt: skip
+        choices = ("attend", "decline", "substitute")
+        mark = f"@{b.ctx.meeting_id}"  # B's buttons name B
+        assert [row[0].data for row in card.buttons] == [f"rsvp:{c}{mark}" for c in choices]
     assert "Vũ Thị Hồng Nhung" in reached["5003"][0].html  # B's record of her, not A's
     # A's outbox has nothing of it.
     untouched = build_outbox(a, catalog, {"telegram": UntouchableSender()})  # type: ignore[dict-item]
     await untouched.tick()
+
+
+async def tap(services: Services, account: ChatAccount, data: str) -> Answer:
+    """``account`` taps a button carrying ``data`` in its private chat with ``services``' bot."""
+    action = Action(account=account, chat=Chat(account.chat_address), event_id=None, data=data)
+    return await Inbox(services, load_catalog("vi")).handle(
+        action, ChannelInfo("telegram", TELEGRAM_LIKE)
+    )
+
+
+def said(answer: Answer) -> str:
+    """The texts of ``answer``'s replies, one after another."""
+    parts = [part for reply in answer.replies for part in reply.outbound.parts]
+    return "\n".join(part.html for part in parts if isinstance(part, TextPart))
+
+
+async def test_a_button_of_the_last_meeting_s_invitation_answers_nothing_in_the_next(
+    a_linked_then_b: tuple[Services, Services, Path],
+) -> None:
+    # DB004 answered A's invitation in her chat; her account was carried to B. Scrolling up,
+    # she taps «✅ Tham dự» (then «Không nêu lý do») on A's card: that is not B's invitation.
+    a, b, b_list = a_linked_then_b
+    account = ChatAccount("telegram", "5004", "5004")
+    in_a = await tap(a, account, "rsvp:decline")
+    on_a_card = [b.data for reply in in_a.replies for row in reply.outbound.buttons for b in row]
+    await import_list(b, b_list)
+    for data in [
+        *(d for d in on_a_card if d.startswith("rsvp:decline_skip")),
+        f"rsvp:attend@{a.ctx.meeting_id}",
+    ]:
+        answer = await tap(b, account, data)
+        text = said(answer)
+        assert "hội nghị khác" in text and PLAN_B_TITLE in text, text
+        assert "Đã ghi nhận" not in text
+    card = await b.dashboard.card("DB004")
+    assert card is not None and card.rsvp.status is RsvpStatus.NO_ANSWER
+    # B's own buttons answer B.
+    b_card = said(await tap(b, account, f"rsvp:attend@{b.ctx.meeting_id}"))
+    assert "Đã ghi nhận" in b_card
+    card = await b.dashboard.card("DB004")
+    assert card is not None and card.rsvp.status is RsvpStatus.ATTENDING
+
+
+def test_an_rsvp_button_names_its_meeting_and_a_forged_mark_is_no_choice() -> None:
+    assert rsvp_action(RsvpChoice.ATTEND, 7) == "rsvp:attend@7"
+    assert parse_rsvp_action("rsvp:attend@7") is RsvpChoice.ATTEND
+    assert rsvp_action_meeting("rsvp:attend@7") == 7
+    # Buttons sent before they named their meeting still answer (the meeting they are on).
+    assert parse_rsvp_action("rsvp:attend") is RsvpChoice.ATTEND
+    assert rsvp_action_meeting("rsvp:attend") is None
+    for forged in ("rsvp:attend@", "rsvp:attend@x", "rsvp:attend@٣", "rsvp:attend@1@2", "rsvp:@1"):
+        assert parse_rsvp_action(forged) is None, forged
 
 
 async def test_an_account_linked_for_one_meeting_links_for_the_next_too(

@@ -139,8 +139,12 @@ class MessageComposer:
         desk_pass: Callable[[int], Awaitable[DeskPassOf]] | None = None,
         dashboard: DashboardService | None = None,
         in_hall: Callable[[], Awaitable[set[str]]] | None = None,
+        meeting_id: int | None = None,
     ) -> None:
         self._config = config
+        # The meeting whose messages these are: named on their RSVP buttons, so a button of
+        # this meeting's invitation tapped while the next one runs answers nothing there.
+        self._meeting_id = meeting_id
         # The codes of the invitees checked in: the morning programme's list to phone leaves
         # out those already in the hall.
         self._in_hall = in_hall
@@ -539,7 +543,7 @@ class MessageComposer:
                 closing,
             ]
         )
-        return TextPart(Html(text), rsvp_buttons(catalog) if is_open else ())
+        return TextPart(Html(text), rsvp_buttons(catalog, self._meeting_id) if is_open else ())
 
     def _rsvp_reminder(self, recipient: Recipient) -> TextPart:
         catalog, meeting = self._catalog, self._config.meeting
@@ -551,7 +555,7 @@ class MessageComposer:
             deadline=deadline_text(catalog, self._config),
             contact=self._config.office.contact,
         )
-        return TextPart(text, rsvp_buttons(catalog))
+        return TextPart(text, rsvp_buttons(catalog, self._meeting_id))
 
     async def _task_reminder(self, message: MessageView, recipient: Recipient) -> Outbound:
         key = message.audience.partition(":")[2]
