@@ -561,6 +561,7 @@ def build_composer(services: Services, catalog: Catalog) -> MessageComposer:
         desk_pass=services.invitations.desk_pass,
         dashboard=services.dashboard,
         in_hall=services.checkin.in_hall_codes,
+        meeting_id=services.ctx.meeting_id,
     )
 
 

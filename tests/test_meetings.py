@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +17,32 @@ from sqlalchemy import Connection, event, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.app import build_outbox
+from bot.chat import Inbox
 from bot.config import Config, load_config
 from bot.delegate_file import Group as FileGroup
 from bot.delegate_file import parse_delegate_file
-from bot.domain.channels import ChatAccount
+from bot.domain.channels import Capabilities, ChannelInfo, Chat, ChatAccount
 from bot.domain.clock import ManualClock
-from bot.domain.outbound import DeliveryStatus, MessageKind, MessageStatus
+from bot.domain.inbound import Action
+from bot.domain.outbound import (
+    Answer,
+    DeliveryStatus,
+    MessageKind,
+    MessageStatus,
+    Outbound,
+    Part,
+    SendOutcome,
+    SendResult,
+    TextPart,
+)
 from bot.domain.reminders import planned_messages
+from bot.domain.rsvp import (
+    RsvpChoice,
+    RsvpStatus,
+    parse_rsvp_action,
+    rsvp_action,
+    rsvp_action_meeting,
+)
 from bot.services import Services, build_services
 from bot.services.access import Role
 from bot.services.broadcasts import BroadcastStep
@@ -222,6 +242,20 @@ async def test_a_personal_page_of_another_meeting_does_not_open(two_plans: TwoPl
     assert (
         await two_plans.b.invitations.open_page(token, channel="web", client="c1")
     ).outcome is LinkOutcome.LINKED
+
+
+async def test_a_page_opened_for_the_last_meeting_does_not_open_on_the_next_meeting_s_server(
+    two_plans: TwoPlans,
+) -> None:
+    # DB001 opened her page while A ran; her link (an old SMS, a bookmark) is then opened on the
+    # server of B: it is not B's invitation, whatever A recorded about her.
+    token, _ = await token_of(two_plans.a, "DB001")
+    opened = await two_plans.a.invitations.open_page(token, channel="web", client="c1")
+    assert opened.outcome is LinkOutcome.LINKED
+    assert await two_plans.a.pages.view(token, channel="web") is not None
+    assert await two_plans.b.pages.view(token, channel="web") is None
+    again = await two_plans.b.invitations.open_page(token, channel="web", client="c1")
+    assert again.outcome is LinkOutcome.UNKNOWN_TOKEN
 
 
 async def test_the_desk_finds_only_the_meeting_s_invitees(two_plans: TwoPlans) -> None:
@@ -501,6 +535,116 @@ async def test_importing_the_next_meeting_s_list_carries_linked_accounts_by_phon
     assert a_log.total == 0
     again = await b.delegates.import_rows(parse_delegate_file(b_list, groups).rows, actor="t")
     assert again.carried == []
+
+
+TELEGRAM_LIKE = Capabilities(
+    buttons=True,
+    files_out=True,
+    files_in=True,
+    reply_threads=True,
+    location_pins=True,
+    html=True,
+    max_text=4096,
+)
+
+
+@dataclass
+class RecordingSender:
+    """A channel that keeps what the outbox sent, by address."""
+
+    channel: str
+    capabilities: Capabilities = TELEGRAM_LIKE
+    sent: dict[str, list[TextPart]] = field(default_factory=dict)
+
+    def prepare(self, outbound: Outbound) -> Sequence[Part]:
+        return outbound.parts
+
+    async def send(self, address: str, part: Part) -> SendResult:
+        if isinstance(part, TextPart):
+            self.sent.setdefault(address, []).append(part)
+        return SendResult(SendOutcome.SENT, platform_message_id=f"m{len(self.sent)}")
+
+
+async def test_a_person_whose_account_was_carried_gets_the_next_meeting_s_invitation_in_chat(
+    a_linked_then_b: tuple[Services, Services, Path],
+) -> None:
+    # An account carried to the next meeting is one the office will not send the invitation
+    # to (it counts as reached): the bot sends it, once, with the choices, naming the meeting.
+    a, b, b_list = a_linked_then_b
+    await import_list(b, b_list)
+    await import_list(b, b_list)  # the list imported again carries nothing, sends nothing more
+    catalog = load_catalog(b.config.meeting.locale)
+    telegram, zalo = RecordingSender("telegram"), RecordingSender("zalo")
+    await build_outbox(b, catalog, {"telegram": telegram, "zalo": zalo}).tick()
+    # HN07 (A's DB003, on Telegram and Zalo) gets one copy, where she wrote last; DB004 one.
+    reached = {
+        address: parts for sender in (telegram, zalo) for address, parts in sender.sent.items()
+    }
+    assert sorted(reached) == ["5003", "5004"]
+    for parts in reached.values():
+        assert len(parts) == 1
+        card = parts[0]
+        assert PLAN_B_TITLE in card.html and "75/KH-BTV" in card.html
+        assert a.config.meeting.title not in card.html  # nothing of A's meeting
+        choices = ("attend", "decline", "substitute")
+        mark = f"@{b.ctx.meeting_id}"  # B's buttons name B
+        assert [row[0].data for row in card.buttons] == [f"rsvp:{c}{mark}" for c in choices]
+    assert "Vũ Thị Hồng Nhung" in reached["5003"][0].html  # B's record of her, not A's
+    # A's outbox has nothing of it.
+    untouched = build_outbox(a, catalog, {"telegram": UntouchableSender()})  # type: ignore[dict-item]
+    await untouched.tick()
+
+
+async def tap(services: Services, account: ChatAccount, data: str) -> Answer:
+    """``account`` taps a button carrying ``data`` in its private chat with ``services``' bot."""
+    action = Action(account=account, chat=Chat(account.chat_address), event_id=None, data=data)
+    return await Inbox(services, load_catalog("vi")).handle(
+        action, ChannelInfo("telegram", TELEGRAM_LIKE)
+    )
+
+
+def said(answer: Answer) -> str:
+    """The texts of ``answer``'s replies, one after another."""
+    parts = [part for reply in answer.replies for part in reply.outbound.parts]
+    return "\n".join(part.html for part in parts if isinstance(part, TextPart))
+
+
+async def test_a_button_of_the_last_meeting_s_invitation_answers_nothing_in_the_next(
+    a_linked_then_b: tuple[Services, Services, Path],
+) -> None:
+    # DB004 answered A's invitation in her chat; her account was carried to B. Scrolling up,
+    # she taps «✅ Tham dự» (then «Không nêu lý do») on A's card: that is not B's invitation.
+    a, b, b_list = a_linked_then_b
+    account = ChatAccount("telegram", "5004", "5004")
+    in_a = await tap(a, account, "rsvp:decline")
+    on_a_card = [b.data for reply in in_a.replies for row in reply.outbound.buttons for b in row]
+    await import_list(b, b_list)
+    for data in [
+        *(d for d in on_a_card if d.startswith("rsvp:decline_skip")),
+        f"rsvp:attend@{a.ctx.meeting_id}",
+    ]:
+        answer = await tap(b, account, data)
+        text = said(answer)
+        assert "hội nghị khác" in text and PLAN_B_TITLE in text, text
+        assert "Đã ghi nhận" not in text
+    card = await b.dashboard.card("DB004")
+    assert card is not None and card.rsvp.status is RsvpStatus.NO_ANSWER
+    # B's own buttons answer B.
+    b_card = said(await tap(b, account, f"rsvp:attend@{b.ctx.meeting_id}"))
+    assert "Đã ghi nhận" in b_card
+    card = await b.dashboard.card("DB004")
+    assert card is not None and card.rsvp.status is RsvpStatus.ATTENDING
+
+
+def test_an_rsvp_button_names_its_meeting_and_a_forged_mark_is_no_choice() -> None:
+    assert rsvp_action(RsvpChoice.ATTEND, 7) == "rsvp:attend@7"
+    assert parse_rsvp_action("rsvp:attend@7") is RsvpChoice.ATTEND
+    assert rsvp_action_meeting("rsvp:attend@7") == 7
+    # Buttons sent before they named their meeting still answer (the meeting they are on).
+    assert parse_rsvp_action("rsvp:attend") is RsvpChoice.ATTEND
+    assert rsvp_action_meeting("rsvp:attend") is None
+    for forged in ("rsvp:attend@", "rsvp:attend@x", "rsvp:attend@٣", "rsvp:attend@1@2", "rsvp:@1"):
+        assert parse_rsvp_action(forged) is None, forged
 
 
 async def test_an_account_linked_for_one_meeting_links_for_the_next_too(

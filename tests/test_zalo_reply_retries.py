@@ -402,7 +402,11 @@ async def test_a_menu_sent_again_is_the_one_her_next_number_answers(world: ZaloW
         )  # fmt: skip
     said = await world.type(user, "/trogiup")
     assert said[0] == world.catalog.plain("hint.resending")
-    invitation = [(b.label, b.data) for row in rsvp_buttons(world.catalog) for b in row]
+    invitation = [
+        (b.label, b.data)
+        for row in rsvp_buttons(world.catalog, meeting=world.services.ctx.meeting_id)
+        for b in row
+    ]
     assert await stored_menus(world, user) == (tuple(invitation),)
     await world.type(user, "1")
     assert await rsvp_status(world, "DB001") is RsvpStatus.ATTENDING
@@ -416,7 +420,9 @@ async def test_a_blind_number_for_a_menu_that_came_with_another_gets_that_menu_s
     prompt's choices and no name for what she picked. She is told «👤 Cử người dự thay» was
     not carried out, with the invitation's choices; the prompt's menu is left as it was."""
     user = await world.linked("DB001", "Chị Mai")
-    invitation = [b for row in rsvp_buttons(world.catalog) for b in row]
+    invitation = [
+        b for row in rsvp_buttons(world.catalog, meeting=world.services.ctx.meeting_id) for b in row
+    ]
     now = world.clock.now()
     async with unit_of_work(world.services.ctx.sessions) as session:
         for menu in (
@@ -474,7 +480,11 @@ async def test_an_answer_that_resends_another_chat_s_kept_menu_stores_it_for_tha
     await world.adapter.answer(event, Answer((Reply(Outbound.text("Kính gửi"), to=lan.id),)))
     said = lan.texts[before:]
     assert said[0] == world.catalog.plain("hint.resending") and said[-1] == "Kính gửi"
-    invitation = [(b.label, b.data) for row in rsvp_buttons(world.catalog) for b in row]
+    invitation = [
+        (b.label, b.data)
+        for row in rsvp_buttons(world.catalog, meeting=world.services.ctx.meeting_id)
+        for b in row
+    ]
     assert await stored_menus(world, lan) == (tuple(invitation),)
     await world.type(lan, "1")
     assert await rsvp_status(world, "DB002") is RsvpStatus.ATTENDING

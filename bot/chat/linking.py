@@ -220,4 +220,5 @@ async def card(turn: Turn, result: LinkResult) -> Answer:
         turn.catalog, turn.config, result.delegate, result.rsvp, is_open=is_open,
         may_still_come=may_come, desk_code=code,
     )  # fmt: skip
-    return Answer.say(text, rsvp_buttons(turn.catalog, turn.config) if is_open else ())
+    choices = rsvp_buttons(turn.catalog, turn.config, meeting=turn.services.ctx.meeting_id)
+    return Answer.say(text, choices if is_open else ())

@@ -119,7 +119,13 @@ async def choice(turn: Turn, text: Text) -> Action | NotOnMenu | AskBack | None:
         # the answer the office waits for most.
         candidates = list(dict.fromkeys(m[index] for m in reversed(menus) if 0 <= index < len(m)))
         if len(candidates) > 1:
-            invitation = {b.data for row in rsvp_buttons(turn.catalog, turn.config) for b in row}
+            invitation = {
+                b.data
+                for row in rsvp_buttons(
+                    turn.catalog, turn.config, meeting=turn.services.ctx.meeting_id
+                )
+                for b in row
+            }
             candidates.sort(key=lambda choice: choice[1] not in invitation)
             return AskBack(index + 1, tuple(candidates))
         if not candidates:
@@ -158,7 +164,11 @@ async def _invitation_choice(turn: Turn, text: Text) -> Action | None:
     typed = fold(text.text)
     if not typed:
         return None
-    choices = [button for row in rsvp_buttons(turn.catalog, turn.config) for button in row]
+    choices = [
+        button
+        for row in rsvp_buttons(turn.catalog, turn.config, meeting=turn.services.ctx.meeting_id)
+        for button in row
+    ]
     picked = next((b.data for b in choices if fold(b.label) == typed), None)
     if picked is None:
         return None

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from bot.chat import replies
+from bot.chat import linking, replies
 from bot.chat.general import welcome_closing
 from bot.chat.turn import Turn
 from bot.domain.inbound import Action, Text
 from bot.domain.outbound import Answer, Button
-from bot.domain.rsvp import parse_day_action, parse_rsvp_action
+from bot.domain.rsvp import parse_day_action, parse_rsvp_action, rsvp_action_meeting
 from bot.services.rsvp import RsvpResult, RsvpStep
 from bot.texts import Html
 from bot.texts.presenters import (
@@ -31,6 +31,12 @@ async def on_action(turn: Turn, action: Action) -> Answer:
     choice = parse_day_action(action.data) or parse_rsvp_action(action.data)
     if choice is None:
         return Answer(toast=turn.toast("hint.stale_button", alert=True))
+    meeting = rsvp_action_meeting(action.data)
+    if meeting is not None and meeting != turn.services.ctx.meeting_id:
+        # A button of an earlier meeting's invitation (her account came with her to this
+        # one): it answers nothing here; she is shown this meeting's invitation instead.
+        other = turn.say("rsvp.other_meeting", title=turn.config.meeting.title)
+        return other.then(await linking.status(turn))
     result = await turn.services.rsvp.choose(turn.account, choice)
     if result.step is RsvpStep.NOTHING_PENDING:  # «Cùng đơn vị» or «Bỏ qua» of an old question
         return Answer(toast=turn.toast("hint.stale_button", alert=True))
@@ -69,18 +75,19 @@ async def _reply(turn: Turn, result: RsvpResult) -> Answer:
 def reply(turn: Turn, result: RsvpResult) -> Answer:
     """What the bot says after an RSVP step."""
     catalog, config = turn.catalog, turn.config
+    meeting = turn.services.ctx.meeting_id
     step = result.step
     if step in (RsvpStep.RECORDED, RsvpStep.CONFIRMED):
         assert result.rsvp is not None
         recorded = replies.recorded(
             catalog, config, result.rsvp, result.previous, own_unit=result.own_unit
         )
-        more = add_day_buttons(catalog, config, result.rsvp.days)
+        more = add_day_buttons(catalog, config, result.rsvp.days, meeting)
         if more:  # «Dự thêm ngày 19/12»: a meeting of three days or more
             recorded = Html(f"{recorded}\n{catalog.html('rsvp.add_days')}")
         return Answer.say(recorded, (*_to_change(turn), *more))
     if step is RsvpStep.ASK_DAYS:
-        return Answer.say(ask_days(catalog, config), day_buttons(catalog, config))
+        return Answer.say(ask_days(catalog, config), day_buttons(catalog, config, meeting))
     if step is RsvpStep.UNCHANGED:
         return turn.say("rsvp.unchanged")
     if step is RsvpStep.NOTHING_TO_CANCEL:
@@ -88,32 +95,38 @@ def reply(turn: Turn, result: RsvpResult) -> Answer:
     if step is RsvpStep.ASK_REASON:
         if turn.channel.capabilities.buttons:
             return Answer.say(
-                replies.ask_reason(catalog, result.previous), decline_buttons(catalog)
+                replies.ask_reason(catalog, result.previous), decline_buttons(catalog, meeting)
             )
         # Numbers typed: the invitation's 1 and 3 keep their meaning under the question.
         asked = replies.ask_reason(catalog, result.previous, typed=True)
-        return Answer.say(asked, reason_menu(catalog))
+        return Answer.say(asked, reason_menu(catalog, meeting))
     if step is RsvpStep.ASK_SUBSTITUTE_NAME:
-        return turn.say("rsvp.ask_substitute_name", cancel_buttons(catalog))
+        return turn.say("rsvp.ask_substitute_name", cancel_buttons(catalog, meeting))
     if step is RsvpStep.ASK_SUBSTITUTE_POSITION:
         return turn.say(
-            "rsvp.ask_substitute_position", cancel_buttons(catalog),
+            "rsvp.ask_substitute_position", cancel_buttons(catalog, meeting),
             name=result.substitute_name or "",
         )  # fmt: skip
     if step is RsvpStep.ASK_SUBSTITUTE_UNIT:
         return turn.say(
-            "rsvp.ask_substitute_unit", unit_buttons(catalog, result.own_unit),
+            "rsvp.ask_substitute_unit", unit_buttons(catalog, result.own_unit, meeting),
             name=result.substitute_name or "",
         )  # fmt: skip
     if step is RsvpStep.ASK_SUBSTITUTE_PHONE:
         return turn.say(
-            "rsvp.ask_substitute_phone", phone_buttons(catalog), name=result.substitute_name or ""
+            "rsvp.ask_substitute_phone",
+            phone_buttons(catalog, meeting),
+            name=result.substitute_name or "",
         )
     if step is RsvpStep.SUBSTITUTE_IS_DELEGATE:
         # The question ended: the three choices under it, «Tham dự» the one she likely meant.
-        return turn.say("rsvp.substitute_is_delegate", rsvp_buttons(catalog, config))
+        return turn.say(
+            "rsvp.substitute_is_delegate", rsvp_buttons(catalog, config, meeting=meeting)
+        )
     if step is RsvpStep.NOT_A_PHONE:
-        return turn.say("rsvp.not_a_phone", phone_buttons(catalog), typed=result.typed or "")
+        return turn.say(
+            "rsvp.not_a_phone", phone_buttons(catalog, meeting), typed=result.typed or ""
+        )
     if step is RsvpStep.CANCELLED:
         assert result.rsvp is not None
         answer = replies.answer(catalog, result.rsvp, own_unit=result.own_unit)
@@ -130,10 +143,12 @@ def reply(turn: Turn, result: RsvpResult) -> Answer:
         return Answer.say(withdrawn_notice(catalog, config))
     if step is RsvpStep.TOO_LONG:
         return turn.say(
-            "rsvp.too_long", cancel_buttons(catalog), limit=catalog.number(result.limit or 0)
+            "rsvp.too_long",
+            cancel_buttons(catalog, meeting),
+            limit=catalog.number(result.limit or 0),
         )
     if step is RsvpStep.EMPTY:
-        return turn.say("rsvp.empty", cancel_buttons(catalog))
+        return turn.say("rsvp.empty", cancel_buttons(catalog, meeting))
     # NOT_LINKED from a choice: the account was unlinked since the card was sent
     return turn.not_linked()
 
@@ -144,4 +159,4 @@ def _to_change(turn: Turn) -> tuple[tuple[Button, ...], ...]:
     «Hủy». Buttons stay on the invitation's card, so a channel with them needs none here."""
     if turn.channel.capabilities.buttons:
         return ()
-    return rsvp_buttons(turn.catalog, turn.config)
+    return rsvp_buttons(turn.catalog, turn.config, meeting=turn.services.ctx.meeting_id)

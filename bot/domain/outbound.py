@@ -35,6 +35,10 @@ class MessageKind(StrEnum):
     # The person is told the office withdrew her invitation (only when the office chose to):
     # the one message the outbox still sends to a withdrawn invitation.
     INVITATION_WITHDRAWN = "invitation_withdrawn"
+    # The invitation itself, with its choices, to a person whose chat account was kept from an
+    # earlier meeting (carried at the list's import): she opens no link, so nothing else would
+    # tell her of this one, and the office counts her as reached.
+    INVITATION = "invitation"
 
 
 # What goes to a person as an invitee: none of it reaches an invitation the office withdrew
@@ -45,6 +49,7 @@ INVITEE_KINDS = frozenset(
         MessageKind.DAY_BEFORE,
         MessageKind.MORNING_AGENDA,
         MessageKind.BROADCAST,
+        MessageKind.INVITATION,
     }
 )
 # What the outbox holds back from an invitation the office withdrew: what goes to her as an

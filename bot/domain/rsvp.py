@@ -143,35 +143,64 @@ DAY_ACTION_PREFIX = "rsvp:day:"
 ADD_DAY_ACTION_PREFIX = "rsvp:day+:"
 
 
-def day_action(choice: DayChoice) -> str:
-    """The action data of a day's button (names no record, as :func:`rsvp_action`)."""
+def day_action(choice: DayChoice, meeting: int | None = None) -> str:
+    """The action data of a day's button (names no record but the ``meeting`` whose message
+    it is on, when given, as :func:`rsvp_action`)."""
     prefix = ADD_DAY_ACTION_PREFIX if choice.add else DAY_ACTION_PREFIX
-    return f"{prefix}{choice.number}"
+    data = f"{prefix}{choice.number}"
+    return data if meeting is None else f"{data}{_MEETING_MARK}{meeting}"
 
 
 def parse_day_action(data: str | None) -> DayChoice | None:
-    """The day a day's button names, or None for anything else."""
+    """The day a day's button names, or None for anything else (a malformed meeting mark
+    included: :func:`rsvp_action_meeting` reads a good one)."""
     for prefix, add in ((DAY_ACTION_PREFIX, False), (ADD_DAY_ACTION_PREFIX, True)):
-        if data and data.startswith(prefix):
-            number = data.removeprefix(prefix)
-            if number.isdigit() and 0 < int(number) < 100:
+        if data and data.startswith(prefix) and _split(data) is not None:
+            number = data.removeprefix(prefix).partition(_MEETING_MARK)[0]
+            if number.isascii() and number.isdigit() and 0 < int(number) < 100:
                 return DayChoice(int(number), add)
     return None
 
 
 RSVP_ACTION_PREFIX = "rsvp:"
+# Between a choice and the meeting whose message carries the button: a button of an earlier
+# meeting's invitation, tapped while the next meeting runs (the same bot, the same chat, an
+# account carried by phone number), names that meeting, and answers nothing in this one.
+_MEETING_MARK = "@"
 
 
-def rsvp_action(choice: RsvpChoice) -> str:
-    """The action data a channel puts on a button for ``choice`` (names no record)."""
-    return f"{RSVP_ACTION_PREFIX}{choice.value}"
+def rsvp_action(choice: RsvpChoice, meeting: int | None = None) -> str:
+    """The action data a channel puts on a button for ``choice`` (names no record but the
+    ``meeting`` whose message it is on, when given)."""
+    data = f"{RSVP_ACTION_PREFIX}{choice.value}"
+    return data if meeting is None else f"{data}{_MEETING_MARK}{meeting}"
+
+
+def _split(data: str) -> tuple[str, int | None] | None:
+    """The choice's value and the meeting a button's data names (None: it names none, as
+    buttons sent before they named it); None for data the bot never sends."""
+    value, mark, meeting = data.removeprefix(RSVP_ACTION_PREFIX).partition(_MEETING_MARK)
+    if not mark:
+        return value, None
+    if not (meeting.isascii() and meeting.isdigit() and len(meeting) <= 18):
+        return None
+    return value, int(meeting)
 
 
 def parse_rsvp_action(data: str | None) -> RsvpChoice | None:
     """The choice an action names, or None for anything the bot did not send."""
     if not data or not data.startswith(RSVP_ACTION_PREFIX):
         return None
+    split = _split(data)
+    if split is None:
+        return None
     try:
-        return RsvpChoice(data.removeprefix(RSVP_ACTION_PREFIX))
+        return RsvpChoice(split[0])
     except ValueError:
         return None
+
+
+def rsvp_action_meeting(data: str) -> int | None:
+    """The meeting an RSVP button's data names (its row id), or None when it names none."""
+    split = _split(data) if data.startswith(RSVP_ACTION_PREFIX) else None
+    return None if split is None else split[1]

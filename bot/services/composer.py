@@ -35,7 +35,7 @@ from bot.domain.outbound import (
 )
 from bot.domain.phones import display_phone
 from bot.domain.ports import DeliveryReport, MessageView, Problem, Recipient
-from bot.domain.rsvp import RsvpStatus
+from bot.domain.rsvp import RsvpStatus, answers_open
 from bot.services.broadcasts import NAMED_NOT_LINKED
 from bot.services.dashboard import DashboardService
 from bot.services.drafts import DraftService
@@ -46,6 +46,7 @@ from bot.services.tasks import TaskService
 from bot.texts import Catalog, Html
 from bot.texts.formatting import delay, file_size, moment, short_moment
 from bot.texts.presenters import (
+    agenda,
     broadcast_html,
     checked_in_text,
     compose_buttons,
@@ -58,6 +59,7 @@ from bot.texts.presenters import (
     task_buttons,
     task_summary,
     verdict_buttons,
+    when_where,
     withdrawn_notice,
 )
 from storage.files import media_type, read_stored, sanitize_filename
@@ -103,6 +105,7 @@ _REPORT_PROBLEMS_ONLY = frozenset(
         MessageKind.DRAFT_COMMENT,
         MessageKind.DRAFT_VERDICT,
         MessageKind.INVITATION_WITHDRAWN,
+        MessageKind.INVITATION,
     }
 )
 
@@ -136,8 +139,12 @@ class MessageComposer:
         desk_pass: Callable[[int], Awaitable[DeskPassOf]] | None = None,
         dashboard: DashboardService | None = None,
         in_hall: Callable[[], Awaitable[set[str]]] | None = None,
+        meeting_id: int | None = None,
     ) -> None:
         self._config = config
+        # The meeting whose messages these are: named on their RSVP buttons, so a button of
+        # this meeting's invitation tapped while the next one runs answers nothing there.
+        self._meeting_id = meeting_id
         # The codes of the invitees checked in: the morning programme's list to phone leaves
         # out those already in the hall.
         self._in_hall = in_hall
@@ -243,6 +250,9 @@ class MessageComposer:
                 return Outbound((self.broadcast_text(message.body or "", substitute),))
             case MessageKind.INVITATION_WITHDRAWN:
                 return Outbound((TextPart(withdrawn_notice(self._catalog, self._config)),))
+            case MessageKind.INVITATION:
+                assert recipient is not None
+                return Outbound((self._invitation(recipient),))
             case MessageKind.ECHO:
                 # The confirmation the page showed, written by the same catalog text as in
                 # chat (bot.services.echo): ready HTML.
@@ -502,6 +512,41 @@ class MessageComposer:
             return self._catalog.html("draft_reminder.away_declined", contact=contact)
         return Html("")
 
+    def _invitation(self, recipient: Recipient) -> TextPart:
+        """The invitation card, as /trangthai shows it, to a person whose chat account came
+        from an earlier meeting: it says why it comes here; the choices while answers are open."""
+        catalog, config = self._catalog, self._config
+        meeting = config.meeting
+        is_open = answers_open(self._clock.now(), meeting.rsvp_deadline_at)
+        closing = catalog.html(
+            "card.answer_until" if is_open else "card.answers_closed",
+            deadline=deadline_text(catalog, config),
+            contact=config.office.contact,
+        )
+        text = "\n\n".join(
+            [
+                catalog.html(
+                    "card.greeting",
+                    name=recipient.full_name,
+                    position=recipient.position,
+                    organization=recipient.organization,
+                ),
+                catalog.html(
+                    "card.invitation",
+                    organizer=meeting.organizer,
+                    title=meeting.title,
+                    plan=meeting.plan_number,
+                ),
+                when_where(catalog, config),
+                catalog.html("card.agenda", agenda=agenda(catalog, config)),
+                catalog.html("card.carried"),
+                closing,
+            ]
+        )
+        return TextPart(
+            Html(text), rsvp_buttons(catalog, config, meeting=self._meeting_id) if is_open else ()
+        )
+
     def _rsvp_reminder(self, recipient: Recipient) -> TextPart:
         catalog, meeting = self._catalog, self._config.meeting
         text = catalog.html(
@@ -512,7 +557,7 @@ class MessageComposer:
             deadline=deadline_text(catalog, self._config),
             contact=self._config.office.contact,
         )
-        return TextPart(text, rsvp_buttons(catalog, self._config))
+        return TextPart(text, rsvp_buttons(catalog, self._config, meeting=self._meeting_id))
 
     async def _task_reminder(self, message: MessageView, recipient: Recipient) -> Outbound:
         key = message.audience.partition(":")[2]

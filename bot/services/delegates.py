@@ -12,13 +12,15 @@ from sqlalchemy import Table, event, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapper
 
-from bot.delegate_file import DelegateRow
+from bot.delegate_file import ROLE_CONTACT, DelegateRow
+from bot.domain.outbound import MessageKind
 from bot.domain.phones import mask_phone
 from bot.domain.rsvp import RsvpStatus
 from bot.domain.tokens import new_link_code, new_token
 from bot.domain.typed import fold, in_title_case, written_in_capitals
 from bot.services.context import ServiceContext
 from bot.services.drafts import DraftService
+from bot.services.queueing import queue_to_person
 from bot.services.tasks import TaskService
 from storage import queries
 from storage.models import ChannelIdentity, Delegate, Invitation, Meeting, Rsvp
@@ -332,16 +334,20 @@ class DelegateService:
         each channel, not a personal page's; only where the number is one person's in both
         meetings, and only to someone without an account on that channel here (an account
         already linked here stays where it is). Audited (``identity.carried``) into ``audit``;
-        the codes of the people given one, once per account."""
+        each invitee given one is sent this meeting's invitation (:attr:`MessageKind.INVITATION`).
+        The codes of the people given one, once per account."""
         meeting_id = self._ctx.meeting_id
         by_phone: dict[str, list[tuple[int, str]]] = {}
-        for person_id, code, phone in await session.execute(
-            select(Delegate.id, Delegate.code, Delegate.phone).where(
+        contacts: set[int] = set()
+        for person_id, code, phone, role in await session.execute(
+            select(Delegate.id, Delegate.code, Delegate.phone, Delegate.role).where(
                 Delegate.meeting_id == meeting_id, Delegate.phone.is_not(None)
             )
         ):
             if phone is not None:
                 by_phone.setdefault(phone, []).append((person_id, code))
+            if role == ROLE_CONTACT:
+                contacts.add(person_id)
         sole = {phone: found[0] for phone, found in by_phone.items() if len(found) == 1}
         if not sole:
             return []
@@ -428,6 +434,20 @@ class DelegateService:
         if rows:
             connection = await session.connection()
             await connection.execute(insert(queries.IDENTITY_TABLE), rows)
+        # She opens no link for this meeting, and the office counts her as reached: the bot
+        # sends her this meeting's invitation (once, however many accounts came with her; a
+        # task contact has none). Not after the meeting: nothing to answer then.
+        for person_id in dict.fromkeys(row["delegate_id"] for row in rows):
+            if person_id not in contacts:
+                queue_to_person(
+                    session,
+                    meeting_id=meeting_id,
+                    kind=MessageKind.INVITATION,
+                    person_id=person_id,
+                    now=now,
+                    params={},
+                    expires_at=self._ctx.config.meeting.ends_at,
+                )
         return carried
 
 

@@ -317,7 +317,13 @@ def _person_statement(*, by_day: bool = False) -> Select[Any]:
             .join(r, r.c.delegate_id == d.c.id)
             .outerjoin(ch, present)
         )
-        .where(i.c.token == bindparam("token", type_=String), i.c.revoked_at.is_(None))
+        .where(
+            i.c.token == bindparam("token", type_=String),
+            i.c.revoked_at.is_(None),
+            # Another meeting's token (the last conference's link, opened then) is no page of
+            # this one: its person, answer and check-in are that meeting's.
+            d.c.meeting_id == bindparam("meeting_id", type_=Integer),
+        )
     )
 
 

@@ -592,35 +592,40 @@ def draft_file_buttons(catalog: Catalog, lines: list[DraftLine]) -> list[tuple[B
     ]
 
 
-def _rsvp_choice(catalog: Catalog, choice: RsvpChoice) -> Button:
-    return Button(catalog.plain(f"buttons.{choice.value}"), rsvp_action(choice))
+def _rsvp_choice(catalog: Catalog, choice: RsvpChoice, meeting: int | None) -> Button:
+    return Button(catalog.plain(f"buttons.{choice.value}"), rsvp_action(choice, meeting))
 
 
-def rsvp_buttons(catalog: Catalog, config: Config | None = None) -> tuple[tuple[Button, ...], ...]:
+def rsvp_buttons(
+    catalog: Catalog, config: Config | None = None, *, meeting: int | None = None
+) -> tuple[tuple[Button, ...], ...]:
     """Tham dự / Không tham dự / Cử người dự thay: an answer names no record, so forged data
-    cannot touch another person's answer (who chose decides whose answer changes). At a
+    cannot touch another person's answer (who chose decides whose answer changes), only the
+    ``meeting`` whose message the buttons are on (every RSVP choice here takes it). At a
     meeting of several days (``config``'s) «Chỉ dự một số ngày» after them: last, so that the
     numbers typed on Zalo keep their meaning (1 «Tham dự» is every day, the common case)."""
     choices = [RsvpChoice.ATTEND, RsvpChoice.DECLINE, RsvpChoice.SUBSTITUTE]
     if config is not None and config.meeting.several_days:
         choices.append(RsvpChoice.SOME_DAYS)
-    return tuple((_rsvp_choice(catalog, choice),) for choice in choices)
+    return tuple((_rsvp_choice(catalog, choice, meeting),) for choice in choices)
 
 
-def day_buttons(catalog: Catalog, config: Config) -> tuple[tuple[Button, ...], ...]:
+def day_buttons(
+    catalog: Catalog, config: Config, meeting: int | None = None
+) -> tuple[tuple[Button, ...], ...]:
     """Under «Đồng chí tham dự ngày nào?»: «Chỉ dự ngày 17/12», one a day, then «Dự tất cả
-    các ngày» (plain «tham dự»)."""
+    các ngày» (plain «tham dự»); each names ``meeting``, as :func:`rsvp_buttons` do."""
     days = tuple(
         (Button(catalog.plain("buttons.only_day", day=day_month(catalog, day)),
-                day_action(DayChoice(number))),)
+                day_action(DayChoice(number), meeting)),)
         for number, day in enumerate(config.meeting.dates, start=1)
     )  # fmt: skip
-    every = Button(catalog.plain("buttons.attend_all"), rsvp_action(RsvpChoice.ATTEND))
+    every = Button(catalog.plain("buttons.attend_all"), rsvp_action(RsvpChoice.ATTEND, meeting))
     return (*days, (every,))
 
 
 def add_day_buttons(
-    catalog: Catalog, config: Config, days: Sequence[date] | None
+    catalog: Catalog, config: Config, days: Sequence[date] | None, meeting: int | None = None
 ) -> tuple[tuple[Button, ...], ...]:
     """After «tham dự» for some days of a meeting of three days or more: «Dự thêm ngày 19/12»
     for each day her answer leaves out (none at a meeting of two days, where the other day
@@ -630,7 +635,7 @@ def add_day_buttons(
         return ()
     return tuple(
         (Button(catalog.plain("buttons.add_day", day=day_month(catalog, day)),
-                day_action(DayChoice(number, add=True))),)
+                day_action(DayChoice(number, add=True), meeting)),)
         for number, day in enumerate(dates, start=1)
         if day not in days
     )  # fmt: skip
@@ -643,23 +648,23 @@ def ask_days(catalog: Catalog, config: Config) -> Html:
     return catalog.html(key, count=len(dates), days=day_list(catalog, dates))
 
 
-def decline_buttons(catalog: Catalog) -> tuple[tuple[Button, ...], ...]:
+def decline_buttons(catalog: Catalog, meeting: int | None = None) -> tuple[tuple[Button, ...], ...]:
     """Decline without a reason, or cancel."""
     return (
         (
-            _rsvp_choice(catalog, RsvpChoice.DECLINE_WITHOUT_REASON),
-            _rsvp_choice(catalog, RsvpChoice.CANCEL),
+            _rsvp_choice(catalog, RsvpChoice.DECLINE_WITHOUT_REASON, meeting),
+            _rsvp_choice(catalog, RsvpChoice.CANCEL, meeting),
         ),
     )
 
 
-def reason_menu(catalog: Catalog) -> tuple[tuple[Button, ...], ...]:
+def reason_menu(catalog: Catalog, meeting: int | None = None) -> tuple[tuple[Button, ...], ...]:
     """The reason's question where choices are numbers typed: the invitation's numbers keep
     their meaning (1 «Tham dự», 3 «Cử người dự thay»; 2 the decline, now without a reason) and
     «Hủy» comes after them. A «1» typed by someone changing her mind a moment after «Không tham
     dự» meant «Không nêu lý do» there, and recorded the opposite of what she read above."""
     return tuple(
-        (_rsvp_choice(catalog, choice),)
+        (_rsvp_choice(catalog, choice, meeting),)
         for choice in (
             RsvpChoice.ATTEND,
             RsvpChoice.DECLINE_WITHOUT_REASON,
@@ -669,19 +674,21 @@ def reason_menu(catalog: Catalog) -> tuple[tuple[Button, ...], ...]:
     )
 
 
-def cancel_buttons(catalog: Catalog) -> tuple[tuple[Button, ...], ...]:
+def cancel_buttons(catalog: Catalog, meeting: int | None = None) -> tuple[tuple[Button, ...], ...]:
     """Cancel what the bot is asking for."""
-    return ((_rsvp_choice(catalog, RsvpChoice.CANCEL),),)
+    return ((_rsvp_choice(catalog, RsvpChoice.CANCEL, meeting),),)
 
 
-def unit_buttons(catalog: Catalog, own_unit: str | None) -> tuple[tuple[Button, ...], ...]:
+def unit_buttons(
+    catalog: Catalog, own_unit: str | None, meeting: int | None = None
+) -> tuple[tuple[Button, ...], ...]:
     """The delegate's own unit for her substitute's (most substitutes are from it), or cancel;
     a unit is typed otherwise."""
     same = RsvpChoice.SAME_UNIT
     if not own_unit:
-        return cancel_buttons(catalog)
+        return cancel_buttons(catalog, meeting)
     label = catalog.plain(f"buttons.{same.value}", unit=own_unit)
-    return ((Button(label, rsvp_action(same)),), *cancel_buttons(catalog))
+    return ((Button(label, rsvp_action(same, meeting)),), *cancel_buttons(catalog, meeting))
 
 
 def same_unit_words(catalog: Catalog) -> str:
@@ -690,12 +697,12 @@ def same_unit_words(catalog: Catalog) -> str:
     return catalog.plain(f"buttons.{RsvpChoice.SAME_UNIT.value}", unit="").partition(":")[0].strip()
 
 
-def phone_buttons(catalog: Catalog) -> tuple[tuple[Button, ...], ...]:
+def phone_buttons(catalog: Catalog, meeting: int | None = None) -> tuple[tuple[Button, ...], ...]:
     """No phone for the substitute (it is optional), or cancel."""
     return (
         (
-            _rsvp_choice(catalog, RsvpChoice.SKIP_PHONE),
-            _rsvp_choice(catalog, RsvpChoice.CANCEL),
+            _rsvp_choice(catalog, RsvpChoice.SKIP_PHONE, meeting),
+            _rsvp_choice(catalog, RsvpChoice.CANCEL, meeting),
         ),
     )
 
