@@ -17,7 +17,14 @@ from docx import Document
 from sqlalchemy import select
 
 from bot.config import Config, load_config
-from bot.domain.rsvp import DayChoice, RsvpAnswer, RsvpChoice, RsvpStatus
+from bot.domain.rsvp import (
+    DayChoice,
+    RsvpAnswer,
+    RsvpChoice,
+    RsvpStatus,
+    parse_day_action,
+    rsvp_action,
+)
 from bot.services import Services
 from bot.services.checkin import notice_line
 from bot.services.day_files import sign_sheet_document
@@ -38,6 +45,7 @@ from tests.test_checkin import (  # noqa: F401 (the meeting-day fixture)
     thongke,
     two_days,
 )
+from tests.test_meetings import said, tap
 from tests.test_telegram_flows import buttons
 from tests.test_web_page import browsers, web  # noqa: F401 (the page fixtures)
 from tests.web_support import Web, flash
@@ -133,6 +141,27 @@ async def test_an_answer_for_some_days_is_audited_and_changed_as_any_answer(
     assert [(after or {}).get("days") for after in afters] == ["2024-05-28", "2024-05-29"]
     day.clock.set(services.config.meeting.rsvp_deadline_at + timedelta(minutes=1))
     assert (await services.rsvp.choose(account, DayChoice(1))).step is RsvpStep.CLOSED
+
+
+async def test_a_day_s_button_names_its_meeting_and_one_of_another_meeting_answers_nothing(
+    day: Day,  # noqa: F811
+) -> None:
+    """The day buttons carry their meeting as the answer buttons do (the next meeting on the
+    same bot, re-test s35 N2): a day tapped on the last meeting's message records nothing."""
+    services = day.services
+    day.clock.set(BEFORE_DEADLINE)
+    account = await day.account("DB020")
+    mark = f"@{services.ctx.meeting_id}"
+    asked = await tap(services, account, rsvp_action(RsvpChoice.SOME_DAYS, services.ctx.meeting_id))
+    data = [b.data for reply in asked.replies for row in reply.outbound.buttons for b in row]
+    assert data == [f"rsvp:day:1{mark}", f"rsvp:day:2{mark}", f"rsvp:attend{mark}"]
+    other = await tap(services, account, f"rsvp:day:2@{services.ctx.meeting_id + 1}")
+    assert "hội nghị khác" in said(other)
+    assert (await rsvp_of(services, "DB020")).status == RsvpStatus.NO_ANSWER
+    assert parse_day_action("rsvp:day:2@x") is None  # a forged mark is no choice
+    await tap(services, account, data[1])
+    row = await rsvp_of(services, "DB020")
+    assert (row.status, row.days) == (RsvpStatus.ATTENDING, "2024-05-29")
 
 
 async def test_a_day_the_meeting_does_not_have_is_a_stale_choice(day: Day) -> None:  # noqa: F811
