@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import unicodedata
 from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, datetime
@@ -448,6 +449,54 @@ async def active_invitation_by_code(
             Delegate.meeting_id == meeting_id,
         )
     )
+
+
+class Elsewhere(NamedTuple):
+    """Another meeting's invitation a token or personal code is (:func:`invitation_elsewhere`):
+    that meeting, and the phone of the person it invited (to know her on this meeting's list)."""
+
+    meeting: Meeting
+    phone: str | None
+
+
+async def invitation_elsewhere(
+    session: AsyncSession, meeting_id: int, *, token: str | None = None, code: str | None = None
+) -> Elsewhere | None:
+    """The meeting, other than ``meeting_id``, whose unrevoked invitation carries ``token`` (or
+    the personal ``code``, canonical), with its holder's phone; None when no other meeting's
+    does. Tokens and codes are unique across meetings, so at most one row."""
+    key = Invitation.token == token if token is not None else Invitation.link_code == code
+    row = (
+        await session.execute(
+            select(Meeting, Delegate.phone, Invitation.token, Invitation.link_code)
+            .join(Delegate, Delegate.meeting_id == Meeting.id)
+            .join(Invitation, Invitation.delegate_id == Delegate.id)
+            .where(key, Invitation.revoked_at.is_(None), Delegate.meeting_id != meeting_id)
+        )
+    ).first()
+    if row is None:
+        return None
+    # The index finds the row; the constant-time compare keeps the final check honest.
+    secret, found = (token, row.token) if token is not None else (code, row.link_code)
+    if secret is None or not hmac.compare_digest(found, secret):
+        return None
+    return Elsewhere(row.Meeting, row.phone)
+
+
+async def invited_by_phone(session: AsyncSession, meeting_id: int, phone: str) -> bool:
+    """Whether someone of ``phone`` (E.164) is invited to the meeting: on its list, as a
+    delegate, the invitation not withdrawn."""
+    found = await session.scalar(
+        select(Delegate.id)
+        .where(
+            Delegate.meeting_id == meeting_id,
+            Delegate.phone == phone,
+            Delegate.role == "delegate",
+            Delegate.withdrawn_at.is_(None),
+        )
+        .limit(1)
+    )
+    return found is not None
 
 
 async def invitation_rows(session: AsyncSession, meeting_id: int) -> Sequence[Any]:

@@ -73,7 +73,12 @@ def test_every_computed_key_exists() -> None:
     computed = (
         [f"status.{s.value}" for s in RsvpStatus]
         + [f"buttons.{c.value}" for c in RsvpChoice]
-        + [f"start.{o.value}" for o in LinkOutcome if o not in (LinkOutcome.LINKED,)]
+        # Another meeting's link is answered by start.other_* (whose it is, then what follows).
+        + [
+            f"start.{o.value}"
+            for o in LinkOutcome
+            if o not in (LinkOutcome.LINKED, LinkOutcome.OTHER_MEETING)
+        ]
         + [f"rsvp.recorded_{s.value}" for s in RsvpStatus]
         + [f"commands.{name}" for name in DELEGATE_COMMANDS + OFFICE_COMMANDS]
         + [f"date.weekday.{day}" for day in range(7)]

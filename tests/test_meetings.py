@@ -5,6 +5,7 @@ shows on A's side — its lists, counts, pages, desk, log, files — nor the oth
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ from bot.domain.rsvp import (
     rsvp_action,
     rsvp_action_meeting,
 )
+from bot.domain.tokens import format_link_code
 from bot.services import Services, build_services
 from bot.services.access import Role
 from bot.services.broadcasts import BroadcastStep
@@ -60,10 +62,16 @@ from storage.models import (
     Delegate,
     Delivery,
     DraftVersion,
+    LinkFailure,
     OutboundMessage,
     SpeechAssignment,
 )
+from tests.channels.text_channel import TextChannel
 from tests.conftest import EXAMPLE_CONFIG, EXAMPLE_DELEGATES, local
+from tests.office_support import text_of
+from tests.plan_support import EXAMPLE_CONTACTS, import_example
+from tests.test_checkin import Day
+from tests.test_web_checkin import at_desk
 from tests.web_support import web_for
 
 PLAN_B_CODE = "75-KH-BTV"
@@ -224,10 +232,10 @@ async def test_a_token_or_code_of_another_meeting_links_nothing(two_plans: TwoPl
     token, code = await token_of(two_plans.b, "HN09")
     account = ChatAccount("telegram", "7001", "7001", "Hòa")
     assert (await two_plans.a.invitations.link_by_token(account, token)).outcome is (
-        LinkOutcome.UNKNOWN_TOKEN
+        LinkOutcome.OTHER_MEETING
     )
     assert (await two_plans.a.invitations.link_by_code(account, code)).outcome is (
-        LinkOutcome.UNKNOWN_TOKEN
+        LinkOutcome.OTHER_MEETING
     )
     assert (await two_plans.b.invitations.link_by_token(account, token)).outcome is (
         LinkOutcome.LINKED
@@ -237,7 +245,8 @@ async def test_a_token_or_code_of_another_meeting_links_nothing(two_plans: TwoPl
 async def test_a_personal_page_of_another_meeting_does_not_open(two_plans: TwoPlans) -> None:
     token, _ = await token_of(two_plans.b, "HN09")
     opened = await two_plans.a.invitations.open_page(token, channel="web", client="c1")
-    assert opened.outcome is LinkOutcome.UNKNOWN_TOKEN
+    assert opened.outcome is LinkOutcome.OTHER_MEETING
+    assert opened.account is None and opened.delegate is None
     assert await two_plans.a.pages.view(token, channel="web") is None
     assert (
         await two_plans.b.invitations.open_page(token, channel="web", client="c1")
@@ -255,7 +264,8 @@ async def test_a_page_opened_for_the_last_meeting_does_not_open_on_the_next_meet
     assert await two_plans.a.pages.view(token, channel="web") is not None
     assert await two_plans.b.pages.view(token, channel="web") is None
     again = await two_plans.b.invitations.open_page(token, channel="web", client="c1")
-    assert again.outcome is LinkOutcome.UNKNOWN_TOKEN
+    assert again.outcome is LinkOutcome.OTHER_MEETING
+    assert again.account is None and again.delegate is None
 
 
 async def test_the_desk_finds_only_the_meeting_s_invitees(two_plans: TwoPlans) -> None:
@@ -1056,3 +1066,178 @@ async def test_syncing_a_plan_with_another_meeting_s_code_raises_and_writes_noth
     assert await stored_meeting(sessions, config.meeting.code) == StoredMeeting(
         config.meeting.code, PLAN_B_TITLE, copied.meeting.starts_at
     )
+
+
+# --- last meeting's links, /start links and personal codes, met on the next meeting's side ---
+
+A_TITLE = (
+    "Hội nghị sơ kết giữa nhiệm kỳ thực hiện Nghị quyết Đại hội đại biểu Phụ nữ thành phố Hà Nội "
+    "lần thứ XVII, nhiệm kỳ 2021 – 2026"
+)
+CONTACT = "đồng chí Trần Thu Hà, Phó Chánh Văn phòng, điện thoại 024 3834 5678"
+A_ENDED = (
+    f"thuộc giấy mời của hội nghị trước, {A_TITLE} (Thứ Ba, ngày 28/5/2024); hội nghị đó đã "
+    "kết thúc."
+)
+
+
+def after_a(clock: ManualClock) -> None:
+    """The clock on 10/6/2024: plan A (28/5) is over, plan B (20/6) is the meeting served."""
+    clock.set(local(2024, 6, 10, 9, 0))
+
+
+async def test_the_last_meeting_s_link_opens_a_page_saying_whose_invitation_it_was_and_that_it_ended(
+    two_plans: TwoPlans, clock: ManualClock
+) -> None:
+    # DB002's slip of A (no phone: nobody of hers is on B's list), scanned while B runs: it
+    # was «không đúng hoặc đã được thay bằng đường liên kết mới», and the link was right.
+    after_a(clock)
+    token, _ = await token_of(two_plans.a, "DB002")
+    web = await web_for(two_plans.b)
+    page = await web.client.get(f"/{token}")
+    assert page.status_code == 404
+    assert text_of(page.text, "unknown") == (
+        f"Đường liên kết này là giấy mời của hội nghị trước, {A_TITLE} (Thứ Ba, ngày 28/5/2024); "
+        f"hội nghị đó đã kết thúc. Trang này hiện phục vụ {PLAN_B_TITLE}. Cần hỗ trợ, xin liên "
+        f"hệ {CONTACT}."
+    )
+    assert re.search(r"<h1>Giấy mời của hội nghị khác</h1>", page.text)
+    assert "Hoàng Thị Ngọc Diệp" not in page.text
+    # A link that is nobody's, in any meeting, keeps its words.
+    nowhere = await web.client.get(f"/{token[:-4]}AAAA")
+    assert text_of(nowhere.text, "unknown").startswith(
+        "Đường liên kết này không đúng hoặc đã được thay bằng đường liên kết mới."
+    )
+
+
+async def test_the_last_meeting_s_link_of_someone_invited_again_says_her_new_invitation_comes_apart(
+    two_plans: TwoPlans, clock: ManualClock
+) -> None:
+    # A's DB003 is B's HN07 (the same phone): her old link shows nothing of either meeting's
+    # person, answer or code; it tells her that B's invitation is another link, sent to her.
+    after_a(clock)
+    token, _ = await token_of(two_plans.a, "DB003")
+    _, b_code = await token_of(two_plans.b, "HN07")
+    page = await (await web_for(two_plans.b)).client.get(f"/{token}")
+    assert page.status_code == 404
+    assert text_of(page.text, "unknown") == (
+        f"Đường liên kết này là giấy mời của hội nghị trước, {A_TITLE} (Thứ Ba, ngày 28/5/2024); "
+        f"hội nghị đó đã kết thúc. Trang này hiện phục vụ {PLAN_B_TITLE}. Đồng chí cũng có tên "
+        "trong danh sách mời hội nghị này: giấy mời mới, với đường liên kết riêng, đã hoặc sẽ "
+        f"được Văn phòng gửi đến đồng chí. Cần hỗ trợ, xin liên hệ {CONTACT}."
+    )
+    assert "Vũ Thị Hồng Nhung" not in page.text and b_code[:4] not in page.text
+
+
+async def test_a_link_of_a_meeting_not_over_is_said_to_be_another_meeting_s(
+    two_plans: TwoPlans,
+) -> None:
+    # B's link (20/6) opened on A's server (28/5, before either): not «đã kết thúc».
+    token, _ = await token_of(two_plans.b, "HN09")
+    page = await (await web_for(two_plans.a)).client.get(f"/{token}")
+    assert page.status_code == 404
+    assert text_of(page.text, "unknown") == (
+        f"Đường liên kết này là giấy mời {PLAN_B_TITLE} (Thứ Năm, ngày 20/6/2024), không phải "
+        f"hội nghị trang này đang phục vụ ({A_TITLE}). Cần hỗ trợ, xin liên hệ {CONTACT}."
+    )
+    assert "Lưu Thị Khánh Hòa" not in page.text
+
+
+async def test_another_meeting_s_link_or_code_is_no_wrong_try_and_is_never_slowed_down(
+    two_plans: TwoPlans, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    # A real link of the last meeting is no guess: six opens (a page reloaded, a chat tapped
+    # again) are each told whose it is, none counted toward the slowdown of wrong links.
+    token, code = await token_of(two_plans.a, "DB002")
+    account = ChatAccount("telegram", "7010", "7010")
+    for _ in range(6):
+        opened = await two_plans.b.invitations.open_page(token, channel="web", client="c9")
+        assert opened.outcome is LinkOutcome.OTHER_MEETING
+        linked = await two_plans.b.invitations.link_by_token(account, token)
+        assert linked.outcome is LinkOutcome.OTHER_MEETING and linked.delegate is None
+        typed = await two_plans.b.invitations.link_by_code(account, code)
+        assert typed.outcome is LinkOutcome.OTHER_MEETING
+    async with sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(LinkFailure)) == 0
+
+
+def text_chat(services: Services) -> TextChannel:
+    """A chat platform of text only on ``services``' bot."""
+    catalog = load_catalog("vi")
+    return TextChannel(Inbox(services, catalog), catalog)
+
+
+async def test_an_unknown_account_opening_the_last_meeting_s_start_link_is_told_it_has_ended(
+    two_plans: TwoPlans, clock: ManualClock
+) -> None:
+    after_a(clock)
+    token, code = await token_of(two_plans.a, "DB002")
+    chat = text_chat(two_plans.b)
+    said = await chat.person("Chị Diệp").type(f"/start {token}")
+    assert said == [
+        f"Đường liên kết này {A_ENDED}\n\nTrợ lý này hiện phục vụ {PLAN_B_TITLE}. Cần hỗ trợ, "
+        f"xin liên hệ {CONTACT}."
+    ]
+    # Her personal code typed where no link opens (Zalo): the same, said of a code.
+    typed = await chat.person("Chị Diệp").type(format_link_code(code))
+    assert typed == [
+        f"Mã cá nhân này {A_ENDED}\n\nTrợ lý này hiện phục vụ {PLAN_B_TITLE}. Cần hỗ trợ, xin "
+        f"liên hệ {CONTACT}."
+    ]
+    # Someone of the same phone invited to B: told her new invitation comes apart.
+    a_token, _ = await token_of(two_plans.a, "DB003")
+    again = await chat.person("Chị Nhung").type(f"/start {a_token}")
+    assert again[0].endswith(
+        "Đồng chí cũng có tên trong danh sách mời hội nghị này: giấy mời mới, với đường liên "
+        "kết và mã cá nhân riêng, đã hoặc sẽ được Văn phòng gửi đến đồng chí. Cần hỗ trợ, xin "
+        f"liên hệ {CONTACT}."
+    )
+    assert "Vũ Thị Hồng Nhung" not in again[0]
+
+
+async def test_a_linked_account_opening_the_last_meeting_s_start_link_gets_her_current_invitation(
+    two_plans: TwoPlans, clock: ManualClock
+) -> None:
+    # B's DB001 (Trần Văn Bình) linked; the t.me link of A's DB002 slip pressed: it was «không
+    # đúng hoặc đã hết hiệu lực» although the bot holds her invitation to B.
+    after_a(clock)
+    _, b_code = await token_of(two_plans.b, "DB001")
+    a_token, _ = await token_of(two_plans.a, "DB002")
+    chat = text_chat(two_plans.b)
+    binh = chat.person("Anh Bình")
+    await binh.type(format_link_code(b_code))
+    said = await binh.type(f"/start {a_token}")
+    assert said[0] == (
+        f"Đường liên kết này {A_ENDED}\n\nTài khoản của đồng chí đã được liên kết với giấy mời "
+        f"{PLAN_B_TITLE}; dưới đây là giấy mời và nội dung đồng chí đã xác nhận."
+    )
+    card = "\n".join(said[1:])
+    assert card.startswith("Kính gửi đồng chí Trần Văn Bình\n")
+    assert card == "\n".join((await binh.type("/start"))[1:])  # as /start alone shows it
+    assert "Hoàng Thị Ngọc Diệp" not in "\n".join(said)
+
+
+async def test_the_desk_given_the_last_meeting_s_personal_code_names_that_meeting(
+    two_plans: TwoPlans, clock: ManualClock
+) -> None:
+    # The May slip's code typed at B's desk: it was «Không có đại biểu nào mang mã cá nhân …
+    # gõ nhầm một ký tự», though no character was wrong.
+    after_a(clock)
+    b = two_plans.b
+    await import_example(b, EXAMPLE_CONTACTS)
+    desk = await at_desk(Day(b, clock))
+    _, code = await token_of(two_plans.a, "DB002")
+    shown = format_link_code(code)
+    page = await desk.client.get("/office/checkin", params={"q": shown.lower()})
+    assert text_of(page.text, "no-hits") == (
+        f"Mã cá nhân {shown} thuộc giấy mời của hội nghị trước, {A_TITLE} (Thứ Ba, ngày "
+        "28/5/2024), đã kết thúc; giấy mời hội nghị này mang mã khác. Đề nghị tìm đại biểu theo "
+        "họ tên hoặc số điện thoại. Chưa ghi nhận gì."
+    )
+    assert "Hoàng Thị Ngọc Diệp" not in page.text
+    # B's own code, one character wrong, is still a misreading.
+    _, own = await token_of(b, "HN09")
+    wrong = own[:7] + next(c for c in "23456789BCFGHJKMNPQRSTVXZ" if c != own[7])
+    misread = await desk.client.get("/office/checkin", params={"q": wrong})
+    assert text_of(misread.text, "no-hits").startswith("Không có đại biểu nào mang mã cá nhân")
+    await desk.client.aclose()

@@ -11,7 +11,8 @@ from bot.domain.inbound import Command, PhoneShared, Reachability, Text
 from bot.domain.outbound import SILENCE, Answer, Outbound, TextPart
 from bot.domain.tokens import code_shaped, find_link_code, format_link_code, looks_like_token
 from bot.services.invitations import LinkOutcome, LinkResult
-from bot.texts.formatting import short_moment
+from bot.texts import Html
+from bot.texts.formatting import long_date, short_moment
 from bot.texts.presenters import rsvp_buttons, withdrawn_notice
 
 
@@ -135,6 +136,8 @@ async def answer_link(turn: Turn, result: LinkResult, *, by_code: bool = False) 
         turn.relinked()
         intro = "start.linked" if result.outcome is LinkOutcome.LINKED else "start.already_linked"
         return await _show_card(turn, result, intro_key=intro)
+    if result.outcome is LinkOutcome.OTHER_MEETING:
+        return await _other_meeting(turn, result, by_code=by_code)
     key = f"start.{result.outcome.value}"
     if by_code and result.outcome in _CODE_WORDS:
         key = _CODE_WORDS[result.outcome]
@@ -144,6 +147,33 @@ async def answer_link(turn: Turn, result: LinkResult, *, by_code: bool = False) 
     if result.outcome is LinkOutcome.ACCOUNT_TAKEN and result.delegate is not None:
         params["name"] = result.delegate.full_name
     return turn.say(key, **params)
+
+
+async def _other_meeting(turn: Turn, result: LinkResult, *, by_code: bool) -> Answer:
+    """Another meeting's link or code (the last conference's): whose it is; then, for an
+    account linked here, her invitation to this meeting as ``/start`` alone shows it, else what
+    this bot serves (and, her phone on this meeting's list, that her invitation here comes
+    apart). Nothing of the other meeting's person is said."""
+    other = result.other
+    assert other is not None
+    whose = turn.html(
+        "start.other_ended" if other.ended else "start.other_elsewhere",
+        what=turn.catalog.plain("start.other_what_code" if by_code else "start.other_what_link"),
+        meeting=other.title,
+        date=long_date(turn.catalog, turn.config.meeting.local(other.starts_at)),
+    )
+    mine = await turn.services.invitations.whoami(turn.account)
+    if mine is not None and mine.delegate is not None and mine.delegate.is_contact:
+        return Answer.say(whose).then(await _show_card(turn, mine))
+    if mine is not None:
+        linked = turn.html("start.other_linked", title=turn.config.meeting.title)
+        return await _show_card(turn, mine, intro=Html(f"{whose}\n\n{linked}"))
+    here = turn.html(
+        "start.other_invited" if other.invited_here else "start.other_here",
+        title=turn.config.meeting.title,
+        contact=turn.config.office.contact,
+    )
+    return Answer.say(Html(f"{whose}\n\n{here}"))
 
 
 def _try_again_at(turn: Turn, until: datetime) -> str:
@@ -168,7 +198,9 @@ async def status(turn: Turn) -> Answer:
     return await card(turn, mine)
 
 
-async def _show_card(turn: Turn, result: LinkResult, *, intro_key: str) -> Answer:
+async def _show_card(
+    turn: Turn, result: LinkResult, *, intro_key: str = "start.already_linked", intro: str = ""
+) -> Answer:
     # A speaker learns their theme and deadline; the invitation (and its choices) comes last,
     # where the screen ends. Where choices are numbers typed, the speech card before it offers
     # none: its «1 – ✍️ Soạn tham luận» read first would mean another thing than the «1» the
@@ -176,12 +208,12 @@ async def _show_card(turn: Turn, result: LinkResult, *, intro_key: str) -> Answe
     assert result.delegate is not None
     if result.delegate.is_contact:
         return await _contact_linked(turn, result, again=intro_key == "start.already_linked")
-    intro = Answer.of(Outbound((TextPart(turn.html(intro_key), ask_phone=False),)))
+    said = Answer.of(Outbound((TextPart(intro or turn.html(intro_key), ask_phone=False),)))
     invitation = await card(turn, result)
     menu = turn.channel.capabilities.buttons or not any(
         reply.outbound.buttons for reply in invitation.replies
     )
-    return intro.then(await drafts.mine(turn, quiet=True, menu=menu)).then(invitation)
+    return said.then(await drafts.mine(turn, quiet=True, menu=menu)).then(invitation)
 
 
 async def _contact_linked(turn: Turn, result: LinkResult, *, again: bool) -> Answer:

@@ -40,6 +40,7 @@ from bot.domain.typed import fold, one_line
 from bot.services import roster
 from bot.services.access import DeskActor, OfficeActor
 from bot.services.context import ServiceContext
+from bot.services.invitations import OtherMeeting, other_meeting
 from bot.services.views import DelegateView, RsvpView
 from bot.texts import Catalog
 from bot.texts.formatting import arrival_time, clock, day_list, long_date
@@ -899,6 +900,19 @@ class CheckinService:
                     if len(hits) >= limit:
                         break
         return hits
+
+    async def code_elsewhere(self, text: str) -> OtherMeeting | None:
+        """The other meeting of the database whose live invitation carries the personal code
+        ``text`` spells (the last conference's slip), as the desk is told of it: which meeting,
+        nothing of its person; None when no other meeting's does."""
+        code = parse_link_code(text)
+        if code is None:
+            return None
+        async with read_only(self._ctx.sessions) as session:
+            found = await queries.invitation_elsewhere(session, self._ctx.meeting_id, code=code)
+        if found is None:
+            return None
+        return other_meeting(self._ctx, found.meeting, invited_here=False)
 
     # --- the count ----------------------------------------------------------------------------
 

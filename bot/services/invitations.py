@@ -35,6 +35,7 @@ from storage.models import (
     Delegate,
     Invitation,
     LinkFailure,
+    Meeting,
 )
 from storage.uow import read_only, unit_of_work
 
@@ -69,6 +70,22 @@ class LinkOutcome(StrEnum):
     PHONE_NO_MATCH = "phone_no_match"
     PHONE_AMBIGUOUS = "phone_ambiguous"
     SLOWED_DOWN = "slowed_down"  # too many wrong tokens or codes from this account lately
+    # Another meeting's live token or code in the same database (the last conference's slip or
+    # SMS): no invitation here, nor a guess (not counted toward the slowdown); said so.
+    OTHER_MEETING = "other_meeting"
+
+
+@dataclass(frozen=True)
+class OtherMeeting:
+    """The meeting another meeting's token or personal code belongs to, as its holder is told
+    (never anything of its person): its title and start, whether it is over (held before this
+    meeting, on a day before today), and whether someone of its holder's phone is invited to
+    this meeting (her invitation here is another link, sent to her on its own)."""
+
+    title: str
+    starts_at: datetime
+    ended: bool
+    invited_here: bool
 
 
 @dataclass(frozen=True)
@@ -80,6 +97,7 @@ class LinkResult:
     rsvp: RsvpView | None = None
     until: datetime | None = None  # SLOWED_DOWN: when the account's tries count again
     told: bool = False  # SLOWED_DOWN: told so within the notice interval; this try gets no answer
+    other: OtherMeeting | None = None  # OTHER_MEETING: whose token or code it is
 
 
 @dataclass(frozen=True)
@@ -92,6 +110,7 @@ class PageResult:
     delegate: DelegateView | None = None
     rsvp: RsvpView | None = None
     retry_after: timedelta | None = None  # SLOWED_DOWN: how long until the next try counts
+    other: OtherMeeting | None = None  # OTHER_MEETING: whose token it is
 
 
 def page_account(channel: str, delegate_id: int, name: str = "") -> ChatAccount:
@@ -235,6 +254,7 @@ class InvitationService:
             find=queries.active_invitation if looks_like_token(token) else None,
             key=lambda invitation: invitation.token,
             via="invitation",
+            elsewhere=lambda session: self._elsewhere(session, token=token),
         )
 
     async def link_by_code(self, account: ChatAccount, code: str) -> LinkResult:
@@ -252,6 +272,7 @@ class InvitationService:
             key=lambda invitation: invitation.link_code,
             via="code",
             counted=canonical,
+            elsewhere=lambda session: self._elsewhere(session, code=code),
         )
 
     async def _link_by_invitation(
@@ -262,11 +283,13 @@ class InvitationService:
         find: Callable[[AsyncSession, int, str], Awaitable[Invitation | None]] | None,
         key: Callable[[Invitation], str],
         via: str,
+        elsewhere: Callable[[AsyncSession], Awaitable[OtherMeeting | None]],
         counted: bool = True,
     ) -> LinkResult:
         """Link ``account`` by the invitation ``find`` finds for ``secret`` (None: a secret
-        of the wrong shape, wrong without a look-up), after the slowdown's check; a wrong one
-        counts toward the slowdown when ``counted``."""
+        of the wrong shape, wrong without a look-up), after the slowdown's check; another
+        meeting's (``elsewhere``) is OTHER_MEETING, not counted; a wrong one counts toward the
+        slowdown when ``counted``."""
         now = self._ctx.clock.now()
         async with unit_of_work(self._ctx.sessions) as session:
             slowed = await _slowed_down(
@@ -279,6 +302,9 @@ class InvitationService:
             )
             # The index finds the row; the constant-time compare keeps the final check honest.
             if invitation is None or not hmac.compare_digest(key(invitation), secret):
+                other = await elsewhere(session) if find is not None else None
+                if other is not None:
+                    return LinkResult(LinkOutcome.OTHER_MEETING, other=other)
                 if counted:
                     session.add(
                         LinkFailure(
@@ -368,6 +394,13 @@ class InvitationService:
                 else None
             )
             if invitation is None or not hmac.compare_digest(invitation.token, token):
+                # The last conference's link, opened on this one's server: a real link, said
+                # whose it is (nothing of its person), whatever the slowdown.
+                other = (
+                    await self._elsewhere(session, token=token) if looks_like_token(token) else None
+                )
+                if other is not None:
+                    return PageResult(LinkOutcome.OTHER_MEETING, other=other)
                 slowed = await _slowed_down(session, channel, client, f"{channel}:{client}", now)
                 if slowed is not None:
                     return PageResult(LinkOutcome.SLOWED_DOWN, retry_after=slowed.until - now)
@@ -792,6 +825,23 @@ class InvitationService:
             )
             return True
 
+    async def _elsewhere(
+        self, session: AsyncSession, *, token: str | None = None, code: str | None = None
+    ) -> OtherMeeting | None:
+        """The other meeting of the database whose live invitation ``token`` (or the personal
+        ``code``) is, as :class:`OtherMeeting` tells it; None when none is."""
+        found = await queries.invitation_elsewhere(
+            session, self._ctx.meeting_id, token=token, code=code
+        )
+        if found is None:
+            return None
+        return other_meeting(
+            self._ctx,
+            found.meeting,
+            invited_here=found.phone is not None
+            and await queries.invited_by_phone(session, self._ctx.meeting_id, found.phone),
+        )
+
     async def whoami(self, account: ChatAccount) -> LinkResult | None:
         """The delegate this account is linked to, with their answer; None if not linked."""
         async with unit_of_work(self._ctx.sessions) as session:
@@ -871,6 +921,15 @@ def bulk_sent_lines(say: Callable[..., T], result: BulkSent, how: str) -> list[T
     if result.no_print:
         lines.append(say("dash.invite.bulk.no_print"))
     return lines
+
+
+def other_meeting(ctx: ServiceContext, meeting: Meeting, *, invited_here: bool) -> OtherMeeting:
+    """Another meeting of the database as its token's or code's holder is told of it: over when
+    it began before this meeting and on a day before today (in this meeting's zone)."""
+    config = ctx.config.meeting
+    today = config.local(ctx.clock.now()).date()
+    ended = meeting.starts_at < config.starts_at and config.local(meeting.starts_at).date() < today
+    return OtherMeeting(meeting.title, meeting.starts_at, ended, invited_here)
 
 
 def live_token_of(person_id: int) -> Select[str]:

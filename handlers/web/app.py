@@ -50,14 +50,14 @@ from bot.metrics import Metrics
 from bot.services import Services
 from bot.services.documents import DOCUMENT_FALLBACK
 from bot.services.drafts.values import DraftResult, DraftStep
-from bot.services.invitations import LinkOutcome
+from bot.services.invitations import LinkOutcome, OtherMeeting
 from bot.services.meetings import meeting_calendar
 from bot.services.pages import DeskPass, PageView, desk_pass
 from bot.services.rsvp import RsvpResult, RsvpStep
 from bot.services.tasks import TaskResult, TaskStep, holds_a_link
 from bot.services.views import RsvpView
 from bot.texts import LOCALES, Catalog, Html
-from bot.texts.formatting import clock, file_size, meeting_time, short_moment
+from bot.texts.formatting import clock, file_size, long_date, meeting_time, short_moment
 from bot.texts.presenters import (
     agenda_day_label,
     checked_in_text,
@@ -450,11 +450,34 @@ class Site:
                 response = self._render("slowed.html", catalog, status=429, minutes=minutes)
                 response.headers["retry-after"] = str(int(wait) + 1)
                 return response
+            if opened.other is not None:  # the last conference's link: whose it is
+                return self._other_meeting(catalog, opened.other)
             if opened.account is not None:
                 view = await pages.view(token, channel=CHANNEL, details=details)
         if view is None:
             return self._render("unknown.html", catalog, status=404)
         return Visit(token, view, catalog)
+
+    def _other_meeting(self, catalog: Catalog, other: OtherMeeting) -> Response:
+        """The page of another meeting's link: whose invitation it is (title and date), over or
+        not this site's, and, her phone on this meeting's list, that her invitation here comes
+        apart; nothing of that meeting's person (404: no page of this meeting)."""
+        whose = catalog.html(
+            "web.unknown.other_ended" if other.ended else "web.unknown.other_elsewhere",
+            meeting=other.title,
+            date=long_date(catalog, self.config.meeting.local(other.starts_at)),
+            title=self.config.meeting.title,
+        )
+        then = catalog.html(
+            "web.unknown.other_invited" if other.invited_here else "web.unknown.other_help",
+            contact=self.config.office.contact,
+        )
+        return self._render(
+            "unknown.html",
+            catalog,
+            status=404,
+            other=Markup(f"{whose} {then}"),  # noqa: S704 (catalog HTML, escaped)
+        )
 
     # --- the personal page ---------------------------------------------------------------------
 

@@ -56,6 +56,7 @@ from bot.services.checkin import (
     notice_line,
 )
 from bot.services.day_files import PresentPage, position_and_unit, present_after, present_page
+from bot.services.invitations import OtherMeeting
 from bot.services.signin import Check, StaffVisit
 from bot.texts import Catalog, Html
 from bot.texts.formatting import arrival_time, clock, long_date, short_moment
@@ -374,6 +375,8 @@ class DeskPages:
         # A personal code nobody holds was misread or mistyped: said so, not «record a guest»
         # (she would then be counted absent while sitting in the hall).
         code = (parse_link_code(text) or code_shaped(text)) if text and not hits else None
+        # The last conference's slip: its code is no misreading, but that meeting's.
+        other = await checkin.code_elsewhere(code) if code else None
         held = namesake is not None or again is not None
         return self.office._render(
             "office/checkin.html", status=409 if held else 200, visit=visit,
@@ -384,7 +387,18 @@ class DeskPages:
             again=self._guest_again(again) if again else None, confirmed=confirmed,
             namesake_in=self._namesake_in(namesake) if namesake and _came_in(namesake) else None,
             unknown_code=format_link_code(code) if code else "",
+            other_code=self._other_code(code, other) if code and other else None,
         )  # fmt: skip
+
+    def _other_code(self, code: str, other: OtherMeeting) -> Html:
+        """What the desk is told of a personal code of another meeting's invitation: whose
+        meeting it is, over or not, and to search by name (nothing of its person)."""
+        return self.catalog.html(
+            "dash.checkin.other_code_ended" if other.ended else "dash.checkin.other_code_elsewhere",
+            code=format_link_code(code),
+            meeting=other.title,
+            date=long_date(self.catalog, self.services.config.meeting.local(other.starts_at)),
+        )
 
     def _namesake_in(self, namesake: Arrival) -> Html:
         """What the desk is told of a guest named as an invitee who is in the hall already
