@@ -91,7 +91,7 @@ class ImportSummary:
     # under the code), by code, with the name before and after; and how many people the
     # meeting had before the import (:func:`replaces_many`).
     replaced: dict[str, tuple[str, str]] = field(default_factory=dict)
-    before: int = 0
+    people_before: int = 0
 
 
 # A list that gives many codes another person (the name and the phone both changed) is most
@@ -108,7 +108,7 @@ def replaces_many(summary: ImportSummary) -> bool:
     the phone both changed): at least :data:`REPLACED_AT_LEAST`, and at least
     :data:`REPLACED_SHARE` of the people the meeting had."""
     count = len(summary.replaced)
-    return count >= REPLACED_AT_LEAST and count >= REPLACED_SHARE * summary.before
+    return count >= REPLACED_AT_LEAST and count >= REPLACED_SHARE * summary.people_before
 
 
 def _replaced(before: dict[str, Any], after: dict[str, Any]) -> bool:
@@ -355,7 +355,7 @@ class DelegateService:
                 carried=carried,
                 kept={name: kept_values[name] for name in _FIELDS if kept_values[name]},
                 replaced=replaced,
-                before=len(existing),
+                people_before=len(existing),
             )
             if not _apply:
                 raise _Preview(summary)

@@ -71,7 +71,7 @@ def replaced_lines(
             "import.many_replaced",
             path=Path(path).name,
             count=len(summary.replaced),
-            total=summary.before,
+            total=summary.people_before,
             title=meeting.title,
             code=meeting.code,
             examples="; ".join(str(example) for example in examples),
