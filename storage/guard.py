@@ -29,7 +29,7 @@ import hashlib
 import os
 import sqlite3
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -162,6 +162,31 @@ def meeting_scope(code: str) -> Scope:
 def bot_scope(channel: str, token: str) -> Scope:
     """One bot's receiving, by a hash of its token (never the token: it is a secret)."""
     return Scope("bot_in_use", channel, "bot-" + bot_key(token)[:16])
+
+
+def meetings_running(url: str, codes: Iterable[str]) -> set[str] | None:
+    """Which of the meetings ``codes`` a ``hoinghi run`` serves now, by the meeting locks
+    beside an SQLite database (:func:`meeting_scope`); None where no lock says it (PostgreSQL,
+    which shares a meeting between processes by leases; Windows, one run for the database).
+
+    A lock free is held shared for an instant to know it: a run of that meeting starting in
+    that very instant is told its meeting is in use, and starting it again works."""
+    path = sqlite_file(url)
+    if path is None or sys.platform == "win32":
+        return None
+    running = set()
+    for code in codes:
+        lock = path.with_name(f"{path.name}.{meeting_scope(code).key}{LOCK_SUFFIX}")
+        try:
+            fd = os.open(lock, os.O_RDONLY)
+        except OSError:  # never run (no file), or unreadable: not known to run
+            continue
+        try:
+            if not _try_lock(fd, True):
+                running.add(code)
+        finally:
+            os.close(fd)  # closing the file releases an instant's lock
+    return running
 
 
 class DatabaseLock:

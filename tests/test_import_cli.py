@@ -14,7 +14,7 @@ from bot.cli import main
 from bot.delegate_file import PROBLEM_CODES, WARNING_CODES
 from bot.texts import LOCALES, load_catalog
 from tests.conftest import EXAMPLE_DELEGATES, EXAMPLE_MEETING
-from tests.test_web_office_import import without_columns
+from tests.test_web_office_import import another_person_under, without_columns
 
 HEADER = "Mã,Họ và tên,Chức vụ,Đơn vị,Nhóm,Điện thoại"
 ROW = "DB001,Nguyễn Thị Lan,Chủ tịch,Hội LHPN quận Ba Đình,chu_tich_cap_huyen,{phone}"
@@ -314,3 +314,57 @@ def test_absent_option_refuses_an_existing_file_or_another_format_before_importi
     assert (office / "vang.csv").read_text(encoding="utf-8") == "giữ nguyên"
     assert main(["delegates", "import", "all.csv"]) == 0  # the earlier runs changed nothing
     assert "thêm mới 0, cập nhật 0, không đổi 12." in capsys.readouterr().out
+
+
+def another_meetings_list(office: Path, replaced: int) -> Path:
+    """:func:`another_person_under` as a file in the office's folder."""
+    path = office / "danh-sach-moi.csv"
+    path.write_bytes(another_person_under(replaced))
+    return path
+
+
+def test_a_list_that_gives_many_codes_another_person_imports_nothing_unless_confirmed(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """16 of the 80 (a fifth) with both the name and the phone changed: said, nothing written,
+    exit 3; --confirm-replaced imports it."""
+    import sqlite3
+
+    assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+    capsys.readouterr()
+    path = another_meetings_list(office, 16)
+    with sqlite3.connect(office / "hoinghi.db") as db:
+        before = list(db.iterdump())
+    assert main(["delegates", "import", str(path)]) == 3
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines() == [
+        "Chưa nhập danh sách, chưa thay đổi gì.",
+        "Danh sách danh-sach-moi.csv đổi cả họ tên lẫn số điện thoại của 16 trong 80 người đã có "
+        "của hội nghị «Hội nghị sơ kết giữa nhiệm kỳ thực hiện Nghị quyết Đại hội đại biểu Phụ nữ "
+        "thành phố Hà Nội lần thứ XVII, nhiệm kỳ 2021 – 2026» (mã 60-KH-BTV), tức là thay họ bằng "
+        "người khác dưới cùng mã, ví dụ DB003: Vũ Thị Hồng Nhung → Người Khác 03; DB004: "
+        "Đặng Minh Quân → Người Khác 04; DB005: Ngô Thị Bích Hạnh → Người Khác 05. Đây "
+        "thường là danh sách của một hội nghị khác, đánh số lại từ đầu, nhập nhầm vào hội nghị "
+        "này: nhập vào thì những người ấy cùng câu trả lời, điểm danh và tham luận của họ bị ghi "
+        "đè. Nếu đây là hội nghị mới, đề nghị đặt mã mới cho hội nghị ở [meeting] code của tệp "
+        "cấu hình rồi nhập danh sách cho hội nghị mới.",
+        "Nếu đúng là các đơn vị đã cử người khác thay cho những người này, chạy lại lệnh với "
+        "--confirm-replaced.",
+    ]
+    with sqlite3.connect(office / "hoinghi.db") as db:
+        assert list(db.iterdump()) == before
+    assert main(["delegates", "import", str(path), "--confirm-replaced"]) == 0
+    assert "cập nhật 16" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("replaced", [15, 4])
+def test_a_list_that_gives_a_few_codes_another_person_imports_as_before(
+    replaced: int, office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Fewer than a fifth of the people there (15 of 80), or fewer than five: units that sent
+    someone else, imported at once as before."""
+    assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+    capsys.readouterr()
+    assert main(["delegates", "import", str(another_meetings_list(office, replaced))]) == 0
+    assert f"cập nhật {replaced}," in capsys.readouterr().out

@@ -9,6 +9,7 @@ import re
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,7 @@ from storage.engine import create_engine, create_sessionmaker
 from storage.files import FileStore
 from storage.migrate import alembic_config
 from storage.models import (
+    Checkin,
     Delegate,
     Delivery,
     DraftVersion,
@@ -66,6 +68,7 @@ from storage.models import (
     OutboundMessage,
     SpeechAssignment,
 )
+from storage.uow import unit_of_work
 from tests.channels.text_channel import TextChannel
 from tests.conftest import EXAMPLE_CONFIG, EXAMPLE_DELEGATES, local
 from tests.office_support import text_of
@@ -1033,13 +1036,56 @@ def test_same_meeting_confirms_a_plan_that_changed_both_its_title_and_its_date(
 def test_a_plan_edit_that_changes_only_the_title_or_only_the_date_goes_through(
     kept: str, office: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """Of a meeting not yet held: both plans moved to a year to come (one that has taken place
+    is neither renamed nor postponed, below)."""
     from bot.cli import main
 
-    copied_plan(office, title=kept == "title", date=kept == "date")
+    plan = copied_plan(office, title=kept == "title", date=kept == "date")
+    for path in (office / "config.toml", plan):
+        path.write_text(path.read_text(encoding="utf-8").replace("2024-", "2099-"), "utf-8")
     assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
     assert main(["--config", "kh3.toml", "check"]) == 0
     assert "meeting.code" not in capsys.readouterr().out
     assert main(["--config", "kh3.toml", "delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+
+
+CODE_HELD = (
+    "cơ sở dữ liệu đã có hội nghị mã 60-KH-BTV là «" + PLAN_A_TITLE + "», khai mạc 08:00, Thứ Ba, "
+    "ngày 28/5/2024, và hội nghị này đã diễn ra (đã kết thúc trước thời điểm hiện tại); {file} "
+    "ghi «{title}», "
+    "bắt đầu 08:00, {date}. Hội nghị đã diễn ra thì không đổi tên hay dời ngày được: nếu đây là "
+    "hội nghị mới, đề nghị đặt mã mới cho hội nghị ở [meeting] code"
+)
+
+
+@pytest.mark.parametrize("kept", ["title", "date"])
+def test_a_meeting_that_has_taken_place_is_neither_renamed_nor_postponed_by_a_plan_edit(
+    kept: str, office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The copied plan edited one line at a time (N4): its title first, or its date first, is
+    not the meeting held (28/5/2024, past by the clock) renamed or postponed: check says so and
+    every command refuses, nothing written; --same-meeting still confirms it."""
+    from bot.cli import main
+
+    copied_plan(office, title=kept == "title", date=kept == "date")
+    assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+    capsys.readouterr()
+    # kept: which of the two the plan changed, the other one plan A's (copied_plan)
+    title = PLAN_B_TITLE if kept == "title" else PLAN_A_TITLE
+    date = "Thứ Ba, ngày 28/5/2024" if kept == "title" else "Thứ Năm, ngày 20/6/2024"
+    assert main(["--config", "kh3.toml", "check"]) == 0
+    said = CODE_HELD.format(file="tệp cấu hình này", title=title, date=date)
+    warning = "  - meeting.code: C" + said[1:]
+    assert any(line.startswith(warning) for line in capsys.readouterr().out.splitlines())
+    before = database_dump(office)
+    assert main(["--config", "kh3.toml", "delegates", "import", "plan-b.csv"]) == 3
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    refused = CODE_HELD.format(file="tệp cấu hình kh3.toml", title=title, date=date)
+    assert captured.err.startswith("Chưa thay đổi gì: " + refused)
+    assert "--same-meeting" in captured.err
+    assert database_dump(office) == before
+    assert main(["--config", "kh3.toml", "staff", "add", "DB001", "--same-meeting"]) == 0
 
 
 async def test_syncing_a_plan_with_another_meeting_s_code_raises_and_writes_nothing(
@@ -1241,3 +1287,89 @@ async def test_the_desk_given_the_last_meeting_s_personal_code_names_that_meetin
     misread = await desk.client.get("/office/checkin", params={"q": wrong})
     assert text_of(misread.text, "no-hits").startswith("Không có đại biểu nào mang mã cá nhân")
     await desk.client.aclose()
+
+
+async def test_a_meeting_with_check_ins_is_not_postponed_by_a_plan_edit_before_its_end(
+    config: Config,
+    sessions: async_sessionmaker[AsyncSession],
+    clock: ManualClock,
+) -> None:
+    """Its end not yet past, a meeting whose desk checked someone in has taken place: its date
+    moved is another meeting (CodeTaken, nothing written); with no check-in (undone ones do not
+    count) the same edit is a postponement, as before."""
+    first = await sync_meeting(sessions, config, clock)
+    clock.set(config.meeting.starts_at)  # the morning of the meeting: its end still to come
+    meeting = config.meeting
+    later = config.model_copy(
+        update={
+            "meeting": meeting.model_copy(
+                update={
+                    "starts_at": meeting.starts_at + timedelta(days=7),
+                    "ends_at": meeting.ends_at + timedelta(days=7),
+                }
+            )
+        }
+    )
+    async with unit_of_work(sessions) as session:
+        row = Checkin(  # a guest the desk wrote in: no delegate row needed
+            meeting_id=first.id, delegate_id=None, kind="guest", full_name="x",
+            desk="Bàn 1", checked_in_at=clock.now(), checked_in_by="web:1", staff_name="x",
+            day=meeting.local(meeting.starts_at).date(),
+        )  # fmt: skip
+        session.add(row)
+    with pytest.raises(CodeTaken) as taken:
+        await sync_meeting(sessions, later, clock)
+    assert taken.value.stored.checked_in == 1
+    assert taken.value.stored.held(later)
+    assert await stored_meeting(sessions, meeting.code) == StoredMeeting(
+        meeting.code, meeting.title, meeting.starts_at, checked_in=1
+    )  # nothing written
+    async with unit_of_work(sessions) as session:
+        (await session.get(Checkin, row.id)).undone_at = clock.now()  # type: ignore[union-attr]
+    moved = await sync_meeting(sessions, later, clock)
+    assert moved.id == first.id
+    assert (await stored_meeting(sessions, meeting.code)).starts_at == later.meeting.starts_at  # type: ignore[union-attr]
+
+
+def test_staff_login_of_a_meeting_no_run_serves_names_the_meeting_running_and_its_reports(
+    office_web: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The finished meeting's plan while the next one runs (N8): its link would be refused by
+    that run's dashboard; said before the link, with the commands that read this meeting. Not
+    said when this meeting runs too, nor when nothing runs."""
+    from bot.cli import main
+    from storage.guard import DatabaseLock, meeting_scope
+
+    plan_b_in_office(office_web)
+    assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+    assert main(["staff", "add", "DB001"]) == 0
+    assert main(["--config", "plan-b.toml", "delegates", "import", "plan-b.csv"]) == 0
+    capsys.readouterr()
+    url = load_config(office_web / "config.toml").database_url
+    running = {
+        "B": DatabaseLock(url, "run", scope=meeting_scope(PLAN_B_CODE)),
+        "A": DatabaseLock(url, "run", scope=meeting_scope("60-KH-BTV")),
+    }
+    asyncio.run(running["B"].acquire())  # as `hoinghi --config plan-b.toml run` holds it
+    try:
+        assert main(["staff", "login", "DB001"]) == 0
+        printed = capsys.readouterr().out.splitlines()
+        assert printed[0] == (
+            "Lưu ý: bot và trang điều hành đang chạy cho hội nghị khác: «Hội nghị tổng kết công "
+            "tác Hội năm 2024» (mã 75-KH-BTV); hội nghị mã 60-KH-BTV của tệp cấu hình này hiện "
+            "không chạy, nên trang điều hành đang chạy sẽ không nhận đường liên kết dưới đây (báo "
+            "«đã được dùng, đã quá 10 phút…»). Số liệu của hội nghị này xem bằng dòng lệnh, không "
+            "cần chạy bot: hoinghi report bao-cao.xlsx (báo cáo Excel), hoinghi attendance export "
+            "diem-danh.xlsx (điểm danh), hoinghi drafts export tham-luan (tham luận). Trang điều "
+            "hành của hội nghị này chỉ mở được khi chính hội nghị này chạy (hoinghi run); trong "
+            "lúc hội nghị kia đang chạy, đề nghị dùng các lệnh trên."
+        )
+        assert printed[1].startswith("Đường liên kết đăng nhập trang điều hành cho đồng chí")
+        asyncio.run(running["A"].acquire())
+        assert main(["staff", "login", "DB001"]) == 0
+        assert capsys.readouterr().out.startswith("Đường liên kết đăng nhập")
+    finally:
+        for lock in running.values():
+            asyncio.run(lock.release())
+    assert main(["staff", "login", "DB001"]) == 0
+    assert capsys.readouterr().out.startswith("Đường liên kết đăng nhập")

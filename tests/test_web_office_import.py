@@ -48,6 +48,22 @@ def good_list() -> bytes:
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
+def another_person_under(replaced: int) -> bytes:
+    """The example list with its first ``replaced`` people who have a phone given another
+    person under their code (a new name and a new phone), as another meeting's list numbered
+    from DB001 again would (N4): «Người Khác 03» for DB003."""
+    rows = list(csv.reader(io.StringIO(EXAMPLE_DELEGATES.read_text("utf-8"))))
+    done = 0
+    for row in rows[1:]:
+        if done < replaced and row[5]:
+            done += 1
+            number = int(row[0].removeprefix("DB"))
+            row[1], row[5] = f"Người Khác {number:02d}", f"0912 000 {number:03d}"
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    return out.getvalue().encode("utf-8")
+
+
 async def test_a_list_with_bad_rows_is_reported_by_row_and_column_and_nothing_changes(
     desk: Desk, imported: Services
 ) -> None:
@@ -326,3 +342,33 @@ async def test_a_big_list_s_preview_and_import_are_counted_grouped_by_thousands(
     assert text_of(shown, "flash").startswith(
         "Đã nhập 1.280 người từ lon.csv: thêm mới 1.200, cập nhật 0, không đổi 80."
     )
+
+
+async def test_the_preview_of_a_list_that_gives_many_codes_another_person_says_so(
+    desk: Desk, imported: Services
+) -> None:
+    """The command line's words on the page, before «Nhập danh sách này» (which then applies
+    it: the office read them)."""
+    page = await send_file(desk, "ds-moi.csv", another_person_under(72))
+    said = text_of(page, "many-replaced")
+    assert said.startswith(
+        "Danh sách ds-moi.csv đổi cả họ tên lẫn số điện thoại của 72 trong 80 người đã có của hội "
+        "nghị «"
+    )
+    assert "ví dụ DB003: Vũ Thị Hồng Nhung → Người Khác 03;" in said
+    assert text_of(page, "confirm-replaced") == (
+        "Nếu đúng là các đơn vị đã cử người khác thay cho những người này, chọn «Nhập danh sách "
+        "này»; nếu không, chọn «Bỏ tệp này»."
+    )
+    fields = hidden(page, "form-apply")
+    key = re.search(r'action="/office/import/([^/"]+)/apply"', page)
+    assert key is not None
+    await desk.client.post(f"/office/import/{key.group(1)}/apply", data=fields)
+    assert (await people(imported))["DB003"] == "Người Khác 03"
+
+
+async def test_the_preview_of_a_usual_list_says_nothing_of_replaced_people(
+    desk: Desk, imported: Services
+) -> None:
+    page = await send_file(desk, "ds.csv", good_list())
+    assert 'id="many-replaced"' not in page and 'id="form-apply"' in page

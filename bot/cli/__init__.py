@@ -158,6 +158,7 @@ def _parser() -> argparse.ArgumentParser:
     sheet_option(imp)
     absent_option(imp)
     same_meeting_option(imp)
+    replaced_option(imp)
     imp.set_defaults(command=cmd_delegates_import)
     withdraw = delegates.add_parser(
         "withdraw", help="rút giấy mời của người có MÃ (giữ trong danh sách, đánh dấu)"
@@ -184,6 +185,7 @@ def _parser() -> argparse.ArgumentParser:
     sheet_option(imp_people)
     absent_option(imp_people)
     same_meeting_option(imp_people)
+    replaced_option(imp_people)
     imp_people.set_defaults(command=cmd_delegates_import)
 
     staff = sub.add_parser(
@@ -353,6 +355,16 @@ def _parser() -> argparse.ArgumentParser:
         same_meeting_option(paper)
         paper.set_defaults(command=command)
     return parser
+
+
+def replaced_option(parser: argparse.ArgumentParser) -> None:
+    """``--confirm-replaced``: the list gives many people already there another person (a new
+    name and a new phone) and the office means it."""
+    parser.add_argument(
+        "--confirm-replaced",
+        action="store_true",
+        help="xác nhận danh sách đổi cả họ tên lẫn số điện thoại của nhiều người đã có",
+    )
 
 
 def _role_option(parser: argparse.ArgumentParser, *, every: bool = False) -> None:

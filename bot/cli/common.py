@@ -124,10 +124,20 @@ def code_taken_message(
     catalog: Catalog, loaded: LoadedConfig, stored: StoredMeeting, *, refused: bool
 ) -> str:
     """The database's meeting with the plan's code and the plan's own, side by side: a warning
-    (``check``) or why a command changed nothing (``refused``)."""
+    (``check``) or why a command changed nothing (``refused``): both differ (a copied plan), or
+    one of the two of a meeting that has taken place (neither renamed nor postponed)."""
     meeting = loaded.config.meeting
+    both = stored.title != meeting.title and stored.starts_at != meeting.starts_at
+    key = "cli.code_taken" if both else "cli.code_held"
+    how = (
+        catalog.plain("cli.held_checked_in", count=stored.checked_in)
+        if stored.checked_in
+        else catalog.plain("cli.held_ended")
+    )
+    extra = {"how": how} if key == "cli.code_held" else {}
     return catalog.plain(
-        "cli.code_taken_refused" if refused else "cli.code_taken",
+        f"{key}_refused" if refused else key,
+        **extra,
         code=meeting.code,
         stored_title=stored.title,
         stored_start=moment(catalog, meeting.local(stored.starts_at)),

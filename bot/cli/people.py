@@ -18,16 +18,25 @@ from bot.cli.common import (
     out,
     with_services,
 )
+from bot.config import LoadedConfig
 from bot.delegate_file import Group as FileGroup
 from bot.delegate_file import parse_delegate_file
 from bot.services import Services
 from bot.services.access import Role, RoleChange, StaffMember
-from bot.services.import_notes import absent_file_problem, absent_notes, kept_notes
+from bot.services.delegates import ManyReplaced
+from bot.services.import_notes import (
+    absent_file_problem,
+    absent_notes,
+    kept_notes,
+    replaced_lines,
+)
 from bot.services.invitations import bulk_sent_lines
+from bot.services.meetings import meeting_titles
 from bot.services.signin import LINK_LIFETIME, LinkStep
 from bot.services.withdrawals import WithdrawalResult, WithdrawalStep, withdrawal_lines
 from bot.texts import Catalog
 from bot.texts.presenters import channel_label, problem_line, sent_via
+from storage.guard import meetings_running
 
 
 def cmd_delegates_import(args: argparse.Namespace) -> int:
@@ -58,9 +67,19 @@ def cmd_delegates_import(args: argparse.Namespace) -> int:
         return EXIT_USAGE
 
     async def work(services: Services) -> int:
-        summary = await services.delegates.import_rows(
-            parsed.rows, actor="cli:import", kept=parsed.absent
-        )
+        try:
+            summary = await services.delegates.import_rows(
+                parsed.rows,
+                actor="cli:import",
+                kept=parsed.absent,
+                confirm_replaced=args.confirm_replaced,
+            )
+        except ManyReplaced as many:
+            out(catalog.plain("cli.import_refused"), sys.stderr)
+            for line in replaced_lines(catalog.plain, config, many.summary, args.file):
+                out(line, sys.stderr)
+            out(catalog.plain("cli.import_confirm_replaced"), sys.stderr)
+            return EXIT_INVALID
         out(meeting_line(catalog, config))  # several meetings may share the database
         out(
             catalog.plain(
@@ -284,6 +303,8 @@ def cmd_staff_login(args: argparse.Namespace) -> int:
             out(catalog.plain("signin.cli_not_staff", name=person.full_name, code=person.code,
                               hoinghi=command_prefix(args)), sys.stderr)  # fmt: skip
             return EXIT_USAGE
+        if (note := await _served_elsewhere(args, loaded[0], catalog, services)) is not None:
+            out(note)
         out(
             catalog.plain(
                 "signin.cli_link", name=person.full_name, code=person.code,
@@ -294,6 +315,26 @@ def cmd_staff_login(args: argparse.Namespace) -> int:
         return EXIT_OK
 
     return asyncio.run(with_services(loaded[0], catalog, work, same_meeting=args.same_meeting))
+
+
+async def _served_elsewhere(
+    args: argparse.Namespace, loaded: LoadedConfig, catalog: Catalog, services: Services
+) -> str | None:
+    """Said before a sign-in link when a ``hoinghi run`` serves another meeting of the database
+    and none this one (known on SQLite, :func:`storage.guard.meetings_running`): that run's
+    dashboard refuses the link, and the finished meeting is read from the command line."""
+    titles = await meeting_titles(services.ctx.sessions)
+    running = meetings_running(loaded.database_url, titles)
+    code = loaded.config.meeting.code
+    if not running or code in running:
+        return None
+    others = "; ".join(
+        catalog.plain("signin.cli_meeting_item", title=titles[other], code=other)
+        for other in sorted(running)
+    )
+    return catalog.plain(
+        "signin.cli_other_meeting_running", meetings=others, code=code, hoinghi=command_prefix(args)
+    )
 
 
 def _member_line(catalog: Catalog, member: StaffMember) -> str:

@@ -132,7 +132,9 @@ async def read_stored_meeting(loaded: LoadedConfig) -> StoredMeeting | None:
     engine = create_reading_engine(url)
     try:
         return await asyncio.wait_for(
-            stored_meeting(create_sessionmaker(engine), loaded.config.meeting.code),
+            stored_meeting(
+                create_sessionmaker(engine), loaded.config.meeting.code, SystemClock().now()
+            ),
             timeout=STORED_MEETING_SECONDS,  # a server that does not answer: check goes on
         )
     except (SQLAlchemyError, OSError, TimeoutError):  # no table yet, a server down: no compare

@@ -89,6 +89,46 @@ class ImportSummary:
     # the tasks and the speeches are matched to the people in the import's own transaction.
     unknown_contacts: list[str] = field(default_factory=list)
     unknown_speakers: list[str] = field(default_factory=list)
+    # The people already there whose name and phone the list both changes (another person
+    # under the code), by code, with the name before and after; and how many people the
+    # meeting had before the import (:func:`replaces_many`).
+    replaced: dict[str, tuple[str, str]] = field(default_factory=dict)
+    people_before: int = 0
+
+
+# A list that gives many codes another person (the name and the phone both changed) is most
+# likely another meeting's list, renumbered from DB001, imported under this meeting: it would
+# turn the people held, their answers, check-ins and drafts, into strangers. A real update
+# replaces a few (a unit sends someone else, a member retired): at least REPLACED_AT_LEAST
+# people and at least REPLACED_SHARE of those the meeting had, and the import asks first.
+REPLACED_AT_LEAST = 5
+REPLACED_SHARE = 0.2
+
+
+def replaces_many(summary: ImportSummary) -> bool:
+    """Whether the import gives many of the people already there another person (the name and
+    the phone both changed): at least :data:`REPLACED_AT_LEAST`, and at least
+    :data:`REPLACED_SHARE` of the people the meeting had."""
+    count = len(summary.replaced)
+    return count >= REPLACED_AT_LEAST and count >= REPLACED_SHARE * summary.people_before
+
+
+def _replaced(before: dict[str, Any], after: dict[str, Any]) -> bool:
+    """Whether a row gives the code another person: another name (not only written otherwise)
+    and another phone, both said before and after (a phone added or kept is no replacement)."""
+    names = (str(before["full_name"] or ""), str(after["full_name"] or ""))
+    if names[0].casefold().split() == names[1].casefold().split():
+        return False
+    return bool(before["phone"]) and bool(after["phone"]) and before["phone"] != after["phone"]
+
+
+class ManyReplaced(Exception):
+    """Raised by :meth:`DelegateService.import_rows` before anything is written, unless
+    confirmed: the list gives many people already there another person (:func:`replaces_many`)."""
+
+    def __init__(self, summary: ImportSummary) -> None:
+        super().__init__(len(summary.replaced))
+        self.summary = summary
 
 
 class _Preview(Exception):
@@ -160,6 +200,7 @@ class DelegateService:
         *,
         actor: str,
         kept: Collection[str] = (),
+        confirm_replaced: bool = False,
         _apply: bool = True,
     ) -> ImportSummary:
         """Upsert delegates by code; new ones get an invitation and an empty answer; the plan's
@@ -167,6 +208,9 @@ class DelegateService:
 
         ``kept``: fields the file had no column for (``ParsedDelegates.absent``): people
         already there keep what they had in them, rather than have them emptied.
+
+        A list that gives many people already there another person (:func:`replaces_many`)
+        raises :class:`ManyReplaced`, nothing written, unless ``confirm_replaced``.
 
         New people, their invitations, answers and the audit entries are written as plain
         rows, a statement for each table: through the ORM every new row was an INSERT of its
@@ -179,6 +223,7 @@ class DelegateService:
         created_codes: list[str] = []
         changed: dict[str, list[str]] = {}
         changes: dict[str, list[tuple[str, Any, Any]]] = {}
+        replaced: dict[str, tuple[str, str]] = {}
         kept_values: Counter[str] = Counter()
         meeting_id = self._ctx.meeting_id
         async with unit_of_work(self._ctx.sessions) as session:
@@ -276,6 +321,8 @@ class DelegateService:
                 restyled = fields == ["full_name"] and _restyled(
                     before["full_name"], after["full_name"]
                 )
+                if _replaced(before, after):
+                    replaced[delegate.code] = (before["full_name"], after["full_name"])
                 if not restyled:
                     changed[delegate.code] = fields
                     changes[delegate.code] = [(name, before[name], after[name]) for name in fields]
@@ -309,9 +356,13 @@ class DelegateService:
                 changes=changes,
                 carried=carried,
                 kept={name: kept_values[name] for name in _FIELDS if kept_values[name]},
+                replaced=replaced,
+                people_before=len(existing),
             )
             if not _apply:
                 raise _Preview(summary)
+            if not confirm_replaced and replaces_many(summary):
+                raise ManyReplaced(summary)  # the unit of work rolls back: nothing written
             # Tasks and speeches name people by code: who answers for what may have changed
             # with this list. Matched in this transaction, not after it: a tick between two
             # commits would see the new list without its tasks and speakers, and a reminder

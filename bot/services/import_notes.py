@@ -16,7 +16,7 @@ from typing import TypeVar
 from bot.config import Config
 from bot.delegate_file import heading_of
 from bot.documents.workbook import Cell, table_bytes
-from bot.services.delegates import ImportSummary
+from bot.services.delegates import ImportSummary, replaces_many
 from bot.texts import Catalog
 
 T = TypeVar("T")
@@ -44,6 +44,38 @@ def kept_notes(say: Callable[..., T], summary: ImportSummary) -> list[T]:
     return [
         say("import.column_kept", column=heading_of(field), count=count)
         for field, count in summary.kept.items()
+    ]
+
+
+# How many of the people a list would replace :func:`replaced_lines` names.
+REPLACED_NAMED = 3
+
+
+def replaced_lines(
+    say: Callable[..., T], config: Config, summary: ImportSummary, path: Path | str
+) -> list[T]:
+    """When the list gives many people already there another person (the name and the phone
+    both changed, :func:`bot.services.delegates.replaces_many`): what it would overwrite,
+    naming the first few, and that a new meeting wants a new ``[meeting] code``; written by
+    ``say`` (the catalog's ``plain`` or ``html``), the same words on the command line and in
+    the dashboard's preview. No lines otherwise."""
+    if not replaces_many(summary):
+        return []
+    examples = [
+        say("import.replaced_example", code=code, old=old, new=new)
+        for code, (old, new) in list(summary.replaced.items())[:REPLACED_NAMED]
+    ]
+    meeting = config.meeting
+    return [
+        say(
+            "import.many_replaced",
+            path=Path(path).name,
+            count=len(summary.replaced),
+            total=summary.people_before,
+            title=meeting.title,
+            code=meeting.code,
+            examples="; ".join(str(example) for example in examples),
+        )
     ]
 
 

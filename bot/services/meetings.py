@@ -11,10 +11,10 @@ seen. A meeting moved earlier then moves in the delegates' calendars too.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, distinct, func, select
+from sqlalchemy import Connection, Select, distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql import Subquery
 
@@ -28,6 +28,7 @@ from bot.texts import Catalog, load_catalog
 from storage import queries
 from storage.models import (
     AuditEntry,
+    Checkin,
     Delegate,
     Delivery,
     Meeting,
@@ -66,6 +67,21 @@ class StoredMeeting:
     own_deadlines: tuple[datetime, ...] = ()
     # The speakers with those deadlines, by deadline, then theme and code.
     own_speakers: tuple[OwnDeadline, ...] = ()
+    # Its check-ins in force, and the installation's clock when the row was read: whether the
+    # meeting has taken place (:meth:`held`).
+    checked_in: int = 0
+    read_at: datetime | None = field(default=None, compare=False)
+
+    def held(self, config: Config) -> bool:
+        """Whether the stored meeting has taken place: someone checked in, or its end (its
+        stored start plus the plan's length: the row keeps no end) is past by the clock it was
+        read with. Such a meeting is never the plan's by an edit of its title or date."""
+        if self.checked_in:
+            return True
+        if self.read_at is None:
+            return False
+        meeting = config.meeting
+        return self.read_at >= self.starts_at + (meeting.ends_at - meeting.starts_at)
 
 
 @dataclass(frozen=True)
@@ -115,7 +131,8 @@ def own_deadline_assignments(meeting_id: int) -> Subquery:
 
 class CodeTaken(Exception):
     """The plan's code names a meeting the database holds under another title and another
-    start: most likely another meeting's plan copied with its code. Raised by
+    start, or a meeting that has taken place under another title or start: most likely another
+    meeting's plan copied with its code (:func:`another_meeting`). Raised by
     :func:`sync_meeting` before it writes anything, unless the office confirms that it is the
     same meeting (``same_meeting``)."""
 
@@ -127,20 +144,34 @@ class CodeTaken(Exception):
 def another_meeting(stored: StoredMeeting | None, config: Config) -> StoredMeeting | None:
     """``stored`` when the plan seems to describe another meeting under its code: both its title
     and its start differ from the row's. A plan edit changes one of them (a new title, or the
-    meeting postponed), rarely both at once; a copied plan changes both."""
+    meeting postponed), rarely both at once; a copied plan changes both. A meeting that has
+    taken place (:meth:`StoredMeeting.held`) is neither renamed nor postponed: either one
+    changed is another meeting, or the copied plan edited one line at a time would turn the
+    finished meeting's row, its people and its record into the next one's."""
     if stored is None:
         return None
     meeting = config.meeting
-    if stored.title != meeting.title and stored.starts_at != meeting.starts_at:
+    title, start = stored.title != meeting.title, stored.starts_at != meeting.starts_at
+    if title and start:
+        return stored
+    if (title or start) and stored.held(config):
         return stored
     return None
 
 
+def _checked_in(meeting_id: int) -> Select[int]:
+    """How many check-ins in force the meeting has (a meeting with any has taken place)."""
+    return select(func.count(Checkin.id)).where(
+        Checkin.meeting_id == meeting_id, Checkin.undone_at.is_(None)
+    )
+
+
 async def stored_meeting(
-    sessions: async_sessionmaker[AsyncSession], code: str
+    sessions: async_sessionmaker[AsyncSession], code: str, now: datetime | None = None
 ) -> StoredMeeting | None:
     """The title and start the database holds for the meeting with ``code``, if any (read only:
-    for ``hoinghi check``, which changes nothing)."""
+    for ``hoinghi check``, which changes nothing); ``now`` is the clock whether it has taken
+    place is judged by."""
 
     def read(connection: Connection) -> StoredMeeting | None:
         query = select(Meeting.id, Meeting.title, Meeting.starts_at).where(Meeting.code == code)
@@ -179,7 +210,19 @@ async def stored_meeting(
             connection.execute(told).scalar_one(),
             tuple(sorted(one.deadline_at for one in speakers)),
             tuple(speakers),
+            connection.execute(_checked_in(row.id)).scalar_one(),
+            now,
         )
+
+    return await reading(sessions, read)
+
+
+async def meeting_titles(sessions: async_sessionmaker[AsyncSession]) -> dict[str, str]:
+    """Every meeting the database holds, its code to its title (read only)."""
+
+    def read(connection: Connection) -> dict[str, str]:
+        rows = connection.execute(select(Meeting.code, Meeting.title))
+        return {code: title for code, title in rows}
 
     return await reading(sessions, read)
 
@@ -333,8 +376,9 @@ async def sync_meeting(
     """Create or update the meeting row for ``config``, and revise its calendar event if the
     plan changed what the event says.
 
-    A row with the plan's code but another title and another start raises :class:`CodeTaken`
-    before anything is written, unless ``same_meeting`` (the office said so)."""
+    A row with the plan's code but another title and another start, or a meeting that has
+    taken place under another title or start, raises :class:`CodeTaken` before anything is
+    written, unless ``same_meeting`` (the office said so)."""
     fingerprint = calendar_fingerprint(config)
     now = clock.now()
     async with unit_of_work(sessions) as session:
@@ -352,7 +396,11 @@ async def sync_meeting(
             )
             session.add(meeting)
         else:
-            stored = StoredMeeting(meeting.code, meeting.title, meeting.starts_at)
+            stored = StoredMeeting(meeting.code, meeting.title, meeting.starts_at, read_at=now)
+            plan = config.meeting
+            if (meeting.title, meeting.starts_at) != (plan.title, plan.starts_at):
+                checked_in = (await session.execute(_checked_in(meeting.id))).scalar_one()
+                stored = replace(stored, checked_in=checked_in)
             if not same_meeting and another_meeting(stored, config) is not None:
                 raise CodeTaken(stored)  # the unit of work rolls back: nothing written
             meeting.title = config.meeting.title

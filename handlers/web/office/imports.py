@@ -26,7 +26,7 @@ from bot.delegate_file import ParsedDelegates, parse_delegate_file
 from bot.domain.phones import display_phone
 from bot.services.access import OfficeActor
 from bot.services.delegates import ImportSummary
-from bot.services.import_notes import kept_notes
+from bot.services.import_notes import kept_notes, replaced_lines
 from bot.services.signin import StaffVisit
 from bot.texts.formatting import short_moment
 from bot.texts.presenters import problem_line
@@ -222,6 +222,7 @@ class Imports:
             field_name=lambda field: catalog.plain(f"dash.import.field.{field}"),
             value_of=self._value_of,
             kept=kept_notes(catalog.html, summary) if summary else [], sheet=sheet or "",
+            replaced=replaced_lines(catalog.html, office.config, summary, name) if summary else [],
         )  # fmt: skip
 
     def _value_of(self, field: str, value: object) -> str:
@@ -276,8 +277,10 @@ class Imports:
         marked = Imported(visit.session_id, pending.name, services.ctx.clock.now())
         self.pending.imported[key] = marked
         try:
+            # The preview said it when the list replaces many people (replaced_lines): the
+            # office chose to apply it after reading that.
             summary = await services.delegates.import_rows(
-                parsed.rows, actor=actor.actor, kept=parsed.absent
+                parsed.rows, actor=actor.actor, kept=parsed.absent, confirm_replaced=True
             )
         except BaseException:
             self.pending.imported.pop(key, None)
