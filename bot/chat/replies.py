@@ -18,12 +18,11 @@ from bot.services.views import DelegateView, RsvpView
 from bot.texts import Catalog, Html
 from bot.texts.formatting import day_list
 from bot.texts.presenters import (
-    agenda,
     answer_label,
     deadline_text,
     expected_by_day,
+    invitation_opening,
     status_label,
-    when_where,
 )
 
 
@@ -119,7 +118,6 @@ def invitation_card(
     meeting is not over — the desk lets her in, so she is told she may still come and what to
     show at the desk (``desk_code``, the code printed under the slip's QR, when she has one),
     as her page shows it."""
-    meeting = config.meeting
     if not is_open and may_still_come:
         closing = still_welcome(catalog, config, desk_code, rsvp.status)
     else:
@@ -131,20 +129,9 @@ def invitation_card(
     return Html(
         "\n\n".join(
             [
-                catalog.html(
-                    "card.greeting",
-                    name=delegate.full_name,
-                    position=delegate.position,
-                    organization=delegate.organization,
+                *invitation_opening(
+                    catalog, config, delegate.full_name, delegate.position, delegate.organization
                 ),
-                catalog.html(
-                    "card.invitation",
-                    organizer=meeting.organizer,
-                    title=meeting.title,
-                    plan=meeting.plan_number,
-                ),
-                when_where(catalog, config),
-                catalog.html("card.agenda", agenda=agenda(catalog, config)),
                 answer(catalog, rsvp, own_unit=delegate.organization),
                 closing,
             ]

@@ -46,20 +46,19 @@ from bot.services.tasks import TaskService
 from bot.texts import Catalog, Html
 from bot.texts.formatting import delay, file_size, moment, short_moment
 from bot.texts.presenters import (
-    agenda,
     broadcast_html,
     checked_in_text,
     compose_buttons,
     deadline_text,
     draft_away,
     how_to_send_draft,
+    invitation_opening,
     meeting_details,
     ran_out_words,
     rsvp_buttons,
     task_buttons,
     task_summary,
     verdict_buttons,
-    when_where,
     withdrawn_notice,
 )
 from storage.files import media_type, read_stored, sanitize_filename
@@ -525,20 +524,13 @@ class MessageComposer:
         )
         text = "\n\n".join(
             [
-                catalog.html(
-                    "card.greeting",
-                    name=recipient.full_name,
-                    position=recipient.position,
-                    organization=recipient.organization,
+                *invitation_opening(
+                    catalog,
+                    config,
+                    recipient.full_name,
+                    recipient.position,
+                    recipient.organization,
                 ),
-                catalog.html(
-                    "card.invitation",
-                    organizer=meeting.organizer,
-                    title=meeting.title,
-                    plan=meeting.plan_number,
-                ),
-                when_where(catalog, config),
-                catalog.html("card.agenda", agenda=agenda(catalog, config)),
                 catalog.html("card.carried"),
                 closing,
             ]

@@ -145,6 +145,26 @@ def when_where(catalog: Catalog, config: Config) -> Html:
     )
 
 
+def invitation_opening(
+    catalog: Catalog, config: Config, name: str, position: str, organization: str
+) -> list[Html]:
+    """The invitation card's first parts, whoever sends it (a chat's card, the invitation the
+    outbox takes to an account carried from an earlier meeting): to whom, to what, when and
+    where, the programme."""
+    meeting = config.meeting
+    return [
+        catalog.html("card.greeting", name=name, position=position, organization=organization),
+        catalog.html(
+            "card.invitation",
+            organizer=meeting.organizer,
+            title=meeting.title,
+            plan=meeting.plan_number,
+        ),
+        when_where(catalog, config),
+        catalog.html("card.agenda", agenda=agenda(catalog, config)),
+    ]
+
+
 def moved_notice(catalog: Catalog, config: Config) -> str:
     """A notice that the meeting moved to the plan's date, for the office to edit, preview and
     send as any notice: the bot never announces a move by itself."""
