@@ -28,6 +28,8 @@ from tests.test_checkin import (  # noqa: F401 (the meeting-day fixture)
     two_days,
 )
 from tests.test_checkin_days import audience_codes
+from tests.test_web_page import browsers, web  # noqa: F401 (the page fixtures)
+from tests.web_support import Web, flash
 from tests.zalo_support import ZaloWorld, world  # noqa: F401 (the Zalo fixture)
 
 TWO_DAYS = two_days(load_config(EXAMPLE_CONFIG).config)
@@ -136,3 +138,16 @@ async def test_on_zalo_four_under_the_reason_s_question_is_some_days_as_on_the_i
     assert said[-1].endswith(
         "Trả lời 1 – Chỉ dự ngày 28/5 · 2 – Chỉ dự ngày 29/5 · 3 – ✅ Dự tất cả các ngày"
     )
+
+
+async def test_guard_the_page_takes_no_day_the_meeting_does_not_have(web: Web) -> None:  # noqa: F811
+    """A form posted with «day-3» at a meeting of two days (an old page, a forged post): alone
+    it is refused as no day ticked, nothing recorded; beside day one it is day one only."""
+    refused = await web.post("DB004", "rsvp", "form-days", {"choice": "days", "day-3": "1"})
+    assert flash(refused.text) == "Đề nghị đồng chí đánh dấu ít nhất một ngày sẽ tham dự."
+    assert (await rsvp_of(web.services, "DB004")).status == RsvpStatus.NO_ANSWER
+    posted = {"choice": "days", "day-1": "1", "day-3": "1"}
+    page = await web.post("DB004", "rsvp", "form-days", posted)
+    assert flash(page.text).startswith("✅ Đã ghi nhận: đồng chí tham dự hội nghị ngày 28/5.")
+    row = await rsvp_of(web.services, "DB004")
+    assert (row.status, row.days) == (RsvpStatus.ATTENDING, "2024-05-28")
