@@ -530,7 +530,13 @@ class Outbox:
                 session.add(office_delivery(message.id, channel, address, now))
             return len(places)
         rows: list[dict[str, Any]] = []
-        for person in await self._audiences.people(session, message.audience, self.senders):
+        # The morning programme is a day's (its ``day``, else the first): to those who come
+        # that day (a meeting of several days; an answer «tham dự» may name its days).
+        day = None
+        if message.kind == MessageKind.MORNING_AGENDA:
+            day = int((message.params or {}).get("day") or 1)
+        people = await self._audiences.people(session, message.audience, self.senders, day=day)
+        for person in people:
             account = person.accounts[0] if person.accounts else None
             if account is None:
                 status = DeliveryStatus.NOT_LINKED

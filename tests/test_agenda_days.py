@@ -5,6 +5,7 @@ days as «chương trình hội nghị hôm nay»)."""
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -13,10 +14,12 @@ from bot.cli import main
 from bot.config import Config, ConfigError, load_config, plan_warnings
 from bot.domain.outbound import MessageKind
 from bot.domain.reminders import planned_messages
+from bot.domain.rsvp import RsvpAnswer, RsvpStatus
 from bot.services import Services
 from bot.texts import load_catalog
 from handlers.web.app import agenda_rows
 from tests.conftest import EXAMPLE_CONFIG, local, morning_programme_due
+from tests.plan_support import rsvp_of
 from tests.web_support import web_for
 from tests.zalo_support import ZaloWorld
 
@@ -242,3 +245,57 @@ async def test_each_morning_of_the_meeting_a_confirmed_delegate_gets_that_day_s_
     assert "Thứ Tư, ngày 29/5/2024\n• 09:05–11:00: Tham luận, thảo luận tại hội nghị" in second
     assert "11:00–11:30: Phát biểu chỉ đạo" in second
     assert "Đón tiếp đại biểu" not in second
+
+
+async def test_each_morning_s_programme_goes_to_those_who_come_that_day_only(
+    world: ZaloWorld,
+) -> None:
+    """«Chương trình hội nghị hôm nay … Kính mong đồng chí có mặt đúng giờ» on 28/5 went to
+    one who answered «chỉ dự ngày 29/5» too, and 29/5's to one who answered 28/5 only (review
+    s35, R3): each morning's programme goes to those expected that day."""
+    every = await world.linked("DB001", "Chị Mai")
+    await world.type(every, "1")  # «Tham dự»: every day
+    first_only = await world.linked("DB002", "Anh Hùng")
+    await world.type(first_only, "4")  # «Chỉ dự một số ngày»
+    await world.type(first_only, "1")  # «Chỉ dự ngày 28/5»
+    second_only = await world.linked("DB004", "Chị Lan")
+    await world.type(second_only, "4")
+    await world.type(second_only, "2")  # «Chỉ dự ngày 29/5»
+    await morning_programme_due(world.services, world.clock)  # 06:30 on 28/5
+    counts = {user: len(user.texts) for user in (every, first_only, second_only)}
+    await world.tick()
+    got = {user: user.texts[counts[user] :] for user in counts}
+    assert any("chương trình hội nghị hôm nay" in text for text in got[every])
+    assert any("chương trình hội nghị hôm nay" in text for text in got[first_only])
+    assert not any("chương trình hội nghị hôm nay" in text for text in got[second_only])
+    world.clock.set(local(2024, 5, 29, 6, 30))
+    counts = {user: len(user.texts) for user in (every, first_only, second_only)}
+    await world.tick()
+    got = {user: user.texts[counts[user] :] for user in counts}
+    assert any("Thứ Tư, ngày 29/5/2024" in text for text in got[every])
+    assert not any("chương trình hội nghị hôm nay" in text for text in got[first_only])
+    assert any("Thứ Tư, ngày 29/5/2024" in text for text in got[second_only])
+
+
+async def test_a_late_answer_for_day_two_only_is_not_sent_day_one_s_programme(
+    world: ZaloWorld,
+) -> None:
+    """The office records by phone, after 28/5's programme went out, that DB002 comes on 29/5
+    only: no copy of 28/5's programme («Kính mong đồng chí có mặt đúng giờ») is queued for
+    her; DB004, recorded for 28/5 only, gets hers (review s35, R3)."""
+    every = await world.linked("DB001", "Chị Mai")
+    await world.type(every, "1")  # the plan's programme goes out to someone
+    second_only = await world.linked("DB002", "Anh Hùng")
+    first_only = await world.linked("DB004", "Chị Lan")
+    await morning_programme_due(world.services, world.clock)  # 06:30 on 28/5
+    await world.tick()
+    office = world.services.access.local_operator()
+    counts = {user: len(user.texts) for user in (second_only, first_only)}
+    for code, on in (("DB002", date(2024, 5, 29)), ("DB004", date(2024, 5, 28))):
+        person = await rsvp_of(world.services, code)
+        answer = RsvpAnswer(RsvpStatus.ATTENDING, days=(on,))
+        await world.services.rsvp.record_by_phone(office, person.delegate_id, answer)
+    await world.tick()
+    got = {user: user.texts[counts[user] :] for user in counts}
+    assert not any("chương trình hội nghị hôm nay" in text for text in got[second_only])
+    assert any("chương trình hội nghị hôm nay" in text for text in got[first_only])

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import bot.app
@@ -28,7 +28,7 @@ from bot.services.meetings import OwnDeadline, StoredMeeting, stored_meeting
 from bot.texts import load_catalog
 from storage.engine import create_engine, create_sessionmaker
 from storage.files import FileStore
-from storage.models import Delegate, Delivery, OutboundMessage, SpeechAssignment
+from storage.models import Delegate, Delivery, OutboundMessage, Rsvp, SpeechAssignment
 from tests.conftest import EXAMPLE_CONFIG, EXAMPLE_DELEGATES, local
 from tests.harness import BotHarness
 from tests.test_meetings import import_list
@@ -491,3 +491,44 @@ async def test_check_lists_the_reminders_the_scheduler_planned_for_a_speaker_ass
         "      nhắc người viết: 08:00, Thứ Năm, ngày 23/5/2024",
         "      nhắc người viết: 08:00, Thứ Sáu, ngày 24/5/2024",
     ]
+
+
+def answer_for_days(office: Path, days: str, count: int) -> None:
+    """The list's first ``count`` delegates answered «tham dự» for ``days`` only (as stored)."""
+
+    async def write() -> None:
+        engine = create_engine(f"sqlite+aiosqlite:///{office / 'hoinghi.db'}")
+        try:
+            async with create_sessionmaker(engine)() as session, session.begin():
+                people = list(await session.scalars(select(Delegate.id).order_by(Delegate.id)))
+                await session.execute(
+                    update(Rsvp)
+                    .where(Rsvp.delegate_id.in_(people[:count]))
+                    .values(status="attending", days=days)
+                )
+        finally:
+            await engine.dispose()
+
+    asyncio.run(write())
+
+
+def test_check_says_how_many_answers_for_some_days_name_a_day_the_moved_meeting_no_longer_has(
+    imported: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Days are kept as dates: after a move, «tham dự ngày 28/5» matches no meeting day, and
+    the delegate silently drops out of every day's «dự kiến» and «Chưa đến» (review s35, R2).
+    While 28/5 is still a meeting day nothing is said."""
+    answer_for_days(imported, "2024-05-28", 2)
+    assert main(["check"]) == 0
+    assert "chỉ dự một số ngày" not in capsys.readouterr().out
+    edit_plan(imported, *POSTPONED)
+    assert main(["check"]) == 0
+    assert warning_lines(capsys.readouterr().out, "meeting.starts_at")[-1] == (
+        "  - meeting.starts_at: 2 đại biểu đã trả lời chỉ dự một số ngày, có ngày không còn là "
+        "ngày họp theo kế hoạch (hội nghị đã dời lịch hoặc rút ngắn). Bot lưu ngày đại biểu chọn "
+        "theo ngày cụ thể, nên ngày cũ ấy không khớp ngày họp nào: đại biểu không được tính «dự "
+        "kiến» (kể cả danh sách «Chưa đến») vào ngày họp mới thay cho ngày cũ, cho đến khi trả "
+        "lời lại. Đề nghị Văn phòng liên hệ các đại biểu này (danh sách «Đại biểu» trên trang "
+        "điều hành ghi «Tham dự ngày …» theo ngày cũ) và ghi lại câu trả lời qua điện thoại, "
+        "hoặc đề nghị đại biểu chọn lại «📅 Chỉ dự một số ngày»."
+    )

@@ -99,7 +99,7 @@ def reply(turn: Turn, result: RsvpResult) -> Answer:
             )
         # Numbers typed: the invitation's 1 and 3 keep their meaning under the question.
         asked = replies.ask_reason(catalog, result.previous, typed=True)
-        return Answer.say(asked, reason_menu(catalog, meeting))
+        return Answer.say(asked, reason_menu(catalog, config, meeting=meeting))
     if step is RsvpStep.ASK_SUBSTITUTE_NAME:
         return turn.say("rsvp.ask_substitute_name", cancel_buttons(catalog, meeting))
     if step is RsvpStep.ASK_SUBSTITUTE_POSITION:

@@ -36,6 +36,7 @@ from bot.services import Services
 from bot.services.meetings import (
     CodeTaken,
     StoredMeeting,
+    answered_days_gone,
     date_moved,
     own_deadlines_after_start,
 )
@@ -233,7 +234,8 @@ def warnings_of(
     lines = []
     problems = plan_warnings(loaded.config, SystemClock().now())
     own = own_deadlines_after_start(stored, loaded.config)
-    for warning in problems + date_moved(stored, loaded.config) + own:
+    gone = answered_days_gone(stored, loaded.config)
+    for warning in problems + date_moved(stored, loaded.config) + gone + own:
         params = {
             name: moment(catalog, meeting.local(value)) if isinstance(value, datetime) else value
             for name, value in warning.params.items()

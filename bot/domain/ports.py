@@ -163,9 +163,16 @@ class Audiences(Protocol):
     """Who an audience names, and where the office's notes go."""
 
     async def people(
-        self, session: AsyncSession, audience: str, channels: Collection[str]
+        self,
+        session: AsyncSession,
+        audience: str,
+        channels: Collection[str],
+        *,
+        day: int | None = None,
     ) -> list[Addressee]:
-        """The people of ``audience``, each with their accounts on ``channels``."""
+        """The people of ``audience``, each with their accounts on ``channels``; ``day``: the
+        meeting day (1 = the first) a message to those who come is for — at a meeting of
+        several days, only those expected that day."""
         ...
 
     async def anyone(self, session: AsyncSession, audience: str) -> bool:

@@ -75,10 +75,20 @@ class AudienceService:
         self._ctx = ctx
 
     async def people(
-        self, session: AsyncSession, audience: str, channels: Collection[str]
+        self,
+        session: AsyncSession,
+        audience: str,
+        channels: Collection[str],
+        *,
+        day: int | None = None,
     ) -> list[Addressee]:
-        """The people of ``audience``, each with their accounts on ``channels``."""
-        ids = await self._people_ids(session, audience)
+        """The people of ``audience``, each with their accounts on ``channels``; ``day``: the
+        meeting day (1 = the first) a message is for — at a meeting of several days, of those
+        who come (:attr:`Audience.PRESENT`) only the ones expected that day
+        (:func:`roster.expected`): the morning
+        programme of day one is not sent to one who answered «tham dự» for day two only («Kính
+        mong đồng chí có mặt đúng giờ» — today, not her day)."""
+        ids = await self._people_ids(session, audience, day)
         accounts = await self._accounts(session, ids)
         return [Addressee(pid, best_first(accounts.get(pid, ()), channels)) for pid in ids]
 
@@ -160,9 +170,20 @@ class AudienceService:
         query = self._people_query(audience)
         return query is not None and await session.scalar(query.order_by(None).limit(1)) is not None
 
-    async def _people_ids(self, session: AsyncSession, audience: str) -> list[int]:
-        """The ids of the people an audience names, in the order messages go out."""
+    async def _people_ids(
+        self, session: AsyncSession, audience: str, day: int | None = None
+    ) -> list[int]:
+        """The ids of the people an audience names, in the order messages go out (``day``: as
+        :meth:`people`)."""
         query = self._people_query(audience)
+        meeting = self._ctx.config.meeting
+        if (
+            query is not None
+            and day is not None
+            and meeting.several_days
+            and audience == Audience.PRESENT
+        ):
+            query = query.where(roster.expected(meeting.day_date(day)))
         return [] if query is None else _unique(await session.scalars(query))
 
     def _people_query(self, audience: str) -> Select[Any] | None:

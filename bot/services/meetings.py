@@ -24,6 +24,8 @@ from bot.domain.drafts import OWN_DEADLINE
 from bot.domain.ics import CalendarEvent, build_ics
 from bot.domain.outbound import DeliveryStatus
 from bot.domain.reminders import DATED_KINDS
+from bot.domain.rsvp import read_days
+from bot.services import roster
 from bot.texts import Catalog, load_catalog
 from storage import queries
 from storage.models import (
@@ -33,6 +35,7 @@ from storage.models import (
     Delivery,
     Meeting,
     OutboundMessage,
+    Rsvp,
     SpeechAssignment,
 )
 from storage.uow import reading, unit_of_work
@@ -71,6 +74,9 @@ class StoredMeeting:
     # meeting has taken place (:meth:`held`).
     checked_in: int = 0
     read_at: datetime | None = field(default=None, compare=False)
+    # The answers «tham dự» for some days only (``rsvps.days`` as stored) with how many gave
+    # each: the plan's days may since have moved away from them (:func:`answered_days_gone`).
+    answered_days: tuple[tuple[str, int], ...] = ()
 
     def held(self, config: Config) -> bool:
         """Whether the stored meeting has taken place: someone checked in, or its end (its
@@ -203,6 +209,12 @@ async def stored_meeting(
             (OwnDeadline(*found) for found in connection.execute(speakers_of)),
             key=lambda one: (one.deadline_at, one.theme_key, one.code),
         )
+        answered_days = (
+            select(Rsvp.days, func.count())
+            .join(Delegate, Delegate.id == Rsvp.delegate_id)
+            .where(roster.delegates_of(row.id), Rsvp.days.is_not(None))
+            .group_by(Rsvp.days)
+        )
         return StoredMeeting(
             code,
             row.title,
@@ -212,6 +224,7 @@ async def stored_meeting(
             tuple(speakers),
             connection.execute(_checked_in(row.id)).scalar_one(),
             now,
+            tuple((days or "", number) for days, number in connection.execute(answered_days)),
         )
 
     return await reading(sessions, read)
@@ -252,6 +265,22 @@ def date_moved(stored: StoredMeeting | None, config: Config) -> list[ConfigProbl
     if same_day:
         deadlines = [one for one in deadlines if one.code == "deadline_after_start"]
     return [moved, *deadlines]
+
+
+def answered_days_gone(stored: StoredMeeting | None, config: Config) -> list[ConfigProblem]:
+    """The answers «tham dự» for some days only that name a day the plan's meeting no longer
+    has (it was moved, or shortened), counted: the office must hear of them, as their days
+    are kept as dates — such a delegate is expected on none of the days she named, so she is
+    in no day's «dự kiến» nor «Chưa đến» until she answers again."""
+    if stored is None or another_meeting(stored, config) is not None:
+        return []
+    dates = set(config.meeting.dates)
+    gone = sum(
+        number for days, number in stored.answered_days if not set(read_days(days) or ()) <= dates
+    )
+    if not gone:
+        return []
+    return [ConfigProblem("meeting.starts_at", "answered_days_gone", {"count": gone})]
 
 
 def own_deadlines_after_start(stored: StoredMeeting | None, config: Config) -> list[ConfigProblem]:

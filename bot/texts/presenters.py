@@ -678,19 +678,20 @@ def decline_buttons(catalog: Catalog, meeting: int | None = None) -> tuple[tuple
     )
 
 
-def reason_menu(catalog: Catalog, meeting: int | None = None) -> tuple[tuple[Button, ...], ...]:
+def reason_menu(
+    catalog: Catalog, config: Config | None = None, *, meeting: int | None = None
+) -> tuple[tuple[Button, ...], ...]:
     """The reason's question where choices are numbers typed: the invitation's numbers keep
-    their meaning (1 «Tham dự», 3 «Cử người dự thay»; 2 the decline, now without a reason) and
-    «Hủy» comes after them. A «1» typed by someone changing her mind a moment after «Không tham
-    dự» meant «Không nêu lý do» there, and recorded the opposite of what she read above."""
+    their meaning (1 «Tham dự», 3 «Cử người dự thay»; 2 the decline, now without a reason; 4
+    «Chỉ dự một số ngày» at a meeting of several days, ``config``'s) and «Hủy» comes after
+    them, each naming ``meeting``. A «1» typed by someone changing her mind a moment after
+    «Không tham dự» meant «Không nêu lý do» there, and recorded the opposite of what she read
+    above; a «4» meant «Hủy» to one who wanted the days she had read under 4 on the invitation."""
+    choices = [RsvpChoice.ATTEND, RsvpChoice.DECLINE_WITHOUT_REASON, RsvpChoice.SUBSTITUTE]
+    if config is not None and config.meeting.several_days:
+        choices.append(RsvpChoice.SOME_DAYS)
     return tuple(
-        (_rsvp_choice(catalog, choice, meeting),)
-        for choice in (
-            RsvpChoice.ATTEND,
-            RsvpChoice.DECLINE_WITHOUT_REASON,
-            RsvpChoice.SUBSTITUTE,
-            RsvpChoice.CANCEL,
-        )
+        (_rsvp_choice(catalog, choice, meeting),) for choice in (*choices, RsvpChoice.CANCEL)
     )
 
 
