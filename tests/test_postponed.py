@@ -512,6 +512,7 @@ def answer_for_days(office: Path, days: str, count: int) -> None:
     asyncio.run(write())
 
 
+@pytest.mark.usefixtures("not_yet_held")
 def test_check_says_how_many_answers_for_some_days_name_a_day_the_moved_meeting_no_longer_has(
     imported: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
