@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from alembic import command
-from sqlalchemy import Connection, event, func, select, text
+from sqlalchemy import Connection, event, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.app import build_outbox
@@ -60,6 +60,7 @@ from storage.engine import create_engine, create_sessionmaker
 from storage.files import FileStore
 from storage.migrate import alembic_config
 from storage.models import (
+    ChannelIdentity,
     Checkin,
     Delegate,
     Delivery,
@@ -584,8 +585,23 @@ async def test_a_person_whose_account_was_carried_gets_the_next_meeting_s_invita
     # An account carried to the next meeting is one the office will not send the invitation
     # to (it counts as reached): the bot sends it, once, with the choices, naming the meeting.
     a, b, b_list = a_linked_then_b
+
+    async def wrote_on_telegram_last() -> None:
+        # DB003 linked both accounts at one instant: she wrote last on Telegram, so that the
+        # account the bot picks is the rule's («used last»), not the database's row order.
+        async with a.ctx.sessions() as session, session.begin():
+            await session.execute(
+                update(ChannelIdentity)
+                .where(
+                    ChannelIdentity.channel == "telegram", ChannelIdentity.chat_address == "5003"
+                )
+                .values(last_seen_at=b.ctx.clock.now())
+            )
+
+    await wrote_on_telegram_last()
     await import_list(b, b_list)
     await import_list(b, b_list)  # the list imported again carries nothing, sends nothing more
+    await wrote_on_telegram_last()
     catalog = load_catalog(b.config.meeting.locale)
     telegram, zalo = RecordingSender("telegram"), RecordingSender("zalo")
     await build_outbox(b, catalog, {"telegram": telegram, "zalo": zalo}).tick()
