@@ -587,15 +587,16 @@ async def test_a_person_whose_account_was_carried_gets_the_next_meeting_s_invita
     a, b, b_list = a_linked_then_b
 
     async def wrote_on_telegram_last() -> None:
-        # DB003 linked both accounts at one instant: she wrote last on Telegram, so that the
-        # account the bot picks is the rule's («used last»), not the database's row order.
+        # DB003 linked both accounts at one instant (each then «used» at that instant): she
+        # wrote on Telegram a minute later, so that the account the bot picks is the rule's
+        # («used last»), not the database's row order between two equal instants.
         async with a.ctx.sessions() as session, session.begin():
             await session.execute(
                 update(ChannelIdentity)
                 .where(
                     ChannelIdentity.channel == "telegram", ChannelIdentity.chat_address == "5003"
                 )
-                .values(last_seen_at=b.ctx.clock.now())
+                .values(last_seen_at=b.ctx.clock.now() + timedelta(minutes=1))
             )
 
     await wrote_on_telegram_last()
