@@ -38,6 +38,9 @@ Application's update processor. The taps come one of two ways (:class:`Load`), a
   (a bot that falls behind pays its taps' wait): what a person waits when R people tap a second.
   Every round and side get the same schedule (``--seed``): the rounds differ by the machine.
 
+Issue 17's goal 3 is checked where each figure means something (:func:`missed_targets`): CPU a
+tap and taps/s against the peer at K = 32; the p95 a person waits at up to 250 taps a second.
+
 The fake enforces Telegram's flood limits (``enforce_limits``: 30 messages/s in all, about one a
 second per chat; a message over them is answered 429) during every timed run; the 429s are
 counted.
@@ -78,9 +81,10 @@ seen no Bot API violation.
 
 Usage (from the repository root)::
 
-    .venv/bin/python bench/load.py                      # N = 300, K = 1 and 32, both transports,
-                                                        # 3 rounds (10-20 minutes: every run
-                                                        # waits for its confirmations at 30/s)
+    .venv/bin/python bench/load.py                      # N = 300, K = 1 and 32, R = 30, 100
+                                                        # and 250, both transports, 3 rounds
+                                                        # (20-30 minutes: every run waits for
+                                                        # its confirmations at 30/s)
     .venv/bin/python bench/load.py --delegates 60 --rounds 1    # smoke check
     .venv/bin/python bench/load.py --transports http --concurrency 32 --rounds 5
     .venv/bin/python bench/load.py --transports http --concurrency 32 --rtt 100  # a real network
@@ -106,7 +110,7 @@ import threading
 import time
 import warnings
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -177,11 +181,18 @@ EXAMPLE_CONFIG = ROOT / "config.example.toml"
 FIRST_USER_ID = 700_000_001
 PLACES = 32  # updates handled at once on every side: hoinghi's [telegram] concurrent_updates
 MAX_RETRIES = 3  # build_application's RetryingRateLimiter(max_retries=3)
-# The goals of issue 17 (taps): CPU per tap, p95 at 32 concurrent, taps/s against the peer.
+# The goals of issue 17 (taps). Under the most taps the bot can take (K = 32 at once): CPU per
+# tap and taps/s against the peer. What a person waits, the p95 from a tap to its toast: in the
+# open loop, at up to 250 taps arriving a second (8 x the cards Telegram lets a bot deliver a
+# second, so more than people can be tapping). Not in the closed loop: there a tap's mean
+# latency is K / taps/s whatever the bot does (Little's law), so a p95 there is a CPU figure in
+# disguise: 25 ms at K = 32 would need under 0.78 ms a tap, beneath the 1.5 ms above.
 TARGET_CPU_MS = 1.5
-TARGET_P95_MS = 25.0
-TARGET_P95_AT = 32
 TARGET_PEER_RATIO = 1.5
+TARGET_AT_WORKERS = 32
+TARGET_P95_MS = 25.0
+TARGET_P95_UP_TO_RATE = 250.0
+DEFAULT_RATES = [30.0, 100.0, TARGET_P95_UP_TO_RATE]  # with --concurrency's default
 CARD = "Giấy mời dự hội nghị. Đề nghị đồng chí xác nhận tham dự."
 SIDES = ("hoinghi", "peer", "no-op")
 TRANSPORTS = ("in-process", "http")
@@ -871,6 +882,33 @@ def spread(values: Sequence[float], digits: int = 1) -> str:
     )
 
 
+def missed_targets(load: Load, runs: Mapping[str, Sequence[Run]]) -> list[str]:
+    """The goals of issue 17 this phase missed (the medians of hoinghi's rounds), one line each.
+
+    At K >= 32 at once, the most taps the bot can take: CPU per tap, and taps/s against the peer
+    when it ran. At up to 250 taps arriving a second: the p95 a person waits. Other phases are
+    reported only."""
+    ours = runs.get("hoinghi")
+    if not ours:
+        return []
+    missed: list[str] = []
+    if load.workers >= TARGET_AT_WORKERS:
+        cpu_ms = statistics.median(r.cpu_ms for r in ours)
+        if cpu_ms > TARGET_CPU_MS:
+            missed.append(f"{cpu_ms:.2f} ms of CPU per tap (target <= {TARGET_CPU_MS})")
+        if runs.get("peer"):
+            ratio = statistics.median(
+                a.per_second / b.per_second for a, b in zip(ours, runs["peer"], strict=True)
+            )
+            if ratio < TARGET_PEER_RATIO:
+                missed.append(f"taps/s {ratio:.3f} x the peer's (target >= {TARGET_PEER_RATIO})")
+    if 0 < load.rate <= TARGET_P95_UP_TO_RATE:
+        p95 = statistics.median(r.latency_ms(0.95) for r in ours)
+        if p95 > TARGET_P95_MS:
+            missed.append(f"p95 {p95:.1f} ms (target <= {TARGET_P95_MS})")
+    return missed
+
+
 def report(transport: str, load: Load, runs: dict[str, list[Run]]) -> tuple[list[str], list[str]]:
     """Print one phase's table; returns (missed targets, failed checks)."""
     rounds = len(next(iter(runs.values())))
@@ -901,10 +939,7 @@ def report(transport: str, load: Load, runs: dict[str, list[Run]]) -> tuple[list
             for name, side in runs.items()
         )
         print(f"  handed over late, p50 / p95 ms (the loop busy, or its timer): {late}")
-    missed: list[str] = []
     where = f"{transport}, {load}"
-    # The goals are for the closed loop (the bot's most taps a second); an open one is reported.
-    at_target = load.workers >= TARGET_P95_AT
     ours = runs.get("hoinghi")
     for other in ("peer", "no-op"):
         if ours is None or other not in runs:
@@ -915,20 +950,17 @@ def report(transport: str, load: Load, runs: dict[str, list[Run]]) -> tuple[list
             f"  hoinghi/{other}: taps/s {spread(ratios, 3)}; "
             f"CPU per tap {other}/hoinghi {spread(cpu, 3)}"
         )
-        if other == "peer" and at_target:
+        if other == "peer" and load.workers >= TARGET_AT_WORKERS:
             ok = statistics.median(ratios) >= TARGET_PEER_RATIO
             line += f" (target >= {TARGET_PEER_RATIO}: {'met' if ok else 'MISSED'})"
-            if not ok:
-                missed.append(f"{where}: taps/s {statistics.median(ratios):.3f} x the peer's")
         print(line)
     if ours is not None and load.workers:
-        cpu_ms = statistics.median(r.cpu_ms for r in ours)
-        if cpu_ms > TARGET_CPU_MS:
-            missed.append(f"{where}: {cpu_ms:.2f} ms of CPU per tap (target <= {TARGET_CPU_MS})")
-        if at_target:
-            p95 = statistics.median(r.latency_ms(0.95) for r in ours)
-            if p95 > TARGET_P95_MS:
-                missed.append(f"{where}: p95 {p95:.1f} ms (target <= {TARGET_P95_MS})")
+        queue = load.workers / statistics.median(r.per_second for r in ours) * 1000
+        print(
+            f"  a queue's latency: {load.workers} waiting / taps/s = {queue:.1f} ms on average, "
+            "whatever the bot does with a tap (the p95 target is for taps arriving a second)"
+        )
+    missed = [f"{where}: {m}" for m in missed_targets(load, runs)]
     problems = [
         f"{where}, {name}: {p}" for name, side in runs.items() for r in side for p in r.problems
     ]
@@ -999,7 +1031,16 @@ async def run(args: argparse.Namespace) -> bool:
     for line in missed:
         print(f"TARGET MISSED: {line}")
     if not missed:
-        print("targets met" if args.concurrency else "no targets checked: they are for K phases")
+        checked = any(
+            load.workers >= TARGET_AT_WORKERS or 0 < load.rate <= TARGET_P95_UP_TO_RATE
+            for load in loads
+        )
+        print(
+            "targets met"
+            if checked
+            else f"no targets checked: they are for K >= {TARGET_AT_WORKERS} "
+            f"and R <= {TARGET_P95_UP_TO_RATE:g}"
+        )
     for problem in problems:
         print(f"CHECK FAILED: {problem}")
     if not problems:
@@ -1013,11 +1054,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--delegates", type=int, default=300, help="taps per run (default 300)")
     parser.add_argument(
         "--concurrency", type=int, nargs="+",
-        help=f"taps handed over at once, one phase each (default 1 {PLACES}, none with --rate)",
+        help=f"taps handed over at once, one phase each (default 1 {PLACES} when no --rate is "
+        "given either, none with --rate alone)",
     )  # fmt: skip
     parser.add_argument(
         "--rate", type=float, nargs="+", default=[], metavar="R",
-        help="taps arriving R a second at random (Poisson), one phase each, after the K phases",
+        help="taps arriving R a second at random (Poisson), one phase each, after the K phases "
+        f"(default {' '.join(f'{r:g}' for r in DEFAULT_RATES)} when no --concurrency is given "
+        "either, none with --concurrency alone)",
     )  # fmt: skip
     parser.add_argument("--rounds", type=int, default=3, help="runs of each side per phase (3)")
     parser.add_argument("--transports", nargs="+", choices=TRANSPORTS, default=list(TRANSPORTS))
@@ -1048,8 +1092,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.rtt < 0:
         parser.error("--rtt cannot be negative")
-    if args.concurrency is None:
-        args.concurrency = [] if args.rate else [1, PLACES]
+    if args.concurrency is None and not args.rate:  # neither: every phase a target is for
+        args.concurrency, args.rate = [1, PLACES], list(DEFAULT_RATES)
+    elif args.concurrency is None:
+        args.concurrency = []
     if args.delegates < 1 or args.rounds < 1 or min(args.concurrency, default=1) < 1:
         parser.error("--delegates, --rounds and --concurrency must be at least 1")
     try:  # a Load knows what a rate may be
