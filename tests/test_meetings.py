@@ -25,7 +25,7 @@ from bot.delegate_file import Group as FileGroup
 from bot.delegate_file import parse_delegate_file
 from bot.domain.channels import Capabilities, ChannelInfo, Chat, ChatAccount
 from bot.domain.clock import ManualClock
-from bot.domain.inbound import Action
+from bot.domain.inbound import Action, Command, Text
 from bot.domain.outbound import (
     Answer,
     DeliveryStatus,
@@ -1278,6 +1278,62 @@ async def test_a_linked_account_opening_the_last_meeting_s_start_link_gets_her_c
     assert card.startswith("Kính gửi đồng chí Trần Văn Bình\n")
     assert card == "\n".join((await binh.type("/start"))[1:])  # as /start alone shows it
     assert "Hoàng Thị Ngọc Diệp" not in "\n".join(said)
+
+
+async def test_a_linked_account_typing_the_last_meeting_s_personal_code_gets_her_current_invitation(
+    two_plans: TwoPlans, clock: ManualClock
+) -> None:
+    # Zalo opens no link: B's DB001 (Trần Văn Bình), linked, types the code of A's DB002 slip
+    # among her words, without /start. It went on as any text («Đề nghị đồng chí trả lời bằng
+    # các lựa chọn …»), not the answer «/start CODE» gets.
+    after_a(clock)
+    _, b_code = await token_of(two_plans.b, "DB001")
+    _, a_code = await token_of(two_plans.a, "DB002")
+    binh = text_chat(two_plans.b).person("Anh Bình")
+    await binh.type(format_link_code(b_code))
+    said = await binh.type(f"Mã của tôi là {format_link_code(a_code).lower()}")
+    assert said[0] == (
+        f"Mã cá nhân này {A_ENDED}\n\nTài khoản của đồng chí đã được liên kết với giấy mời "
+        f"{PLAN_B_TITLE}; dưới đây là giấy mời và nội dung đồng chí đã xác nhận."
+    )
+    assert said == await binh.type(f"/start {format_link_code(a_code)}")
+    assert "Hoàng Thị Ngọc Diệp" not in "\n".join(said)
+    # Another code of this meeting's is still no code of hers: read as any text.
+    _, other_code = await token_of(two_plans.b, "HN09")
+    assert "Mã cá nhân" not in "\n".join(await binh.type(format_link_code(other_code)))
+
+
+async def test_a_linked_telegram_account_typing_the_last_meeting_s_personal_code_is_told_whose_it_is(
+    a_linked_then_b: tuple[Services, Services, Path], clock: ManualClock
+) -> None:
+    # DB004's account, carried from A to B, types the code on her May slip in the Telegram
+    # chat (no /start): «Đề nghị đồng chí trả lời bằng các lựa chọn …» before, as any text;
+    # now as «/start CODE» answers it.
+    a, b, b_list = a_linked_then_b
+    await import_list(b, b_list)
+    after_a(clock)
+    _, a_code = await token_of(a, "DB004")
+    account = ChatAccount("telegram", "5004", "5004")
+    inbox = Inbox(b, load_catalog("vi"))
+    channel = ChannelInfo("telegram", TELEGRAM_LIKE)
+    typed = Text(account=account, chat=Chat("5004"), text=format_link_code(a_code))
+    answer = said(await inbox.handle(typed, channel))
+    assert answer.startswith(
+        f"Mã cá nhân này thuộc giấy mời của hội nghị trước, <b>{A_TITLE}</b> (Thứ Ba, ngày "
+        "28/5/2024); hội nghị đó đã kết thúc."
+    ), answer
+    assert f"đã được liên kết với giấy mời <b>{PLAN_B_TITLE}</b>" in answer
+    assert "Kính gửi đồng chí <b>Đặng Minh Quân</b>" in answer
+    start = Command(
+        account=account, chat=Chat("5004"), name="start", args=(format_link_code(a_code),)
+    )
+    assert answer == said(await inbox.handle(start, channel))
+    # Her own code of B typed, as on Zalo: already linked, her card (it was the hint too).
+    _, b_code = await token_of(b, "DB004")
+    own = Text(account=account, chat=Chat("5004"), text=format_link_code(b_code))
+    again = said(await inbox.handle(own, channel))
+    assert again.startswith("Tài khoản này đã được liên kết với giấy mời của đồng chí"), again
+    assert "Kính gửi đồng chí <b>Đặng Minh Quân</b>" in again
 
 
 async def test_the_desk_given_the_last_meeting_s_personal_code_names_that_meeting(

@@ -825,6 +825,13 @@ class InvitationService:
             )
             return True
 
+    async def other_meeting_code(self, code: str) -> OtherMeeting | None:
+        """The other meeting whose live invitation carries the personal ``code`` (canonical),
+        or None: a linked person's typed text holding the last conference's code is answered
+        as ``/start CODE`` is, without a try at linking (she is linked already)."""
+        async with read_only(self._ctx.sessions) as session:
+            return await self._elsewhere(session, code=code)
+
     async def _elsewhere(
         self, session: AsyncSession, *, token: str | None = None, code: str | None = None
     ) -> OtherMeeting | None:
