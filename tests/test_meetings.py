@@ -75,8 +75,8 @@ from tests.conftest import EXAMPLE_CONFIG, EXAMPLE_DELEGATES, local
 from tests.office_support import text_of
 from tests.plan_support import EXAMPLE_CONTACTS, import_example
 from tests.test_checkin import Day
-from tests.test_web_checkin import at_desk
-from tests.web_support import web_for
+from tests.test_web_checkin import at_desk, fields
+from tests.web_support import flash, web_for
 
 PLAN_B_CODE = "75-KH-BTV"
 PLAN_B_TITLE = "Hội nghị tổng kết công tác Hội năm 2024"
@@ -1359,6 +1359,41 @@ async def test_the_desk_given_the_last_meeting_s_personal_code_names_that_meetin
     wrong = own[:7] + next(c for c in "23456789BCFGHJKMNPQRSTVXZ" if c != own[7])
     misread = await desk.client.get("/office/checkin", params={"q": wrong})
     assert text_of(misread.text, "no-hits").startswith("Không có đại biểu nào mang mã cá nhân")
+    await desk.client.aclose()
+
+
+async def test_the_desk_scanning_the_last_meeting_s_qr_names_that_meeting_as_its_code_does(
+    two_plans: TwoPlans, clock: ManualClock
+) -> None:
+    # The May slip's QR scanned at B's desk said «Mã QR này thuộc hội nghị khác.», not which,
+    # while the code printed under it, typed, named the meeting and its date.
+    after_a(clock)
+    b = two_plans.b
+    await import_example(b, EXAMPLE_CONTACTS)
+    desk = await at_desk(Day(b, clock))
+    token, code = await token_of(two_plans.a, "DB002")
+    scanned = await desk.client.get(f"/{token}")
+    assert scanned.status_code == 404
+    assert text_of(scanned.text, "notice") == (
+        f"Mã QR này thuộc giấy mời của hội nghị trước, {A_TITLE} (Thứ Ba, ngày 28/5/2024), đã "
+        "kết thúc; giấy mời hội nghị này mang mã khác. Đề nghị tìm đại biểu theo họ tên hoặc số "
+        "điện thoại. Chưa ghi nhận gì."
+    )
+    assert "Hoàng Thị Ngọc Diệp" not in scanned.text
+    shown = format_link_code(code)
+    typed = await desk.client.get("/office/checkin", params={"q": shown})
+    assert text_of(typed.text, "no-hits").removeprefix(f"Mã cá nhân {shown}") == text_of(
+        scanned.text, "notice"
+    ).removeprefix("Mã QR này")
+    # «Điểm danh» sent with that QR's link (a form of the desk's, its key the scanned link's):
+    # refused with the same words.
+    b_token, _ = await token_of(b, "HN09")
+    form = fields((await desk.client.get(f"/{b_token}")).text, "form-tap")
+    refused = await desk.client.post("/office/checkin/in", data={**form, "key": token})
+    assert refused.status_code == 303
+    shown = await desk.client.get(refused.headers["location"])
+    assert flash(shown.text) == text_of(scanned.text, "notice")
+    assert await b.checkin.records() == []
     await desk.client.aclose()
 
 
