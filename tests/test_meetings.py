@@ -74,7 +74,7 @@ from tests.channels.text_channel import TextChannel
 from tests.conftest import EXAMPLE_CONFIG, EXAMPLE_DELEGATES, local
 from tests.office_support import text_of
 from tests.plan_support import EXAMPLE_CONTACTS, import_example
-from tests.test_checkin import Day
+from tests.test_checkin import Day, two_days
 from tests.test_web_checkin import at_desk, fields
 from tests.web_support import flash, web_for
 
@@ -1204,6 +1204,37 @@ async def test_a_link_of_a_meeting_not_over_is_said_to_be_another_meeting_s(
         f"hội nghị trang này đang phục vụ ({A_TITLE}). Cần hỗ trợ, xin liên hệ {CONTACT}."
     )
     assert "Lưu Thị Khánh Hòa" not in page.text
+
+
+async def test_a_meeting_of_several_days_is_said_to_have_ended_only_after_its_last_day(
+    config: Config,
+    sessions: async_sessionmaker[AsyncSession],
+    clock: ManualClock,
+    tmp_path: Path,
+) -> None:
+    # A runs 28–29/5; on 29/5, its second day, a link of A opened on B's server (20/6) said
+    # «hội nghị đó đã kết thúc»: judged by A's start, as the meetings row kept no end.
+    a = await build_services(two_days(config), sessions, clock, files=FileStore(tmp_path / "a"))
+    await import_list(a, EXAMPLE_DELEGATES)
+    b = await build_services(
+        plan_b_config(tmp_path), sessions, clock, files=FileStore(tmp_path / "b")
+    )
+    token, code = await token_of(a, "DB002")
+    web = await web_for(b)
+    clock.set(local(2024, 5, 29, 9, 0))
+    on_its_last_day = await web.client.get(f"/{token}")
+    assert text_of(on_its_last_day.text, "unknown").startswith(
+        f"Đường liên kết này là giấy mời {A_TITLE} (Thứ Ba, ngày 28/5/2024), không phải hội nghị "
+        "trang này đang phục vụ"
+    )
+    typed = await b.invitations.link_by_code(ChatAccount("zalo", "z1", "z1"), code)
+    assert typed.other is not None and not typed.other.ended
+    clock.set(local(2024, 5, 30, 9, 0))
+    after = await web.client.get(f"/{token}")
+    assert text_of(after.text, "unknown").startswith(
+        f"Đường liên kết này là giấy mời của hội nghị trước, {A_TITLE} (Thứ Ba, ngày 28/5/2024); "
+        "hội nghị đó đã kết thúc."
+    )
 
 
 async def test_another_meeting_s_link_or_code_is_no_wrong_try_and_is_never_slowed_down(
