@@ -39,6 +39,9 @@ class Meeting(Base):
     code: Mapped[str] = mapped_column(String(40), unique=True)
     title: Mapped[str] = mapped_column(String(500))
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The plan's end (migration 0031): another meeting's link is «đã kết thúc» only after its
+    # last day, not after its first. NULL on a row not synced since (its start stands in).
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # The revision of the meeting's calendar event (bot.services.meetings): SEQUENCE, a digest
     # of what the event says, and when that last changed (DTSTAMP).

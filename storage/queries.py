@@ -675,8 +675,7 @@ async def roster(
     for row in rows:
         kept = best.get(row[0])
         if kept is None or (
-            row[12] is not None
-            and (runs(row[17]), _rank(row[13:17])) > (runs(kept[17]), _rank(kept[13:17]))
+            row[12] is not None and (runs(row[17]), _rank(row)) > (runs(kept[17]), _rank(kept))
         ):
             best[row[0]] = tuple(row)
         if row[12] is not None:
@@ -720,13 +719,34 @@ def _idle(reach: tuple[set[str], set[str], set[str]] | None) -> tuple[tuple[str,
 _NEVER = datetime.min.replace(tzinfo=UTC)
 
 
-def _rank(account: Sequence[Any]) -> tuple[bool, datetime, datetime]:
-    """How good an account (unreachable_at, its reason, last_seen_at, linked_at) is to reach its
-    person by: reachable, used last, linked last; no account at all ranks lowest."""
-    unreachable_at, _, last_seen_at, linked_at = account
-    if linked_at is None:
-        return (False, _NEVER, _NEVER)
-    return (unreachable_at is None, last_seen_at or _NEVER, linked_at)
+AccountRank = tuple[bool, datetime, datetime, int]
+
+
+def account_rank(
+    account_id: int,
+    unreachable_at: datetime | None,
+    last_seen_at: datetime | None,
+    linked_at: datetime,
+) -> AccountRank:
+    """How good a person's chat account is to reach her by, the best the highest: reachable,
+    then used last, then linked last, then the newer row. The last key decides between two
+    accounts linked at one instant and never used (both carried to the next meeting by one
+    import): without it the database's order of rows did, and PostgreSQL's was not SQLite's.
+    The one rule of the outbox's choice (``bot.services.audiences.best_first``) and the
+    roster's (:func:`roster`)."""
+    return (unreachable_at is None, last_seen_at or _NEVER, linked_at, account_id)
+
+
+_NO_ACCOUNT: AccountRank = (False, _NEVER, _NEVER, 0)
+
+
+def _rank(row: Sequence[Any]) -> AccountRank:
+    """The :func:`account_rank` of a :func:`roster` row's account; no account at all ranks
+    lowest."""
+    account_id, unreachable_at, _, last_seen_at, linked_at = row[12:17]
+    if account_id is None:
+        return _NO_ACCOUNT
+    return account_rank(account_id, unreachable_at, last_seen_at, linked_at)
 
 
 def add_audit(

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.app import build_outbox
 from bot.chat import Inbox
@@ -19,12 +19,13 @@ from bot.domain.outbound import (
     SendOutcome,
     SendResult,
 )
+from bot.services import Services
 from bot.services.access import Role
 from bot.texts import load_catalog
 from schedules.outbox import Outbox
 from schedules.ratelimit import Limits, Pacer
-from storage.models import Delivery, OutboundMessage
-from storage.queries import next_notice_number
+from storage.models import ChannelIdentity, Delegate, Delivery, OutboundMessage
+from storage.queries import next_notice_number, roster
 from tests.channels.text_channel import TextChannel
 from tests.harness import BotHarness
 
@@ -140,3 +141,52 @@ async def test_office_notes_go_to_each_staff_member_privately_without_an_office_
         staff.last
         == "📨 Báo cáo gửi thông báo số 1\nĐã gửi: 2 · Chặn bot: 0 · Lỗi: 0 · Chưa liên kết: 0 · Bỏ qua: 0"
     )
+
+
+@pytest.mark.parametrize("newer", ["telegram", "zalo"])
+async def test_of_two_accounts_linked_at_one_instant_and_never_used_the_newer_is_picked(
+    imported: Services, newer: str
+) -> None:
+    """Both accounts carried to this meeting at one instant, neither used since: the one
+    linked later (the newer row) is her best, for the outbox and for the office's list alike,
+    not whichever the database happens to read first (PostgreSQL's order was not SQLite's)."""
+    ctx = imported.ctx
+    at = ctx.clock.now()
+    older = "telegram" if newer == "zalo" else "zalo"
+    async with ctx.sessions() as session, session.begin():
+        person = await session.scalar(
+            select(Delegate.id).where(
+                Delegate.meeting_id == ctx.meeting_id, Delegate.code == "DB001"
+            )
+        )
+        assert person is not None
+        for channel in (older, newer):
+            session.add(
+                ChannelIdentity(
+                    meeting_id=ctx.meeting_id,
+                    delegate_id=person,
+                    channel=channel,
+                    external_id=f"{channel}-1",
+                    chat_address=f"{channel}-1",
+                    linked_at=at,
+                    linked_via="carried",
+                )
+            )
+            await session.flush()  # the older row first: the newer has the larger id
+    channels = ("telegram", "zalo")
+    async with ctx.sessions() as session:
+        best = await imported.audiences.accounts_of(session, person, channels)
+    assert [account.channel for account in best] == [newer, older]
+
+    async with ctx.sessions() as session, session.begin():
+        for channel in channels:  # both blocked at one instant, each for its own reason
+            await session.execute(
+                update(ChannelIdentity)
+                .where(ChannelIdentity.delegate_id == person, ChannelIdentity.channel == channel)
+                .values(unreachable_at=at, unreachable_reason=f"blocked on {channel}")
+            )
+    async with ctx.sessions() as session:
+        best = await imported.audiences.accounts_of(session, person, channels)
+        row = next(r for r in await roster(session, ctx.meeting_id) if r.delegate_id == person)
+    assert [account.channel for account in best] == [newer, older]
+    assert row.unreachable_reason == f"blocked on {newer}"

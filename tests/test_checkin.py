@@ -41,6 +41,7 @@ from bot.services.checkin import (
 from bot.services.day_files import present_table
 from bot.services.report_file import office_report_sheets
 from bot.texts import load_catalog
+from bot.texts.formatting import long_date
 from storage import queries
 from storage.files import FileStore
 from storage.models import AuditEntry, Checkin, Delegate, Invitation, Meeting
@@ -300,8 +301,12 @@ async def test_a_link_of_another_meeting_is_said_so(day: Day) -> None:
     arrival = await day.checkin.lookup(desk, "B" * 32)
     assert (arrival.person, arrival.notices) == (None, (Notice.WRONG_MEETING,))
     assert (await day.checkin.check_in(desk, "B" * 32)).step is CheckinStep.WRONG_MEETING
+    # Which meeting, and when (not over: it began today).
+    when = long_date(VI, day.services.config.meeting.local(now))
     assert notice_line(VI, day.services.config.meeting, arrival) == (
-        "Mã QR này thuộc hội nghị khác."
+        f"Mã QR này thuộc giấy mời Hội nghị khác ({when}), không phải hội nghị này; giấy mời "
+        "hội nghị này mang mã khác. Đề nghị tìm đại biểu theo họ tên hoặc số điện thoại. Chưa "
+        "ghi nhận gì."
     )
 
 

@@ -25,7 +25,7 @@ from bot.delegate_file import Group as FileGroup
 from bot.delegate_file import parse_delegate_file
 from bot.domain.channels import Capabilities, ChannelInfo, Chat, ChatAccount
 from bot.domain.clock import ManualClock
-from bot.domain.inbound import Action
+from bot.domain.inbound import Action, Command, Text
 from bot.domain.outbound import (
     Answer,
     DeliveryStatus,
@@ -74,9 +74,9 @@ from tests.channels.text_channel import TextChannel
 from tests.conftest import EXAMPLE_CONFIG, EXAMPLE_DELEGATES, local
 from tests.office_support import text_of
 from tests.plan_support import EXAMPLE_CONTACTS, import_example
-from tests.test_checkin import Day
-from tests.test_web_checkin import at_desk
-from tests.web_support import web_for
+from tests.test_checkin import Day, two_days
+from tests.test_web_checkin import at_desk, fields
+from tests.web_support import flash, web_for
 
 PLAN_B_CODE = "75-KH-BTV"
 PLAN_B_TITLE = "Hội nghị tổng kết công tác Hội năm 2024"
@@ -1206,6 +1206,37 @@ async def test_a_link_of_a_meeting_not_over_is_said_to_be_another_meeting_s(
     assert "Lưu Thị Khánh Hòa" not in page.text
 
 
+async def test_a_meeting_of_several_days_is_said_to_have_ended_only_after_its_last_day(
+    config: Config,
+    sessions: async_sessionmaker[AsyncSession],
+    clock: ManualClock,
+    tmp_path: Path,
+) -> None:
+    # A runs 28–29/5; on 29/5, its second day, a link of A opened on B's server (20/6) said
+    # «hội nghị đó đã kết thúc»: judged by A's start, as the meetings row kept no end.
+    a = await build_services(two_days(config), sessions, clock, files=FileStore(tmp_path / "a"))
+    await import_list(a, EXAMPLE_DELEGATES)
+    b = await build_services(
+        plan_b_config(tmp_path), sessions, clock, files=FileStore(tmp_path / "b")
+    )
+    token, code = await token_of(a, "DB002")
+    web = await web_for(b)
+    clock.set(local(2024, 5, 29, 9, 0))
+    on_its_last_day = await web.client.get(f"/{token}")
+    assert text_of(on_its_last_day.text, "unknown").startswith(
+        f"Đường liên kết này là giấy mời {A_TITLE} (Thứ Ba, ngày 28/5/2024), không phải hội nghị "
+        "trang này đang phục vụ"
+    )
+    typed = await b.invitations.link_by_code(ChatAccount("zalo", "z1", "z1"), code)
+    assert typed.other is not None and not typed.other.ended
+    clock.set(local(2024, 5, 30, 9, 0))
+    after = await web.client.get(f"/{token}")
+    assert text_of(after.text, "unknown").startswith(
+        f"Đường liên kết này là giấy mời của hội nghị trước, {A_TITLE} (Thứ Ba, ngày 28/5/2024); "
+        "hội nghị đó đã kết thúc."
+    )
+
+
 async def test_another_meeting_s_link_or_code_is_no_wrong_try_and_is_never_slowed_down(
     two_plans: TwoPlans, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
@@ -1280,6 +1311,62 @@ async def test_a_linked_account_opening_the_last_meeting_s_start_link_gets_her_c
     assert "Hoàng Thị Ngọc Diệp" not in "\n".join(said)
 
 
+async def test_a_linked_account_typing_the_last_meeting_s_personal_code_gets_her_current_invitation(
+    two_plans: TwoPlans, clock: ManualClock
+) -> None:
+    # Zalo opens no link: B's DB001 (Trần Văn Bình), linked, types the code of A's DB002 slip
+    # among her words, without /start. It went on as any text («Đề nghị đồng chí trả lời bằng
+    # các lựa chọn …»), not the answer «/start CODE» gets.
+    after_a(clock)
+    _, b_code = await token_of(two_plans.b, "DB001")
+    _, a_code = await token_of(two_plans.a, "DB002")
+    binh = text_chat(two_plans.b).person("Anh Bình")
+    await binh.type(format_link_code(b_code))
+    said = await binh.type(f"Mã của tôi là {format_link_code(a_code).lower()}")
+    assert said[0] == (
+        f"Mã cá nhân này {A_ENDED}\n\nTài khoản của đồng chí đã được liên kết với giấy mời "
+        f"{PLAN_B_TITLE}; dưới đây là giấy mời và nội dung đồng chí đã xác nhận."
+    )
+    assert said == await binh.type(f"/start {format_link_code(a_code)}")
+    assert "Hoàng Thị Ngọc Diệp" not in "\n".join(said)
+    # Another code of this meeting's is still no code of hers: read as any text.
+    _, other_code = await token_of(two_plans.b, "HN09")
+    assert "Mã cá nhân" not in "\n".join(await binh.type(format_link_code(other_code)))
+
+
+async def test_a_linked_telegram_account_typing_the_last_meeting_s_personal_code_is_told_whose_it_is(
+    a_linked_then_b: tuple[Services, Services, Path], clock: ManualClock
+) -> None:
+    # DB004's account, carried from A to B, types the code on her May slip in the Telegram
+    # chat (no /start): «Đề nghị đồng chí trả lời bằng các lựa chọn …» before, as any text;
+    # now as «/start CODE» answers it.
+    a, b, b_list = a_linked_then_b
+    await import_list(b, b_list)
+    after_a(clock)
+    _, a_code = await token_of(a, "DB004")
+    account = ChatAccount("telegram", "5004", "5004")
+    inbox = Inbox(b, load_catalog("vi"))
+    channel = ChannelInfo("telegram", TELEGRAM_LIKE)
+    typed = Text(account=account, chat=Chat("5004"), text=format_link_code(a_code))
+    answer = said(await inbox.handle(typed, channel))
+    assert answer.startswith(
+        f"Mã cá nhân này thuộc giấy mời của hội nghị trước, <b>{A_TITLE}</b> (Thứ Ba, ngày "
+        "28/5/2024); hội nghị đó đã kết thúc."
+    ), answer
+    assert f"đã được liên kết với giấy mời <b>{PLAN_B_TITLE}</b>" in answer
+    assert "Kính gửi đồng chí <b>Đặng Minh Quân</b>" in answer
+    start = Command(
+        account=account, chat=Chat("5004"), name="start", args=(format_link_code(a_code),)
+    )
+    assert answer == said(await inbox.handle(start, channel))
+    # Her own code of B typed, as on Zalo: already linked, her card (it was the hint too).
+    _, b_code = await token_of(b, "DB004")
+    own = Text(account=account, chat=Chat("5004"), text=format_link_code(b_code))
+    again = said(await inbox.handle(own, channel))
+    assert again.startswith("Tài khoản này đã được liên kết với giấy mời của đồng chí"), again
+    assert "Kính gửi đồng chí <b>Đặng Minh Quân</b>" in again
+
+
 async def test_the_desk_given_the_last_meeting_s_personal_code_names_that_meeting(
     two_plans: TwoPlans, clock: ManualClock
 ) -> None:
@@ -1303,6 +1390,41 @@ async def test_the_desk_given_the_last_meeting_s_personal_code_names_that_meetin
     wrong = own[:7] + next(c for c in "23456789BCFGHJKMNPQRSTVXZ" if c != own[7])
     misread = await desk.client.get("/office/checkin", params={"q": wrong})
     assert text_of(misread.text, "no-hits").startswith("Không có đại biểu nào mang mã cá nhân")
+    await desk.client.aclose()
+
+
+async def test_the_desk_scanning_the_last_meeting_s_qr_names_that_meeting_as_its_code_does(
+    two_plans: TwoPlans, clock: ManualClock
+) -> None:
+    # The May slip's QR scanned at B's desk said «Mã QR này thuộc hội nghị khác.», not which,
+    # while the code printed under it, typed, named the meeting and its date.
+    after_a(clock)
+    b = two_plans.b
+    await import_example(b, EXAMPLE_CONTACTS)
+    desk = await at_desk(Day(b, clock))
+    token, code = await token_of(two_plans.a, "DB002")
+    scanned = await desk.client.get(f"/{token}")
+    assert scanned.status_code == 404
+    assert text_of(scanned.text, "notice") == (
+        f"Mã QR này thuộc giấy mời của hội nghị trước, {A_TITLE} (Thứ Ba, ngày 28/5/2024), đã "
+        "kết thúc; giấy mời hội nghị này mang mã khác. Đề nghị tìm đại biểu theo họ tên hoặc số "
+        "điện thoại. Chưa ghi nhận gì."
+    )
+    assert "Hoàng Thị Ngọc Diệp" not in scanned.text
+    shown = format_link_code(code)
+    typed = await desk.client.get("/office/checkin", params={"q": shown})
+    assert text_of(typed.text, "no-hits").removeprefix(f"Mã cá nhân {shown}") == text_of(
+        scanned.text, "notice"
+    ).removeprefix("Mã QR này")
+    # «Điểm danh» sent with that QR's link (a form of the desk's, its key the scanned link's):
+    # refused with the same words.
+    b_token, _ = await token_of(b, "HN09")
+    form = fields((await desk.client.get(f"/{b_token}")).text, "form-tap")
+    refused = await desk.client.post("/office/checkin/in", data={**form, "key": token})
+    assert refused.status_code == 303
+    shown = await desk.client.get(refused.headers["location"])
+    assert flash(shown.text) == text_of(scanned.text, "notice")
+    assert await b.checkin.records() == []
     await desk.client.aclose()
 
 

@@ -25,6 +25,7 @@ import storage.engine
 import storage.uow
 from bot.domain.tokens import parse_link_code
 from bot.services import Services, roster
+from bot.services.meetings import sync_meeting
 from storage import queries
 from storage.base import Base, UTCDateTime
 from storage.engine import create_engine
@@ -1059,4 +1060,33 @@ async def test_the_rsvp_days_migration_leaves_every_answer_for_every_day_and_dro
         assert "days" not in await connection.run_sync(columns)
         rows = (await connection.execute(text("SELECT status FROM rsvps"))).all()
         assert [tuple(row) for row in rows] == [("attending",)]
+        await connection.run_sync(_migrate, "upgrade", "head")
+
+
+@pytest.mark.fresh_database
+async def test_the_meeting_end_migration_adds_an_empty_end_the_plan_fills_and_drops_cleanly(
+    engine: AsyncEngine, services: Services, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """0031: meetings gain ``ends_at``, empty on the row there already (its start stands in
+    until its plan runs again); the plan's services built write the plan's end; a downgrade
+    drops the column and keeps the row."""
+
+    def columns(connection: Connection) -> set[str]:
+        return {column["name"] for column in inspect(connection).get_columns("meetings")}
+
+    async with engine.begin() as connection:
+        await connection.run_sync(_migrate, "downgrade", "0030")
+        assert "ends_at" not in await connection.run_sync(columns)
+        await connection.run_sync(_migrate, "upgrade", "head")
+        assert "ends_at" in await connection.run_sync(columns)
+        ends = (await connection.execute(text("SELECT ends_at FROM meetings"))).scalars().all()
+        assert ends == [None]
+    await sync_meeting(sessions, services.config, services.ctx.clock)  # the plan run again
+    async with sessions() as session:
+        stored = await session.scalar(select(Meeting.ends_at))
+    assert stored == services.config.meeting.ends_at
+    async with engine.begin() as connection:
+        await connection.run_sync(_migrate, "downgrade", "0030")
+        assert "ends_at" not in await connection.run_sync(columns)
+        assert (await connection.execute(text("SELECT count(*) FROM meetings"))).scalar() == 1
         await connection.run_sync(_migrate, "upgrade", "head")

@@ -223,9 +223,11 @@ class Inbox:
             caller = await turn.caller()
             if not caller.linked and not caller.roles:
                 return await linking.by_code(turn, text)
-            again = await linking.own_code_again(turn, text)  # unsure the first one worked
-            if again is not None:
-                return again
+        # Her own code again (unsure the first one worked) or the last meeting's, on any
+        # channel: answered as «/start CODE» is, not taken as a dialog's text.
+        code = await linking.typed_code(turn, text)
+        if code is not None:
+            return code
         chosen = await menus.choice(turn, text)
         if isinstance(chosen, menus.NotOnMenu | menus.AskBack):
             return chosen.answer(turn)

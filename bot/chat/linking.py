@@ -75,19 +75,26 @@ async def by_code(turn: Turn, text: Text) -> Answer:
     return await answer_link(turn, result, by_code=True)
 
 
-async def own_code_again(turn: Turn, text: Text) -> Answer | None:
-    """A linked person's text that is her own personal code (or holds it): sent again by
-    someone unsure the first one worked, it is answered as «/start CODE» is — already linked,
-    and her card. None for any other text (another person's code is not read as one: a
-    linked account is never linked again by what it types)."""
-    caller = await turn.caller()
+async def typed_code(turn: Turn, text: Text) -> Answer | None:
+    """A linked person's text that is a personal code (or holds one), answered as
+    ``/start CODE`` is: her own, sent again by someone unsure the first one worked — already
+    linked, and her card; another meeting's (the last conference's slip, typed where no link
+    opens) — whose it is, and her invitation here. None for any other text (another person's
+    code of this meeting is not read as one: a linked account is never linked again by what it
+    types)."""
     code = find_link_code(text.text)
-    if code is None or caller.person is None:
+    if code is None:
+        return None
+    caller = await turn.caller()
+    if caller.person is None:
         return None
     invitations = turn.services.invitations
-    if await invitations.desk_code(caller.person.id) != format_link_code(code):
+    if await invitations.desk_code(caller.person.id) == format_link_code(code):
+        result = await invitations.link_by_code(turn.account, code)
+    elif (other := await invitations.other_meeting_code(code)) is not None:
+        result = LinkResult(LinkOutcome.OTHER_MEETING, other=other)
+    else:
         return None
-    result = await invitations.link_by_code(turn.account, code)
     if result.told:
         return SILENCE
     return await answer_link(turn, result, by_code=True)

@@ -9,7 +9,7 @@ follow as fallbacks, in the same order, if the first turns out to be blocked.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import Select, select
@@ -31,8 +31,7 @@ from storage.models import (
     Task,
     TaskAssignment,
 )
-
-_NEVER = datetime.min.replace(tzinfo=UTC)
+from storage.queries import account_rank
 
 
 class LinkedAccount(NamedTuple):
@@ -45,21 +44,19 @@ class LinkedAccount(NamedTuple):
     unreachable_reason: str | None
     last_seen_at: datetime | None
     linked_at: datetime
+    id: int  # the account's row: the newer one wins a tie of times (queries.account_rank)
 
 
 _ACCOUNT_COLUMNS = tuple(getattr(ChannelIdentity, name) for name in LinkedAccount._fields)
 
 
 def best_first(idents: Iterable[LinkedAccount], channels: Collection[str]) -> tuple[Account, ...]:
-    """A person's accounts on running ``channels``: reachable ones first, then the one used
-    last, then the one linked last."""
+    """A person's accounts on running ``channels``, best first by :func:`account_rank` (the
+    roster's rule too): reachable ones first, then the one used last, then the one linked
+    last, then the newer."""
     usable = [ident for ident in idents if ident.channel in channels]
     usable.sort(
-        key=lambda i: (
-            i.unreachable_at is None,
-            i.last_seen_at or _NEVER,
-            i.linked_at,
-        ),
+        key=lambda i: account_rank(i.id, i.unreachable_at, i.last_seen_at, i.linked_at),
         reverse=True,
     )
     return tuple(

@@ -35,7 +35,7 @@ from bot.domain.checkin import SUBSTITUTE_CHECKIN
 from bot.domain.order import LAST
 from bot.domain.phones import display_phone, phone_matches, phone_query
 from bot.domain.rsvp import RsvpStatus, expected_on, read_days, unit_typed_once
-from bot.domain.tokens import looks_like_token, parse_link_code
+from bot.domain.tokens import format_link_code, looks_like_token, parse_link_code
 from bot.domain.typed import fold, one_line
 from bot.services import roster
 from bot.services.access import DeskActor, OfficeActor
@@ -46,6 +46,7 @@ from bot.texts import Catalog
 from bot.texts.formatting import arrival_time, clock, day_list, long_date
 from storage import queries
 from storage.models import Checkin, Delegate, Invitation, Rsvp
+from storage.models import Meeting as MeetingRow
 from storage.sharing import guests_in_turn
 from storage.uow import in_a_worker, read_only, unit_of_work
 
@@ -165,6 +166,9 @@ class Arrival:
     # Who came each of those days: her substitute's name as recorded, None when she came
     # herself (the card says who: «Ngày 17/12: người dự thay Ngô Thị Yến đã đến.»).
     came_by: tuple[str | None, ...] = ()
+    # WRONG_MEETING: the meeting the scanned link's invitation belongs to (the last
+    # conference's slip), named to the desk as for its personal code typed.
+    other: OtherMeeting | None = None
 
     @property
     def can_check_in(self) -> bool:
@@ -1278,7 +1282,9 @@ class CheckinService:
         if person is None:
             return None, Arrival(None, notices=(Notice.NOT_ON_LIST,))
         if person.meeting_id != self._ctx.meeting_id:
-            return None, Arrival(None, notices=(Notice.WRONG_MEETING,))
+            meeting = await session.get_one(MeetingRow, person.meeting_id)
+            other = other_meeting(self._ctx, meeting, invited_here=False)
+            return None, Arrival(None, notices=(Notice.WRONG_MEETING,), other=other)
         view = DelegateView.of(person)
         group = self._ctx.config.group(person.group_key)
         label = group.label if group is not None else person.group_key
@@ -1639,6 +1645,9 @@ def notice_line(catalog: Catalog, meeting: Meeting, arrival: Arrival) -> str | N
             params = {"name": arrival.answer.substitute_name or ""}
         if notice is Notice.OTHER_DAYS and arrival.answer is not None:
             params = {"days": day_list(catalog, arrival.answer.days or ())}
+        if notice is Notice.WRONG_MEETING and arrival.other is not None:
+            parts.append(other_meeting_line(catalog, meeting, arrival.other))
+            continue
         key = notice.value
         if notice is Notice.WITHDRAWN and arrival.checkin is not None:
             key = "withdrawn_in"  # she is in already: nothing more to record, how she counts
@@ -1647,6 +1656,26 @@ def notice_line(catalog: Catalog, meeting: Meeting, arrival: Arrival) -> str | N
             reason = arrival.person.withdrawn_reason
             parts.append(catalog.plain("checkin.notice.withdrawn_reason", reason=reason))
     return " ".join(parts)
+
+
+def other_meeting_line(
+    catalog: Catalog, meeting: Meeting, other: OtherMeeting, *, code: str | None = None
+) -> str:
+    """What the desk is told of another meeting's slip, its QR scanned or its personal
+    ``code`` typed (canonical): whose meeting it is (its title and date), over or not, and to
+    search by name; nothing of its person. One text for both, so the QR names the meeting as
+    the code does."""
+    what = (
+        catalog.plain("dash.checkin.other_what_code", code=format_link_code(code))
+        if code is not None
+        else catalog.plain("dash.checkin.other_what_qr")
+    )
+    return catalog.plain(
+        "dash.checkin.other_ended" if other.ended else "dash.checkin.other_elsewhere",
+        what=what,
+        meeting=other.title,
+        date=long_date(catalog, meeting.local(other.starts_at)),
+    )
 
 
 def came_on_line(catalog: Catalog, arrival: Arrival) -> str | None:

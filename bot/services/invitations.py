@@ -825,6 +825,13 @@ class InvitationService:
             )
             return True
 
+    async def other_meeting_code(self, code: str) -> OtherMeeting | None:
+        """The other meeting whose live invitation carries the personal ``code`` (canonical),
+        or None: a linked person's typed text holding the last conference's code is answered
+        as ``/start CODE`` is, without a try at linking (she is linked already)."""
+        async with read_only(self._ctx.sessions) as session:
+            return await self._elsewhere(session, code=code)
+
     async def _elsewhere(
         self, session: AsyncSession, *, token: str | None = None, code: str | None = None
     ) -> OtherMeeting | None:
@@ -925,10 +932,13 @@ def bulk_sent_lines(say: Callable[..., T], result: BulkSent, how: str) -> list[T
 
 def other_meeting(ctx: ServiceContext, meeting: Meeting, *, invited_here: bool) -> OtherMeeting:
     """Another meeting of the database as its token's or code's holder is told of it: over when
-    it began before this meeting and on a day before today (in this meeting's zone)."""
+    it began before this meeting and its last day is before today (in this meeting's zone): a
+    meeting of several days begun yesterday is not over today. A row that keeps no end (not
+    synced since migration 0031) is judged by its start."""
     config = ctx.config.meeting
     today = config.local(ctx.clock.now()).date()
-    ended = meeting.starts_at < config.starts_at and config.local(meeting.starts_at).date() < today
+    last = meeting.ends_at or meeting.starts_at
+    ended = meeting.starts_at < config.starts_at and config.local(last).date() < today
     return OtherMeeting(meeting.title, meeting.starts_at, ended, invited_here)
 
 

@@ -418,6 +418,7 @@ async def sync_meeting(
                 code=config.meeting.code,
                 title=config.meeting.title,
                 starts_at=config.meeting.starts_at,
+                ends_at=config.meeting.ends_at,
                 created_at=now,
                 calendar_sequence=0,
                 calendar_fingerprint=fingerprint,
@@ -434,6 +435,7 @@ async def sync_meeting(
                 raise CodeTaken(stored)  # the unit of work rolls back: nothing written
             meeting.title = config.meeting.title
             meeting.starts_at = config.meeting.starts_at
+            meeting.ends_at = config.meeting.ends_at
             if meeting.calendar_fingerprint != fingerprint:
                 # Also from a row kept before revisions were (its files said SEQUENCE 0 and
                 # a DTSTAMP at the meeting's start, which may be later than now).

@@ -54,9 +54,9 @@ from bot.services.checkin import (
     days_line,
     days_said,
     notice_line,
+    other_meeting_line,
 )
 from bot.services.day_files import PresentPage, position_and_unit, present_after, present_page
-from bot.services.invitations import OtherMeeting
 from bot.services.signin import Check, StaffVisit
 from bot.texts import Catalog, Html
 from bot.texts.formatting import arrival_time, clock, long_date, short_moment
@@ -387,18 +387,11 @@ class DeskPages:
             again=self._guest_again(again) if again else None, confirmed=confirmed,
             namesake_in=self._namesake_in(namesake) if namesake and _came_in(namesake) else None,
             unknown_code=format_link_code(code) if code else "",
-            other_code=self._other_code(code, other) if code and other else None,
+            other_code=(
+                other_meeting_line(self.catalog, self.services.config.meeting, other, code=code)
+                if code and other else None
+            ),
         )  # fmt: skip
-
-    def _other_code(self, code: str, other: OtherMeeting) -> Html:
-        """What the desk is told of a personal code of another meeting's invitation: whose
-        meeting it is, over or not, and to search by name (nothing of its person)."""
-        return self.catalog.html(
-            "dash.checkin.other_code_ended" if other.ended else "dash.checkin.other_code_elsewhere",
-            code=format_link_code(code),
-            meeting=other.title,
-            date=long_date(self.catalog, self.services.config.meeting.local(other.starts_at)),
-        )
 
     def _namesake_in(self, namesake: Arrival) -> Html:
         """What the desk is told of a guest named as an invitee who is in the hall already
@@ -597,6 +590,10 @@ class DeskPages:
         if result.arrival is not None and result.arrival.person is not None and not name:
             name = result.arrival.person.full_name
         params: dict[str, object] = {"name": name}
+        other = result.arrival.other if result.arrival is not None else None
+        if result.step is CheckinStep.WRONG_MEETING and other is not None:
+            # The last conference's QR, sent from a card still open: the meeting named.
+            return Html(escape(other_meeting_line(catalog, self.services.config.meeting, other)))
         if result.step is CheckinStep.TOO_LONG:
             params = {"chars": catalog.number(result.chars or 0),
                       "limit": catalog.number(result.limit or 0)}  # fmt: skip
