@@ -982,6 +982,20 @@ async def test_a_day_notice_for_her_substitute_opens_on_her_page_as_in_chat_with
     assert 'id="notice-2-text"' in own and "Kính chuyển" not in own
 
 
+async def test_a_notice_to_those_who_come_before_the_day_opens_on_her_page_for_her_substitute(
+    harness: BotHarness, paged: Web
+) -> None:
+    """Weeks before, a notice to «đã xác nhận tham dự (kể cả cử người dự thay)» is for the
+    substitute she sent to read: her page opens it as her chat copy does (s36 F1)."""
+    harness.clock.set(local(2024, 5, 25, 9, 0))
+    await send_notice(harness, "Đề nghị đại biểu mang theo báo cáo.", "present")
+    line = "Kính chuyển đồng chí <b>Lê Thị Hoa</b> (dự thay đồng chí tại hội nghị):"
+    section = notices_section((await paged.open("DB003")).text)
+    assert f'<p class="text" id="notice-1-for-substitute">{line}</p>' in section
+    own = notices_section((await paged.open("DB001")).text)
+    assert 'id="notice-1-text"' in own and "Kính chuyển" not in own
+
+
 async def test_a_notice_queued_for_her_but_not_sent_for_her_withdrawal_stays_off_her_page(
     harness: BotHarness, paged: Web
 ) -> None:
