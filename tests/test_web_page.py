@@ -289,6 +289,28 @@ async def test_naming_herself_as_her_substitute_refused_fills_the_form_again_as_
     )  # fmt: skip
 
 
+async def test_a_substitute_s_name_box_holding_her_phone_too_is_refused_and_kept_as_typed(
+    web: Web, imported: Services
+) -> None:
+    """The name box with her phone in it (s36 F2): the name card would print it. Refused,
+    the boxes kept as typed, nothing recorded."""
+    page = await send_substitute(
+        web, "DB003", name="Lê Thị Hoa 0912345678", position="Phó Trưởng ban", unit="", phone=""
+    )
+    assert flash(page.text) == (
+        "Ô «Họ và tên người dự thay» chỉ ghi họ và tên (ví dụ: Nguyễn Thị Lan); chức vụ, đơn vị "
+        "và số điện thoại xin ghi vào các ô riêng bên dưới."
+    )
+    assert form_fields_typed(page.text)["name"] == "Lê Thị Hoa 0912345678"
+    assert (await rsvp_of(imported, "DB003")).status == "no_answer"
+
+
+def form_fields_typed(html: str) -> dict[str, str]:
+    """The substitute form's boxes as the page fills them."""
+    boxes = re.findall(r'<input id="substitute-(\w+)" name="\w+"[^>]*value="([^"]*)"', html)
+    return dict(boxes)
+
+
 async def test_a_substitute_box_too_long_names_the_box_its_length_and_the_limit(
     web: Web, imported: Services
 ) -> None:
