@@ -311,6 +311,26 @@ def form_fields_typed(html: str) -> dict[str, str]:
     return dict(boxes)
 
 
+async def test_the_page_of_one_who_sent_a_substitute_tells_the_substitute_she_need_not_answer(
+    web: Web, imported: Services
+) -> None:
+    """The chair passes her invitation on, as the bot asks: its QR opens her page, where the
+    substitute read «Tôi tham dự» as hers, and pressing it put the chair in her place (s36 F8).
+    The page says to the substitute, by name, that she is recorded and what to show."""
+    await send_substitute(web, "DB003", name="Lê Thị <Hoa>", position="Phó Trưởng ban")
+    page = (await web.open("DB003")).text
+    assert text_of(page, "for-the-substitute") == (
+        "Nếu đồng chí là đồng chí Lê Thị <Hoa>, người dự thay: Văn phòng đã ghi nhận đồng chí "
+        "dự thay, đồng chí không cần xác nhận trên trang này; khi đến, xin xuất trình mã ở cuối "
+        "trang (hoặc phiếu kèm giấy mời) tại bàn đón tiếp. Các lựa chọn dưới đây dành cho đồng "
+        "chí Vũ Thị Hồng Nhung."
+    ).replace("<Hoa>", "&lt;Hoa&gt;")
+    assert page.index('id="for-the-substitute"') < page.index('id="form-attend"')
+    await web.post("DB003", "rsvp", "form-attend", {"choice": "attend"})
+    page = (await web.open("DB003")).text
+    assert 'id="for-the-substitute"' not in page  # she comes herself: nothing to tell anyone
+
+
 async def test_a_substitute_box_too_long_names_the_box_its_length_and_the_limit(
     web: Web, imported: Services
 ) -> None:
