@@ -178,6 +178,42 @@ async def test_a_notice_to_those_awaited_is_passed_on_to_substitutes_and_gives_t
     assert line.endswith("; người dự thay Nguyễn Thị Hà: 0912 777 888")
 
 
+async def test_a_notice_to_those_who_come_weeks_before_is_passed_on_to_the_substitutes(
+    harness: BotHarness,
+) -> None:
+    """«Đại biểu đã xác nhận tham dự (kể cả cử người dự thay)» before the day («bring the
+    report», «arrive by 07:30»): the substitute is the one who comes, and has no account. DB003's
+    copy opens with «Kính chuyển đồng chí …» as on the meeting day, the preview counts it, and
+    the report's list to phone gives the substitute's number beside DB010's (s36 F1)."""
+    from bot.domain.rsvp import RsvpAnswer, RsvpStatus
+    from tests.test_outbox import by_phone
+
+    await linked_answers(harness)  # DB001, DB002 attend, DB003 sends Lê Thị Hoa, DB004 declines
+    sends = RsvpAnswer(
+        RsvpStatus.SUBSTITUTE, substitute_name="Nguyễn Thị Hà", substitute_position="Phó Chủ tịch",
+        substitute_phone="+84912777888",
+    )  # fmt: skip
+    await by_phone(harness, "DB010", sends)  # on no chat: the office phones
+    harness.clock.set(local(2024, 5, 25, 9, 0))
+    await compose(harness, "Đề nghị đại biểu mang theo báo cáo.", BEFORE_THE_DAY[1])
+    preview = harness.admin().last_text()
+    assert "Sẽ gửi tới: 3 người." in preview
+    assert "Trong đó 1 tin nhắn gửi tới đại biểu đã cử người dự thay" in preview
+    await harness.send(harness.admin().tap("📤 Gửi ngay"))
+    await harness.tick()
+    office_name = "Văn phòng Hội LHPN thành phố Hà Nội"
+    assert texts(harness, harness.user_for("DB003").id)[-1] == (
+        "Kính chuyển đồng chí Lê Thị Hoa (dự thay đồng chí tại hội nghị):\n\n"
+        f"📢 Thông báo của {office_name}\n\nĐề nghị đại biểu mang theo báo cáo."
+    )
+    assert texts(harness, harness.user_for("DB001").id)[-1] == (
+        f"📢 Thông báo của {office_name}\n\nĐề nghị đại biểu mang theo báo cáo."
+    )
+    report = harness.admin().last_text()
+    line = next(line for line in report.split("\n") if line.startswith("• DB010 — "))
+    assert line.endswith("; người dự thay Nguyễn Thị Hà: 0912 777 888")
+
+
 async def test_a_notice_to_those_awaited_is_previewed_with_the_report_s_phones_not_baocao(
     harness: BotHarness,
 ) -> None:

@@ -49,6 +49,7 @@ from sqlalchemy import func, select
 from bot.delegate_file import Group as FileGroup
 from bot.delegate_file import parse_delegate_file
 from bot.domain.outbound import MessageKind
+from bot.domain.rsvp import a_name_alone
 from bot.services.queueing import queue_to_person
 from storage.models import ChannelIdentity, TaskEvidence
 from storage.uow import unit_of_work
@@ -929,13 +930,28 @@ async def through_a_decline_reason(fuzzed: Fuzzed, text: str) -> None:
 
 async def through_a_substitute(fuzzed: Fuzzed, text: str) -> None:
     """A substitute's name, position and unit (her phone skipped): the questions, the
-    receipt, the card, the meeting-morning message."""
+    receipt, the card, the meeting-morning message. A text that is more than a name (a digit,
+    a semicolon: :func:`bot.domain.rsvp.a_name_alone`) is said back as refused, and is then her
+    position and unit under a plain name."""
     user = await fuzzed.sender("naming_substitute")
-    await shows(fuzzed, user.id, text, user.text(text), "the question for the position")
-    await shows(fuzzed, user.id, text, user.text(text), "the question for the unit")
-    await shows(fuzzed, user.id, text, user.text(text), "the question for the phone")
+    as_name = a_name_alone(text)
+    if as_name:
+        await shows(fuzzed, user.id, text, user.text(text), "the question for the position")
+        await shows(fuzzed, user.id, text, user.text(text), "the question for the unit")
+        await shows(fuzzed, user.id, text, user.text(text), "the question for the phone")
+    else:
+        refused = user.text(text)
+        if len(text) <= 80:  # said back whole
+            await shows(fuzzed, user.id, text, refused, "the name asked again")
+        else:
+            await fuzzed.send(refused, "the name asked again")
+        await fuzzed.send(user.text("Lê Thị Hoa"), "the name alone")
+        await fuzzed.send(user.text(text), "the position")
+        await fuzzed.send(user.text(text), "the unit")
     await shows(fuzzed, user.id, text, user.tap("Bỏ qua"), "the recorded substitute")
     await shows(fuzzed, user.id, text, user.command("/trangthai"), "the card with the substitute")
+    if not as_name:  # the morning message names her substitute, not her position
+        return
     harness = fuzzed.harness
     async with unit_of_work(harness.services.ctx.sessions) as session:
         queue_to_person(

@@ -111,9 +111,10 @@ async def test_kh60_office_imports_hands_out_links_and_counts_every_answer(
             if answer == "attend":
                 await harness.send(user.tap("✅ Tham dự"))
             elif answer == "substitute":
-                # Her unit typed, no phone given.
+                # Her unit typed, no phone given; a name as people have (no code in it).
+                given = next(row["Họ và tên"] for row in rows if row["Mã"] == code).split()[-1]
                 await name_substitute(
-                    harness, user, f"Nguyễn Thị Phó {code}", "Phó Chủ tịch", unit="Hội LHPN quận"
+                    harness, user, f"Nguyễn Thị Phó {given}", "Phó Chủ tịch", unit="Hội LHPN quận"
                 )
             elif answer.startswith("decline"):
                 await harness.send(user.tap("❌ Không tham dự"))

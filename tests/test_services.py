@@ -14,7 +14,7 @@ from bot.config import Config
 from bot.delegate_file import DelegateRow
 from bot.domain.channels import ChatAccount
 from bot.domain.clock import ManualClock
-from bot.domain.rsvp import RsvpAnswer, RsvpStatus, answers_open
+from bot.domain.rsvp import RsvpAnswer, RsvpStatus, a_name_alone, answers_open
 from bot.domain.tokens import TOKEN_BYTES, looks_like_token, new_token
 from bot.domain.typed import bare_name
 from bot.services import Services
@@ -135,6 +135,28 @@ def test_incoherent_answers_cannot_be_built(kwargs: dict) -> None:  # type: igno
 )
 def test_a_name_typed_with_its_honorific_is_kept_without_it(typed: str, kept: str) -> None:
     assert bare_name(typed) == kept
+
+
+@pytest.mark.parametrize(
+    ("typed", "alone"),
+    [
+        ("Lê Thị Hương", True),
+        ("Đ/c Lê Thị Hương", True),
+        ("Lê Thị Hương,", True),  # a comma left at the end
+        ("H'Hen Niê", True),
+        ("Đồng Chí Thanh", True),  # a name, not the honorific
+        ("Lê Thị Hương, Phó Chủ tịch", False),
+        ("Lê Thị Hương 0912345678", False),
+        ("Lê Thị Hương\nPhó Chủ tịch", False),
+        ("Lê Thị Hương; PCT", False),
+        ("Đồng chí", False),
+        ("đ/c", False),
+    ],
+)
+def test_a_substitute_s_name_is_a_name_alone_not_her_position_or_phone_with_it(
+    typed: str, alone: bool
+) -> None:
+    assert a_name_alone(typed) is alone
 
 
 async def test_unlinked_account_cannot_answer(imported: Services) -> None:

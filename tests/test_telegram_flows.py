@@ -315,6 +315,35 @@ async def test_a_delegate_naming_herself_as_her_substitute_is_refused_and_pointe
     assert (await status_of(harness, "DB040")).status == RsvpStatus.ATTENDING
 
 
+async def test_a_substitute_s_name_typed_with_her_position_and_phone_is_asked_again_alone(
+    harness: BotHarness,
+) -> None:
+    """All in one message, as people write in chat: it was stored as her name, and printed so
+    on the sign sheet and her name card (s36 F2). A name has no digits, commas or lines: the
+    name alone is asked again, and the question goes on as asked."""
+    user = await harness.open_invitation("DB040")
+    await harness.send(user.tap("👤 Cử người dự thay"))
+    for typed in ("Lê Thị Hương\nPhó Chủ tịch Hội LHPN quận\n0912 345 678", "Đồng chí"):
+        await harness.send(user.text(typed))
+        shown = " ".join(typed.split())
+        assert user.last_text() == (
+            f"«{shown}» chưa phải là họ và tên người dự thay. Đề nghị đồng chí chỉ gõ họ và tên "
+            "(ví dụ: Nguyễn Thị Lan); chức vụ, đơn vị và số điện thoại, bot sẽ hỏi ở các bước sau."
+        )
+        assert buttons(user.last_message) == ["Hủy"]
+    await harness.send(user.text("Lê Thị Hương"))
+    assert user.last_text() == "Đề nghị đồng chí cho biết chức vụ của đồng chí Lê Thị Hương."
+    await harness.send(user.text("Phó Chủ tịch"))
+    await harness.send(user.tap("Cùng đơn vị: Hội LHPN quận Nam Từ Liêm"))
+    await harness.send(user.text("0912 345 678"))
+    rsvp = await status_of(harness, "DB040")
+    assert (rsvp.status, rsvp.substitute_name, rsvp.substitute_phone) == (
+        RsvpStatus.SUBSTITUTE,
+        "Lê Thị Hương",
+        "+84912345678",
+    )
+
+
 async def test_typed_words_of_the_same_unit_choice_mean_the_delegate_s_own_unit(
     harness: BotHarness,
 ) -> None:
@@ -670,12 +699,12 @@ async def test_names_with_html_are_escaped_everywhere(harness: BotHarness) -> No
         in user.last_text()
     )
     await harness.send(user.tap("👤 Cử người dự thay"))
-    await harness.send(user.text("<script>alert(1)</script>"))
+    await harness.send(user.text("<script>alert(x)</script>"))
     await harness.send(user.text("A & B <c>"))
     assert buttons(user.last_message) == ["Cùng đơn vị: Báo Pháp luật & Xã hội", "Hủy"]
     await harness.send(user.text("C & D <e>"))
     await harness.send(user.tap("Bỏ qua"))
-    assert "<script>alert(1)</script>, A & B <c>, C & D <e>" in user.last_text()
+    assert "<script>alert(x)</script>, A & B <c>, C & D <e>" in user.last_text()
     await harness.send(harness.admin().command("/chuatraloi"))
     harness.fake.assert_no_violations()
 

@@ -854,6 +854,26 @@ async def test_the_list_finds_a_delegate_by_her_phone_digits_and_by_her_substitu
     assert "Tìm theo tên, mã, đơn vị, số điện thoại hoặc tên người dự thay" in page.text
 
 
+async def test_a_row_of_one_who_sent_a_substitute_names_the_substitute_under_the_answer(
+    desk: Desk, imported: Services
+) -> None:
+    """Found by «nguyen thi ha», the row said «Cử người dự thay» and nowhere the name searched
+    for: who comes was one click further (s36 F4)."""
+    from bot.domain.rsvp import RsvpAnswer, RsvpStatus
+    from bot.services.dashboard import Filters
+
+    db040 = (await imported.dashboard.delegates(Filters(search="DB040"))).rows[0]
+    await imported.rsvp.record_by_phone(
+        imported.access.local_operator(), db040.id,
+        RsvpAnswer(RsvpStatus.SUBSTITUTE, substitute_name="Nguyễn Thị <Hà>",
+                   substitute_position="Phó Chủ tịch"),
+    )  # fmt: skip
+    page = await desk.client.get("/office/delegates", params={"q": "nguyen thi ha"})
+    assert text_of(page.text, "answer-DB040").startswith("Cử người dự thay")
+    assert text_of(page.text, "substitute-DB040") == "Người dự thay: Nguyễn Thị &lt;Hà&gt;"
+    assert text_of(page.text, "answer-DB009") == "Chưa trả lời"  # «Nguyễn Thị Hải Yến»
+
+
 @pytest.mark.parametrize("search", ["", "hoi lhpn"])
 async def test_the_list_goes_on_page_after_page_in_protocol_order(
     imported: Services, search: str

@@ -289,6 +289,48 @@ async def test_naming_herself_as_her_substitute_refused_fills_the_form_again_as_
     )  # fmt: skip
 
 
+async def test_a_substitute_s_name_box_holding_her_phone_too_is_refused_and_kept_as_typed(
+    web: Web, imported: Services
+) -> None:
+    """The name box with her phone in it (s36 F2): the name card would print it. Refused,
+    the boxes kept as typed, nothing recorded."""
+    page = await send_substitute(
+        web, "DB003", name="Lê Thị Hoa 0912345678", position="Phó Trưởng ban", unit="", phone=""
+    )
+    assert flash(page.text) == (
+        "Ô «Họ và tên người dự thay» chỉ ghi họ và tên (ví dụ: Nguyễn Thị Lan); chức vụ, đơn vị "
+        "và số điện thoại xin ghi vào các ô riêng bên dưới."
+    )
+    assert form_fields_typed(page.text)["name"] == "Lê Thị Hoa 0912345678"
+    assert (await rsvp_of(imported, "DB003")).status == "no_answer"
+
+
+def form_fields_typed(html: str) -> dict[str, str]:
+    """The substitute form's boxes as the page fills them."""
+    boxes = re.findall(r'<input id="substitute-(\w+)" name="\w+"[^>]*value="([^"]*)"', html)
+    return dict(boxes)
+
+
+async def test_the_page_of_one_who_sent_a_substitute_tells_the_substitute_she_need_not_answer(
+    web: Web, imported: Services
+) -> None:
+    """The chair passes her invitation on, as the bot asks: its QR opens her page, where the
+    substitute read «Tôi tham dự» as hers, and pressing it put the chair in her place (s36 F8).
+    The page says to the substitute, by name, that she is recorded and what to show."""
+    await send_substitute(web, "DB003", name="Lê Thị <Hoa>", position="Phó Trưởng ban")
+    page = (await web.open("DB003")).text
+    assert text_of(page, "for-the-substitute") == (
+        "Nếu đồng chí là đồng chí Lê Thị <Hoa>, người dự thay: Văn phòng đã ghi nhận đồng chí "
+        "dự thay, đồng chí không cần xác nhận trên trang này; khi đến, xin xuất trình mã ở cuối "
+        "trang (hoặc phiếu kèm giấy mời) tại bàn đón tiếp. Các lựa chọn dưới đây dành cho đồng "
+        "chí Vũ Thị Hồng Nhung."
+    ).replace("<Hoa>", "&lt;Hoa&gt;")
+    assert page.index('id="for-the-substitute"') < page.index('id="form-attend"')
+    await web.post("DB003", "rsvp", "form-attend", {"choice": "attend"})
+    page = (await web.open("DB003")).text
+    assert 'id="for-the-substitute"' not in page  # she comes herself: nothing to tell anyone
+
+
 async def test_a_substitute_box_too_long_names_the_box_its_length_and_the_limit(
     web: Web, imported: Services
 ) -> None:
@@ -980,6 +1022,20 @@ async def test_a_day_notice_for_her_substitute_opens_on_her_page_as_in_chat_with
     )
     own = notices_section((await paged.open("DB001")).text)
     assert 'id="notice-2-text"' in own and "Kính chuyển" not in own
+
+
+async def test_a_notice_to_those_who_come_before_the_day_opens_on_her_page_for_her_substitute(
+    harness: BotHarness, paged: Web
+) -> None:
+    """Weeks before, a notice to «đã xác nhận tham dự (kể cả cử người dự thay)» is for the
+    substitute she sent to read: her page opens it as her chat copy does (s36 F1)."""
+    harness.clock.set(local(2024, 5, 25, 9, 0))
+    await send_notice(harness, "Đề nghị đại biểu mang theo báo cáo.", "present")
+    line = "Kính chuyển đồng chí <b>Lê Thị Hoa</b> (dự thay đồng chí tại hội nghị):"
+    section = notices_section((await paged.open("DB003")).text)
+    assert f'<p class="text" id="notice-1-for-substitute">{line}</p>' in section
+    own = notices_section((await paged.open("DB001")).text)
+    assert 'id="notice-1-text"' in own and "Kính chuyển" not in own
 
 
 async def test_a_notice_queued_for_her_but_not_sent_for_her_withdrawal_stays_off_her_page(

@@ -254,6 +254,22 @@ async def test_a_delegate_naming_herself_as_her_substitute_on_zalo_is_refused(
     assert (rsvp.status, rsvp.substitute_name) == (RsvpStatus.ATTENDING, None)
 
 
+async def test_a_substitute_s_name_position_and_phone_in_one_zalo_message_asks_the_name_again(
+    world: ZaloWorld,
+) -> None:
+    user = await world.linked("DB001", "Chị Mai")
+    await world.type(user, "3")
+    said = await world.type(user, "Nguyễn Thị Lan, Phó Chủ tịch, 0912345678")
+    assert said[-1] == (
+        "«Nguyễn Thị Lan, Phó Chủ tịch, 0912345678» chưa phải là họ và tên người dự thay. Đề nghị "
+        "đồng chí chỉ gõ họ và tên (ví dụ: Nguyễn Thị Lan); chức vụ, đơn vị và số điện thoại, bot "
+        "sẽ hỏi ở các bước sau.\n\nTrả lời 1 – Hủy"
+    )
+    said = await world.type(user, "Nguyễn Thị Lan")
+    assert said[-1].startswith("Đề nghị đồng chí cho biết chức vụ của đồng chí Nguyễn Thị Lan.")
+    assert (await rsvp_of(world.services, "DB001")).status == RsvpStatus.NO_ANSWER
+
+
 async def test_typed_words_of_the_same_unit_choice_mean_the_delegate_s_own_unit(
     world: ZaloWorld,
 ) -> None:

@@ -123,6 +123,10 @@ def reply(turn: Turn, result: RsvpResult) -> Answer:
         return turn.say(
             "rsvp.substitute_is_delegate", rsvp_buttons(catalog, config, meeting=meeting)
         )
+    if step is RsvpStep.NOT_A_NAME:  # still asked: only «Hủy» under it
+        return turn.say(
+            "rsvp.not_a_name", cancel_buttons(catalog, meeting), typed=result.typed or ""
+        )
     if step is RsvpStep.NOT_A_PHONE:
         return turn.say(
             "rsvp.not_a_phone", phone_buttons(catalog, meeting), typed=result.typed or ""

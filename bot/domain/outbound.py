@@ -172,18 +172,24 @@ NOTICE_AUDIENCES = (
 DAY_AUDIENCES = frozenset({Audience.CAME, Audience.ABSENT, Audience.AWAITED})
 
 
+# The audiences that count one who sends a substitute through the substitute she named: a
+# notice to them is hers to pass on (:func:`passed_on_to`).
+_THROUGH_THE_NAMED = frozenset({Audience.AWAITED, Audience.PRESENT})
+
+
 def passed_on_to(
     audience: str, *, sent_substitute: bool, substitute_name: str | None, stood_in_by: str | None
 ) -> str | None:
-    """The substitute a notice on the meeting day is for, when its recipient is counted
-    present through her (to those present: the one checked in, ``stood_in_by``) or expected
-    through her (to those awaited: the one she named, when she answered she sends one); None
+    """The substitute a notice is for, when its recipient is counted present through her (to
+    those checked in: the one checked in, ``stood_in_by``) or expected through her (to those
+    awaited on the meeting day, or to those who come before it: the one she named, when she
+    answered she sends one — she is the one in the hall, with no account of her own); None
     when the notice is for the recipient herself. The chat's copy and the personal page both
     open such a notice with «Kính chuyển đồng chí …» by this rule; the preview counts them by
     its SQL reading (:func:`bot.services.roster.passed_on`)."""
     if audience == Audience.CAME:
         return stood_in_by
-    if audience == Audience.AWAITED and sent_substitute:
+    if audience in _THROUGH_THE_NAMED and sent_substitute:
         return substitute_name
     return None
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 
+from bot.domain.typed import honorific_only
+
 
 class RsvpStatus(StrEnum):
     """What a delegate has answered."""
@@ -94,6 +96,17 @@ def expected_on(status: RsvpStatus, days: Sequence[date] | None, day: date | Non
 def answers_open(now: datetime, deadline: datetime) -> bool:
     """Answers may be given or changed up to and including the deadline."""
     return now <= deadline
+
+
+def a_name_alone(typed: str) -> bool:
+    """Whether what was typed for the substitute's name is a name and only that: no digit (her
+    phone), comma, semicolon or line break (her position or phone typed with it in one message,
+    as people write in chat), and more than an honorific. A Vietnamese name holds none of
+    these, and whatever is taken as the name is printed on the sign sheet and her name card."""
+    text = typed.strip().rstrip(",;").strip()  # «Lê Thị Hương,» is her name all the same
+    if any(mark in text for mark in ",;\n\r") or any(c.isdigit() for c in text):
+        return False
+    return not honorific_only(text)
 
 
 def unit_typed_once(typed: str, own_unit: str) -> str:

@@ -53,6 +53,11 @@ def bare_name(text: str) -> str:
     return name or text
 
 
+def honorific_only(text: str) -> bool:
+    """Whether ``text`` is an honorific and nothing more («Đồng chí», «đ/c»): no name in it."""
+    return not _HONORIFIC.sub("", unicodedata.normalize("NFC", text.strip()), count=1).strip()
+
+
 _WORD = re.compile(r"[^\W\d_]+")
 
 

@@ -75,13 +75,14 @@ _TO_OFFICE = frozenset(
         MessageKind.DRAFT_MISSING,
     }
 )
-# Notices on the meeting day whose report gives, for one who sends a substitute, the
-# substitute's phone number beside hers: the substitute is the one in the hall or on the way.
-_DAY_OF_SUBSTITUTES = frozenset({Audience.CAME, Audience.AWAITED})
+# Notices whose report gives, for one who sends a substitute, the substitute's phone number
+# beside hers: the substitute is the one in the hall, on the way, or (to those who come, before
+# the day) the one who will come.
+_THROUGH_SUBSTITUTES = frozenset({Audience.CAME, Audience.AWAITED, Audience.PRESENT})
 
 
 def _passed_on_to(message: MessageView, recipient: Recipient) -> str | None:
-    """The substitute a notice on the meeting day is for (:func:`passed_on_to`)."""
+    """The substitute a notice is for (:func:`passed_on_to`)."""
     return passed_on_to(
         message.audience,
         sent_substitute=recipient.rsvp is RsvpStatus.SUBSTITUTE,
@@ -711,9 +712,9 @@ class MessageComposer:
         elif morning:
             lines += self._morning_to_phone(report, in_hall, len(report.failed) - len(failed))
         else:
-            # On the day, to those present or awaited: a substitute is who is in the hall or on
-            # the way, so her number is given beside the delegate's.
-            phone = "substitute" if report.message.audience in _DAY_OF_SUBSTITUTES else "own"
+            # To those present, awaited or coming: a substitute is who is in the hall, on the
+            # way or to come, so her number is given beside the delegate's.
+            phone = "substitute" if report.message.audience in _THROUGH_SUBSTITUTES else "own"
             lines += self._problem_lines("report.blocked", report.blocked, phone=phone)
             lines += self._problem_lines("report.not_linked", report.not_linked, phone=phone)
         lines += self._problem_lines("report.withdrawn", report.withdrawn)

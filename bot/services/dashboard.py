@@ -100,6 +100,9 @@ class Row:
     withdrawn: bool = False  # the office withdrew the invitation: listed, marked
     # «Tham dự» at a meeting of several days for these days only; None: every day.
     days: tuple[date, ...] | None = None
+    # Whom she sends in her place (her answer «Cử người dự thay»): the list names her, as a
+    # search by that name finds the row.
+    substitute_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -1029,6 +1032,7 @@ _PAGE = "~"
 _ROW_COLUMNS = (
     Delegate.id, Delegate.code, Delegate.full_name, Delegate.position, Delegate.organization,
     Delegate.group_key, Delegate.phone, Rsvp.status, Delegate.withdrawn_at, Rsvp.days,
+    Rsvp.substitute_name,
 )  # fmt: skip
 
 
@@ -1036,7 +1040,8 @@ def _row(r: Any, accounts: dict[int, tuple[tuple[str, ...], tuple[str, ...]]]) -
     """A list's row from its columns (:data:`_ROW_COLUMNS`) and :func:`_accounts`' accounts."""
     return Row(r.id, r.code, r.full_name, r.position, r.organization, r.group_key, r.phone,
                RsvpStatus(r.status), *accounts.get(r.id, ((), ())),
-               withdrawn=r.withdrawn_at is not None, days=read_days(r.days))  # fmt: skip
+               withdrawn=r.withdrawn_at is not None, days=read_days(r.days),
+               substitute_name=r.substitute_name)  # fmt: skip
 
 
 def notice_audience(value: str) -> str:

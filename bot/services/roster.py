@@ -134,12 +134,13 @@ def _on_day(day: date | None) -> tuple[ColumnElement[bool], ...]:
 
 def passed_on(audience: str, day: date | None = None) -> ColumnElement[bool] | None:
     """Of a notice's audience, those who get it for the substitute they sent, None when it
-    has no such: to those present, one counted present through her substitute; to those
-    awaited, one awaited through the substitute she named: the rule
-    :func:`bot.domain.outbound.passed_on_to` gives each copy and page in Python."""
+    has no such: to those checked in, one counted present through her substitute; to those
+    awaited, or to those who come (before the day too), one counted through the substitute
+    she named: the rule :func:`bot.domain.outbound.passed_on_to` gives each copy and page in
+    Python."""
     if audience == Audience.CAME:
         return stood_in(day)
-    if audience == Audience.AWAITED:
+    if audience in (Audience.AWAITED, Audience.PRESENT):
         return and_(Rsvp.status == RsvpStatus.SUBSTITUTE.value, Rsvp.substitute_name.is_not(None))
     return None
 

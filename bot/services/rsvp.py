@@ -33,6 +33,7 @@ from bot.domain.rsvp import (
     RsvpAnswer,
     RsvpChoice,
     RsvpStatus,
+    a_name_alone,
     answers_open,
     expected_on,
     only_days,
@@ -81,6 +82,9 @@ class RsvpStep(StrEnum):
     ASK_SUBSTITUTE_UNIT = "ask_substitute_unit"  # her own unit offered as a tap
     ASK_SUBSTITUTE_PHONE = "ask_substitute_phone"  # optional: a tap skips it
     NOT_A_PHONE = "not_a_phone"  # what was typed for the phone is no number: asked again
+    # What was typed for the name is more than a name (:func:`bot.domain.rsvp.a_name_alone`):
+    # her position or phone with it. The name is asked again, what was typed said back.
+    NOT_A_NAME = "not_a_name"
     # The substitute named is the delegate herself (her name, folded): not taken, the
     # question ended; coming herself is «Tham dự».
     SUBSTITUTE_IS_DELEGATE = "substitute_is_delegate"
@@ -111,7 +115,9 @@ class RsvpResult:
     # The delegate's own unit (``delegates.organization``): offered for her substitute's, and
     # what a confirmation compares the substitute's with (said only when it differs).
     own_unit: str | None = None
-    typed: str | None = None  # what was typed for a phone that is not one (NOT_A_PHONE)
+    # What was typed for a phone that is not one (NOT_A_PHONE), or a name that is more than
+    # one (NOT_A_NAME).
+    typed: str | None = None
     # Taken by the office after the answer deadline (:meth:`RsvpService.record_by_phone`).
     late: bool = False
     # The delegate whose answer this turned from not coming to coming (herself or her
@@ -527,6 +533,8 @@ class RsvpService:
             answer = RsvpAnswer(RsvpStatus.DECLINED, reason=value)
             return self._record(ident, account, answer, now, audits)
         if awaiting is Awaiting.SUBSTITUTE_NAME:
+            if not a_name_alone(text):  # the raw text: a line break ends a name too
+                return RsvpResult(RsvpStep.NOT_A_NAME, current, typed=value[:80])
             value = bare_name(value)  # «Đồng chí Lê Văn Hùng»: the bot says «đồng chí» itself
             if len(value) > MAX_SUBSTITUTE_NAME:
                 return RsvpResult(RsvpStep.TOO_LONG, current, limit=MAX_SUBSTITUTE_NAME)

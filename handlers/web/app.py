@@ -883,10 +883,12 @@ class Site:
             RsvpStep.ASK_SUBSTITUTE_UNIT,
             RsvpStep.ASK_SUBSTITUTE_PHONE,
             RsvpStep.NOT_A_PHONE,
+            RsvpStep.NOT_A_NAME,
         ):
             # A step the chat would ask a question after, left half-way: nothing waits here.
             await rsvp.choose(account, RsvpChoice.CANCEL)
-        # Refused (her own name given as the substitute's): the form again as she typed it.
+        # Refused (her own name given as the substitute's, more than a name in its box): the
+        # form again as she typed it.
         return await self._rsvp_echoed(
             visit, result, typed=typed if choice == "substitute" else None
         )
@@ -926,6 +928,8 @@ class Site:
             text = withdrawn_notice(catalog, config)
         elif step is RsvpStep.SUBSTITUTE_IS_DELEGATE:
             text = catalog.html("web.rsvp.substitute_is_delegate")
+        elif step is RsvpStep.NOT_A_NAME:  # her position or phone in the name's box
+            text = catalog.html("web.rsvp.not_a_name")
         elif step is RsvpStep.TOO_LONG:
             text = catalog.html("rsvp.too_long", limit=catalog.number(result.limit or 0))
         elif step is RsvpStep.UNCHANGED or step is RsvpStep.DUPLICATE:
