@@ -178,18 +178,6 @@ def test_check_warns_of_a_first_day_without_items(tmp_path: Path) -> None:
     assert not [p for p in plan_warnings(one_day, local(2024, 5, 1, 9, 0)) if p.key == "agenda"]
 
 
-def test_a_programme_without_days_keeps_one_morning_programme_for_the_whole_meeting(
-    tmp_path: Path,
-) -> None:
-    text = two_day_text().replace(SECOND_DAY, "[[agenda]]\n", 1)
-    plan = load_config(written(tmp_path, text)).config
-    assert not plan.agenda_by_day()
-    mornings = [p for p in planned_messages(plan) if p.kind is MessageKind.MORNING_AGENDA]
-    assert [(p.slot, p.due_at, p.expires_at) for p in mornings] == [
-        ("60-KH-BTV:morning_agenda", local(2024, 5, 28, 6, 30), local(2024, 5, 29, 11, 30))
-    ]
-
-
 def test_the_personal_page_s_programme_heads_each_day_with_its_date(config: Config) -> None:
     rows = agenda_rows(VI, config)
     assert [(day, start) for day, start, *_ in rows] == [

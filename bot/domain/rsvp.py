@@ -91,6 +91,25 @@ def expected_on(status: RsvpStatus, days: Sequence[date] | None, day: date | Non
     return status.is_present and (day is None or days is None or day in days)
 
 
+def morning_programme_on(
+    status: RsvpStatus,
+    days: Sequence[date] | None,
+    day: date,
+    dates: Sequence[date],
+    *,
+    by_day: bool,
+) -> bool:
+    """Whether the morning programme of meeting day ``day`` (of the meeting's ``dates``) goes to
+    her: a programme written day by day (``by_day``) is each day's, for all who come that day;
+    one without days is the whole meeting's, sent once to each, on the first day she comes (one
+    who comes on day two only gets it that morning, not never). The rule
+    :func:`bot.services.roster.morning_programme` reads in SQL."""
+    if by_day:
+        return expected_on(status, days, day)
+    first = next((on for on in dates if expected_on(status, days, on)), None)
+    return first == day
+
+
 def answers_open(now: datetime, deadline: datetime) -> bool:
     """Answers may be given or changed up to and including the deadline."""
     return now <= deadline

@@ -83,11 +83,11 @@ class AudienceService:
         day: int | None = None,
     ) -> list[Addressee]:
         """The people of ``audience``, each with their accounts on ``channels``; ``day``: the
-        meeting day (1 = the first) a message is for — at a meeting of several days, of those
-        who come (:attr:`Audience.PRESENT`) only the ones expected that day
-        (:func:`roster.expected`): the morning
-        programme of day one is not sent to one who answered «tham dự» for day two only («Kính
-        mong đồng chí có mặt đúng giờ» — today, not her day)."""
+        meeting day (1 = the first) a morning programme is for — at a meeting of several days,
+        of those who come (:attr:`Audience.PRESENT`) only the ones it is for
+        (:func:`roster.morning_programme`): the morning programme of day one is not sent to
+        one who answered «tham dự» for day two only («Kính mong đồng chí có mặt đúng giờ» —
+        today, not her day), and a programme without days goes to her on day two instead."""
         ids = await self._people_ids(session, audience, day)
         accounts = await self._accounts(session, ids)
         return [Addressee(pid, best_first(accounts.get(pid, ()), channels)) for pid in ids]
@@ -183,7 +183,10 @@ class AudienceService:
             and meeting.several_days
             and audience == Audience.PRESENT
         ):
-            query = query.where(roster.expected(meeting.day_date(day)))
+            by_day = self._ctx.config.agenda_by_day()
+            query = query.where(
+                roster.morning_programme(meeting.day_date(day), meeting.dates, by_day=by_day)
+            )
         return [] if query is None else _unique(await session.scalars(query))
 
     def _people_query(self, audience: str) -> Select[Any] | None:

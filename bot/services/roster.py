@@ -157,6 +157,14 @@ def expected(day: date | None = None) -> ColumnElement[bool]:
     )
 
 
+def morning_programme(day: date, dates: Sequence[date], *, by_day: bool) -> ColumnElement[bool]:
+    """The morning programme of meeting day ``day`` (of the meeting's ``dates``) goes to her
+    (:func:`bot.domain.rsvp.morning_programme_on`): expected that day; for a programme without
+    days (not ``by_day``), on none of the meeting's days before it either."""
+    earlier = [] if by_day else [on for on in dates if on < day]
+    return and_(expected(day), *(~expected(on) for on in earlier))
+
+
 def awaited(day: date | None = None) -> ColumnElement[bool]:
     """Expected (:func:`expected`) and not checked in yet (on meeting day ``day``, as
     :func:`came`): the «Có mặt» page's «Chưa đến» and the notice audience «Đại biểu dự kiến
