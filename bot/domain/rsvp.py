@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -151,11 +152,25 @@ class RsvpChoice(StrEnum):
 class DayChoice:
     """«Chỉ ngày 18/12»: «tham dự» on that meeting day only (``number``: 1 for the first);
     ``add``: that day as well as those her answer already names («Thêm ngày 19/12»);
-    ``also``: further days chosen with it (the personal page's boxes, one a day)."""
+    ``also``: further days chosen with it (the personal page's boxes, one a day); ``shown``:
+    the answer its button was shown under (:func:`answer_mark`), None when not known (the
+    page's form, a button sent before buttons said it)."""
 
     number: int
     add: bool = False
     also: tuple[int, ...] = ()
+    shown: str | None = None
+
+
+def answer_mark(
+    status: RsvpStatus, days: Sequence[date] | None, reason: str | None, substitute: str | None
+) -> str:
+    """A short mark of an answer, carried by a day's button: a tap whose mark is not the
+    current answer's is on a message older than her last answer (she declined since, say),
+    and records nothing rather than reverse that answer. A digest, not the answer: a button's
+    data is at most 64 bytes, and names no one's choices."""
+    said = "|".join((status.value, stored_days(days) or "", reason or "", substitute or ""))
+    return f"{zlib.crc32(said.encode()):x}"
 
 
 DAY_ACTION_PREFIX = "rsvp:day:"
@@ -164,10 +179,13 @@ ADD_DAY_ACTION_PREFIX = "rsvp:day+:"
 
 def day_action(choice: DayChoice, meeting: int | None = None) -> str:
     """The action data of a day's button (names no record but the ``meeting`` whose message
-    it is on, when given, as :func:`rsvp_action`)."""
+    it is on, when given, as :func:`rsvp_action`, and the answer it is shown under: its
+    ``shown``)."""
     prefix = ADD_DAY_ACTION_PREFIX if choice.add else DAY_ACTION_PREFIX
     data = f"{prefix}{choice.number}"
-    return data if meeting is None else f"{data}{_MEETING_MARK}{meeting}"
+    if meeting is not None:
+        data = f"{data}{_MEETING_MARK}{meeting}"
+    return data if choice.shown is None else f"{data}{_SHOWN_MARK}{choice.shown}"
 
 
 def parse_day_action(data: str | None) -> DayChoice | None:
@@ -175,9 +193,10 @@ def parse_day_action(data: str | None) -> DayChoice | None:
     included: :func:`rsvp_action_meeting` reads a good one)."""
     for prefix, add in ((DAY_ACTION_PREFIX, False), (ADD_DAY_ACTION_PREFIX, True)):
         if data and data.startswith(prefix) and _split(data) is not None:
-            number = data.removeprefix(prefix).partition(_MEETING_MARK)[0]
+            chosen, _, shown = data.partition(_SHOWN_MARK)
+            number = chosen.removeprefix(prefix).partition(_MEETING_MARK)[0]
             if number.isascii() and number.isdigit() and 0 < int(number) < 100:
-                return DayChoice(int(number), add)
+                return DayChoice(int(number), add, shown=shown or None)
     return None
 
 
@@ -186,6 +205,8 @@ RSVP_ACTION_PREFIX = "rsvp:"
 # meeting's invitation, tapped while the next meeting runs (the same bot, the same chat, an
 # account carried by phone number), names that meeting, and answers nothing in this one.
 _MEETING_MARK = "@"
+# Between that and the answer a day's button was shown under (:func:`answer_mark`).
+_SHOWN_MARK = "~"
 
 
 def rsvp_action(choice: RsvpChoice, meeting: int | None = None) -> str:
@@ -197,7 +218,11 @@ def rsvp_action(choice: RsvpChoice, meeting: int | None = None) -> str:
 
 def _split(data: str) -> tuple[str, int | None] | None:
     """The choice's value and the meeting a button's data names (None: it names none, as
-    buttons sent before they named it); None for data the bot never sends."""
+    buttons sent before they named it), a day's answer mark set aside; None for data the bot
+    never sends."""
+    data, shown_mark, shown = data.partition(_SHOWN_MARK)
+    if shown_mark and not (shown.isascii() and shown.isalnum() and len(shown) <= 8):
+        return None
     value, mark, meeting = data.removeprefix(RSVP_ACTION_PREFIX).partition(_MEETING_MARK)
     if not mark:
         return value, None

@@ -92,6 +92,9 @@ class RsvpStep(StrEnum):
     TOO_LONG = "too_long"
     EMPTY = "empty"
     NOTHING_PENDING = "nothing_pending"
+    # A day's button on a message older than her last answer (she declined since, say):
+    # nothing recorded, her answer said (a tap that would change nothing is UNCHANGED).
+    OUTDATED = "outdated"
     # The office withdrew the person's invitation: no answer is taken (nothing changed).
     WITHDRAWN = "withdrawn"
 
@@ -346,7 +349,9 @@ class RsvpService:
         audits: list[dict[str, Any]],
     ) -> RsvpResult:
         """«Chỉ ngày 18/12» (or «Thêm ngày 19/12»): «tham dự» on that day only (or on it as
-        well as the days her answer names); a day the meeting no longer has is a stale button."""
+        well as the days her answer names); a day the meeting no longer has is a stale button,
+        and one shown under another answer than hers now (``choice.shown``) an outdated one:
+        a tap scrolled up to after she declined must not make her come again."""
         dates = self._ctx.config.meeting.dates
         numbers = (choice.number, *choice.also)
         if len(dates) < 2 or not all(0 < number <= len(dates) for number in numbers):
@@ -356,6 +361,11 @@ class RsvpService:
         if choice.add and current.status is RsvpStatus.ATTENDING:
             chosen |= set(current.days or dates)
         answer = RsvpAnswer(RsvpStatus.ATTENDING, days=only_days(chosen, dates))
+        if choice.shown is not None and choice.shown != current.mark():
+            if current.status is RsvpStatus.ATTENDING and current.days == answer.days:
+                # The same button tapped twice (or its update delivered again): it holds.
+                return RsvpResult(RsvpStep.UNCHANGED, current)
+            return RsvpResult(RsvpStep.OUTDATED, current)
         return self._record(ident, account, answer, now, audits)
 
     async def submit_text(
