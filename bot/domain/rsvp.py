@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+import re
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
+
+log = logging.getLogger(__name__)
 
 
 class RsvpStatus(StrEnum):
@@ -79,11 +83,70 @@ def stored_days(days: Sequence[date] | None) -> str | None:
     return None if days is None else ",".join(day.isoformat() for day in days)
 
 
+# A date as :func:`stored_days` writes it, its month's days told apart (29 February let
+# through: a year's leap is no regular expression's to judge), and a stored value of them:
+# what ``rsvps.days`` holds unless edited by hand. One pattern for Python and SQL
+# (:func:`bot.services.roster.expected`), so both read a value alike.
+_DATE = (
+    "[0-9]{4}-((0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])"
+    "|(0[469]|11)-(0[1-9]|[12][0-9]|30)|02-(0[1-9]|[12][0-9]))"
+)
+DAYS_PATTERN = f"^{_DATE}(,{_DATE})*$"
+_DAYS = re.compile(DAYS_PATTERN)
+# A stored value is ISO dates of 10 characters joined by commas: 11 a date, one comma short.
+# Asked beside the pattern, as SQL asks it: a «$» lets a trailing line break through.
+DAYS_LENGTH = (11, 10)
+# The unreadable values already warned of (their digests): one line a value, not one a read.
+_WARNED: set[int] = set()
+
+
+def days_shaped(stored: str) -> bool:
+    """Whether ``stored`` is dates as :func:`stored_days` writes them (not checked: that each
+    is a real date, 29 February of a year without one)."""
+    step, rest = DAYS_LENGTH
+    return _DAYS.search(stored) is not None and len(stored) % step == rest
+
+
+def days_readable(stored: str | None) -> bool:
+    """Whether ``rsvps.days``'s ``stored`` reads as the days it names (None: every day)."""
+    if stored is None:
+        return True
+    if not days_shaped(stored):
+        return False
+    try:
+        [date.fromisoformat(part) for part in stored.split(",")]
+    except ValueError:
+        return False
+    return True
+
+
 def read_days(stored: str | None) -> tuple[date, ...] | None:
-    """The days ``rsvps.days`` holds (:func:`stored_days`); None for every day."""
+    """The days ``rsvps.days`` holds (:func:`stored_days`); None for every day. A value edited
+    by hand into something else («29/5/2024», a JSON list) is read as every day, as SQL reads
+    it, with one warning (not its words: they may be anyone's); a date that does not exist in
+    a value of dates (29/2 of a common year) names no day, as SQL's match of dates finds none.
+    ``hoinghi check`` names the rows (:func:`bot.services.meetings.answered_days_unreadable`):
+    every read of the roster raised, so the dashboard, /thongke and the morning job failed."""
     if not stored:
         return None
-    return tuple(date.fromisoformat(part) for part in stored.split(","))
+    if not days_readable(stored):
+        digest = zlib.crc32(stored.encode())
+        if digest not in _WARNED:
+            _WARNED.add(digest)
+            log.warning(
+                "rsvps.days holds a value that is not a list of dates (%d characters): read as"
+                " every day of the meeting; `hoinghi check` names its row",
+                len(stored),
+            )
+    if not days_shaped(stored):
+        return None
+    days = []
+    for part in stored.split(","):
+        try:
+            days.append(date.fromisoformat(part))
+        except ValueError:
+            continue
+    return tuple(days)
 
 
 def expected_on(status: RsvpStatus, days: Sequence[date] | None, day: date | None) -> bool:
