@@ -287,3 +287,30 @@ async def test_a_late_answer_for_day_two_only_is_not_sent_day_one_s_programme(
     got = {user: user.texts[counts[user] :] for user in counts}
     assert not any("chương trình hội nghị hôm nay" in text for text in got[second_only])
     assert any("chương trình hội nghị hôm nay" in text for text in got[first_only])
+
+
+async def test_day_two_s_programme_queued_before_she_changed_her_days_is_not_sent_her(
+    world: ZaloWorld,
+) -> None:
+    """29/5's programme was queued at 06:30 while DB002 came every day (it waited: a pause, a
+    retry); at 06:31 the office records by phone that she comes on 28/5 only: «Kính mong đồng
+    chí có mặt đúng giờ» for a day not hers is not sent (review s36, R5), as a decline taken
+    meanwhile stops the copy (tests/test_outbox.py)."""
+    every = await world.linked("DB001", "Chị Mai")
+    await world.type(every, "1")
+    changed = await world.linked("DB002", "Anh Hùng")
+    await world.type(changed, "1")
+    await morning_programme_due(world.services, world.clock)
+    await world.tick()
+    world.clock.set(local(2024, 5, 29, 6, 30))
+    await world.outbox.queue_due()
+    world.clock.set(local(2024, 5, 29, 6, 31))
+    person = await rsvp_of(world.services, "DB002")
+    office = world.services.access.local_operator()
+    answer = RsvpAnswer(RsvpStatus.ATTENDING, days=(date(2024, 5, 28),))
+    await world.services.rsvp.record_by_phone(office, person.delegate_id, answer)
+    counts = {user: len(user.texts) for user in (every, changed)}
+    await world.tick()
+    got = {user: user.texts[counts[user] :] for user in counts}
+    assert any("Thứ Tư, ngày 29/5/2024" in text for text in got[every])
+    assert not any("chương trình hội nghị hôm nay" in text for text in got[changed])
