@@ -94,11 +94,11 @@ class AudienceService:
         return [Addressee(pid, best_first(accounts.get(pid, ()), channels)) for pid in ids]
 
     def comes_on(self, recipient: Recipient, day: int) -> bool:
-        """Whether ``recipient`` comes on meeting day ``day`` now (:func:`bot.domain.rsvp.expected_on`; always
-        at a meeting of one day, where a decline is the outbox's own check). Not
-        :func:`bot.domain.rsvp.morning_programme_on`: a programme without days queued on her
-        first day still goes if she has since named an earlier one too — that morning has
-        passed, and she would have it on none."""
+        """Whether ``recipient`` comes on meeting day ``day`` now
+        (:func:`bot.domain.rsvp.expected_on`; always at a meeting of one day, where a decline
+        is the outbox's own check). Not :func:`bot.domain.rsvp.morning_programme_on`: a
+        programme without days queued on her first day still goes if she has since named an
+        earlier one too — that morning has passed, and she would have it on none."""
         meeting = self._ctx.config.meeting
         if not meeting.several_days:
             return True
