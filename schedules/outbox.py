@@ -112,7 +112,7 @@ from bot.domain.ports import (
     Recipient,
 )
 from bot.domain.reminders import TO_THOSE_WHO_COME, reminder_series
-from bot.domain.rsvp import RsvpStatus
+from bot.domain.rsvp import RsvpStatus, read_days
 from bot.domain.tasks import TaskStatus
 from schedules.ratelimit import Pacer
 from storage import queries
@@ -784,7 +784,7 @@ class Outbox:
         for delivery, message in rows:
             if delivery.delegate_id is not None and (
                 unsent := _unsendable(message, delivery.delegate_id in withdrawn)
-                or _answered(message, delivery.delegate_id, recipients, open_tasks)
+                or _answered(message, delivery.delegate_id, recipients, open_tasks, self._audiences)
             ):
                 delivery.status, delivery.last_error = DeliveryStatus.SKIPPED, unsent
                 delivery.updated_at = now
@@ -1271,6 +1271,7 @@ async def _recipients(
             rsvp=RsvpStatus(rsvp.status),
             substitute_name=rsvp.substitute_name,
             stood_in_by=stood_in_by,
+            days=read_days(rsvp.days),
         )
         for delegate, rsvp, stood_in_by in rows
     }, withdrawn
@@ -1322,13 +1323,15 @@ def _answered(
     person_id: int,
     recipients: Mapping[int, Recipient],
     open_tasks: set[tuple[int, str]],
+    audiences: Audiences,
 ) -> str | None:
     """Why a reminder is skipped as it is claimed because what it asks for was done since it
     was queued (it waited behind a long broadcast, a pause, a retry), or None to send it: a
     task reminder once the person reported the task done (or the office recorded it, closed
     the task, or the task left her with her invitation); an RSVP reminder once she answered;
     a message to those who come (the day-before reminder, the agenda) once she no longer
-    comes (the office recorded her decline by phone, after the deadline too). A draft
+    comes (the office recorded her decline by phone, after the deadline too), and a day's
+    morning programme once that day is no longer hers (she answered other days since). A draft
     reminder needs no check here: its content, read as it is sent, lists only the themes
     still missing, and is skipped as empty when there is none."""
     if message.kind == MessageKind.TASK_REMINDER:
@@ -1349,6 +1352,14 @@ def _answered(
         # The day-before reminder or the agenda, queued while she was to come (to everyone
         # coming, or her own catch-up copy), waited (a retry, a pause, the next tick) past the
         # office recording by phone that she will not after all.
+        return NOTHING_TO_SEND
+    if (
+        message.kind == MessageKind.MORNING_AGENDA
+        and recipient is not None
+        and not audiences.comes_on(recipient, int((message.params or {}).get("day") or 1))
+    ):
+        # The same for a day: «Kính mong đồng chí có mặt đúng giờ» queued for 29/5 while she
+        # came every day, claimed after she answered 28/5 only.
         return NOTHING_TO_SEND
     return None
 

@@ -178,18 +178,6 @@ def test_check_warns_of_a_first_day_without_items(tmp_path: Path) -> None:
     assert not [p for p in plan_warnings(one_day, local(2024, 5, 1, 9, 0)) if p.key == "agenda"]
 
 
-def test_a_programme_without_days_keeps_one_morning_programme_for_the_whole_meeting(
-    tmp_path: Path,
-) -> None:
-    text = two_day_text().replace(SECOND_DAY, "[[agenda]]\n", 1)
-    plan = load_config(written(tmp_path, text)).config
-    assert not plan.agenda_by_day()
-    mornings = [p for p in planned_messages(plan) if p.kind is MessageKind.MORNING_AGENDA]
-    assert [(p.slot, p.due_at, p.expires_at) for p in mornings] == [
-        ("60-KH-BTV:morning_agenda", local(2024, 5, 28, 6, 30), local(2024, 5, 29, 11, 30))
-    ]
-
-
 def test_the_personal_page_s_programme_heads_each_day_with_its_date(config: Config) -> None:
     rows = agenda_rows(VI, config)
     assert [(day, start) for day, start, *_ in rows] == [
@@ -299,3 +287,30 @@ async def test_a_late_answer_for_day_two_only_is_not_sent_day_one_s_programme(
     got = {user: user.texts[counts[user] :] for user in counts}
     assert not any("chương trình hội nghị hôm nay" in text for text in got[second_only])
     assert any("chương trình hội nghị hôm nay" in text for text in got[first_only])
+
+
+async def test_day_two_s_programme_queued_before_she_changed_her_days_is_not_sent_her(
+    world: ZaloWorld,
+) -> None:
+    """29/5's programme was queued at 06:30 while DB002 came every day (it waited: a pause, a
+    retry); at 06:31 the office records by phone that she comes on 28/5 only: «Kính mong đồng
+    chí có mặt đúng giờ» for a day not hers is not sent (review s36, R5), as a decline taken
+    meanwhile stops the copy (tests/test_outbox.py)."""
+    every = await world.linked("DB001", "Chị Mai")
+    await world.type(every, "1")
+    changed = await world.linked("DB002", "Anh Hùng")
+    await world.type(changed, "1")
+    await morning_programme_due(world.services, world.clock)
+    await world.tick()
+    world.clock.set(local(2024, 5, 29, 6, 30))
+    await world.outbox.queue_due()
+    world.clock.set(local(2024, 5, 29, 6, 31))
+    person = await rsvp_of(world.services, "DB002")
+    office = world.services.access.local_operator()
+    answer = RsvpAnswer(RsvpStatus.ATTENDING, days=(date(2024, 5, 28),))
+    await world.services.rsvp.record_by_phone(office, person.delegate_id, answer)
+    counts = {user: len(user.texts) for user in (every, changed)}
+    await world.tick()
+    got = {user: user.texts[counts[user] :] for user in counts}
+    assert any("Thứ Tư, ngày 29/5/2024" in text for text in got[every])
+    assert not any("chương trình hội nghị hôm nay" in text for text in got[changed])

@@ -7,6 +7,7 @@ what the office is told by ``check`` and at ``run``'s start, and what the delega
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -533,3 +534,19 @@ def test_check_says_how_many_answers_for_some_days_name_a_day_the_moved_meeting_
         "điều hành ghi «Tham dự ngày …» theo ngày cũ) và ghi lại câu trả lời qua điện thoại, "
         "hoặc đề nghị đại biểu chọn lại «📅 Chỉ dự một số ngày»."
     )
+
+
+def test_check_names_the_rows_whose_days_do_not_read(
+    imported: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A hand-edited «29/5/2024» in rsvps.days: check reads on (every day) and names the rows
+    by their ids, not by whose they are (review s36, R10)."""
+    answer_for_days(imported, "29/5/2024", 2)
+    assert main(["check"]) == 0
+    [line] = warning_lines(capsys.readouterr().out, "rsvps.days")
+    assert re.fullmatch(
+        r"  - rsvps\.days: 2 câu trả lời \(hàng \d+, \d+ của bảng rsvps\) ghi ngày tham dự không"
+        r" đọc được: .* Bot coi các câu trả lời ấy là tham dự tất cả các ngày, như câu trả lời"
+        r" «Tham dự»\. .*",
+        line,
+    ), line

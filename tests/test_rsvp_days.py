@@ -22,6 +22,7 @@ from bot.domain.rsvp import (
     RsvpAnswer,
     RsvpChoice,
     RsvpStatus,
+    answer_mark,
     parse_day_action,
     rsvp_action,
 )
@@ -154,7 +155,9 @@ async def test_a_day_s_button_names_its_meeting_and_one_of_another_meeting_answe
     mark = f"@{services.ctx.meeting_id}"
     asked = await tap(services, account, rsvp_action(RsvpChoice.SOME_DAYS, services.ctx.meeting_id))
     data = [b.data for reply in asked.replies for row in reply.outbound.buttons for b in row]
-    assert data == [f"rsvp:day:1{mark}", f"rsvp:day:2{mark}", f"rsvp:attend{mark}"]
+    # A day's also the answer it is shown under (none yet): tapped after another, it is old.
+    shown = f"~{answer_mark(RsvpStatus.NO_ANSWER, None, None, None)}"
+    assert data == [f"rsvp:day:1{mark}{shown}", f"rsvp:day:2{mark}{shown}", f"rsvp:attend{mark}"]
     other = await tap(services, account, f"rsvp:day:2@{services.ctx.meeting_id + 1}")
     assert "hội nghị khác" in said(other)
     assert (await rsvp_of(services, "DB020")).status == RsvpStatus.NO_ANSWER
@@ -387,3 +390,55 @@ async def test_some_days_chosen_under_the_reason_s_question_ends_the_question(
     typed = await rsvp.submit_text(account, "Trùng lịch tiếp công dân")
     assert typed.step is RsvpStep.NOTHING_PENDING
     assert (await rsvp_of(day.services, "DB020")).reason is None
+
+
+@pytest.mark.parametrize("config", [three_days(load_config(EXAMPLE_CONFIG).config)], ids=["3"])
+async def test_an_old_day_button_tapped_after_a_decline_records_nothing_and_says_the_answer(
+    harness: BotHarness,
+) -> None:
+    """She chose 28/5, then declined on her card; scrolling up, «➕ Dự thêm ngày 30/5» and
+    «Chỉ dự ngày 29/5» of the old messages made her «tham dự» again on that day (review s36,
+    R9). An old day button now changes nothing: she is told her answer and how to change it;
+    the days asked afresh are taken."""
+    user = await harness.open_invitation("DB010")
+    card = user.last_message
+    await harness.send(user.tap("📅 Chỉ dự một số ngày", message=card))
+    asked = user.last_message
+    await harness.send(user.tap("Chỉ dự ngày 28/5", message=asked))
+    confirmed = user.last_message
+    assert "➕ Dự thêm ngày 30/5" in buttons(confirmed)
+    await harness.send(user.tap("❌ Không tham dự", message=card))
+    await harness.send(user.tap("Không nêu lý do"))
+    assert (await rsvp_of(harness.services, "DB010")).status == RsvpStatus.DECLINED
+    for old, label in ((confirmed, "➕ Dự thêm ngày 30/5"), (asked, "Chỉ dự ngày 29/5")):
+        await harness.send(user.tap(label, message=old))
+        row = await rsvp_of(harness.services, "DB010")
+        assert (row.status, row.days) == (RsvpStatus.DECLINED, None), label
+        assert user.last_text().startswith(
+            "Lựa chọn này nằm trong một tin nhắn trước lần trả lời sau cùng của đồng chí, nên"
+            " không được ghi nhận. Nội dung đồng chí đã xác nhận: Không tham dự."
+        ), label
+        assert "📅 Chỉ dự một số ngày" in user.last_text(), label
+    # Asked again, a day is taken as ever.
+    await harness.send(user.tap("📅 Chỉ dự một số ngày", message=card))
+    await harness.send(user.tap("Chỉ dự ngày 29/5"))
+    row = await rsvp_of(harness.services, "DB010")
+    assert (row.status, row.days) == (RsvpStatus.ATTENDING, "2024-05-29")
+
+
+async def test_a_day_button_tapped_twice_is_unchanged_not_old(day: Day) -> None:  # noqa: F811
+    """The second tap of «Chỉ dự ngày 29/5» (or its update delivered again) finds the answer it
+    gave: «đã được ghi nhận», as a second tap of any answer; another day of the same question,
+    tapped after the first was taken, is an old button."""
+    day.clock.set(BEFORE_DEADLINE)
+    account = await day.account("DB020")
+    asked = await tap(day.services, account, rsvp_action(RsvpChoice.SOME_DAYS))
+    data = {b.label: b.data for reply in asked.replies for row in reply.outbound.buttons
+            for b in row}  # fmt: skip
+    await tap(day.services, account, data["Chỉ dự ngày 29/5"])
+    again = await tap(day.services, account, data["Chỉ dự ngày 29/5"])
+    assert again.toast is not None and "đã được ghi nhận" in again.toast.text
+    other = await tap(day.services, account, data["Chỉ dự ngày 28/5"])
+    assert "không được ghi nhận" in said(other)
+    row = await rsvp_of(day.services, "DB020")
+    assert (row.status, row.days) == (RsvpStatus.ATTENDING, "2024-05-29")

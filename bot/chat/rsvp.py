@@ -82,12 +82,19 @@ def reply(turn: Turn, result: RsvpResult) -> Answer:
         recorded = replies.recorded(
             catalog, config, result.rsvp, result.previous, own_unit=result.own_unit
         )
-        more = add_day_buttons(catalog, config, result.rsvp.days, meeting)
+        more = add_day_buttons(catalog, config, result.rsvp.days, meeting, result.rsvp.mark())
         if more:  # «Dự thêm ngày 19/12»: a meeting of three days or more
             recorded = Html(f"{recorded}\n{catalog.html('rsvp.add_days')}")
         return Answer.say(recorded, (*_to_change(turn), *more))
     if step is RsvpStep.ASK_DAYS:
-        return Answer.say(ask_days(catalog, config), day_buttons(catalog, config, meeting))
+        shown = result.rsvp.mark() if result.rsvp is not None else None
+        return Answer.say(ask_days(catalog, config), day_buttons(catalog, config, meeting, shown))
+    if step is RsvpStep.OUTDATED:
+        # A day's button of a message older than her last answer: that answer stands, said
+        # with the way to change it (the invitation's choices; on Zalo, under this message).
+        assert result.rsvp is not None
+        answer = replies.answer(catalog, result.rsvp, own_unit=result.own_unit)
+        return turn.say("rsvp.outdated", _to_change(turn), answer=answer)
     if step is RsvpStep.UNCHANGED:
         return turn.say("rsvp.unchanged")
     if step is RsvpStep.NOTHING_TO_CANCEL:

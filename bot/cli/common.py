@@ -37,6 +37,7 @@ from bot.services.meetings import (
     CodeTaken,
     StoredMeeting,
     answered_days_gone,
+    answered_days_unreadable,
     date_moved,
     own_deadlines_after_start,
 )
@@ -234,7 +235,7 @@ def warnings_of(
     lines = []
     problems = plan_warnings(loaded.config, SystemClock().now())
     own = own_deadlines_after_start(stored, loaded.config)
-    gone = answered_days_gone(stored, loaded.config)
+    gone = answered_days_gone(stored, loaded.config) + answered_days_unreadable(stored)
     for warning in problems + date_moved(stored, loaded.config) + gone + own:
         params = {
             name: moment(catalog, meeting.local(value)) if isinstance(value, datetime) else value

@@ -27,7 +27,7 @@ from bot.domain.outbound import Audience, MessageKind
 from bot.domain.reminders import planned_messages
 from bot.services.meetings import StoredMeeting, another_meeting, stored_meeting
 from bot.texts import Catalog
-from bot.texts.formatting import clock, meeting_time, moment
+from bot.texts.formatting import clock, day_month, meeting_time, moment
 from bot.texts.presenters import agenda_day_label
 from storage.engine import create_reading_engine, create_sessionmaker
 from storage.guard import sqlite_file
@@ -185,6 +185,10 @@ def plan_summary(
                     title=item.title,
                 )
             )
+    if meeting.several_days and not by_day:
+        # One list for the whole meeting: who gets it on which morning (the days each answer
+        # names decide it) is not something the office could guess from the lines below.
+        lines.append(catalog.plain("check.agenda_undated"))
     # No speeches (an office's own meeting often has none): said so, not «(0):» over nothing.
     themes_line = (
         catalog.plain("check.themes", count=len(config.themes))
@@ -226,6 +230,12 @@ def plan_summary(
             continue  # summarised below: one line per task would drown the plan
         when = moment(catalog, meeting.local(message.due_at))
         what = catalog.plain(f"kind.{message.kind.value}", number="")
+        if message.kind is MessageKind.MORNING_AGENDA and message.params and not by_day:
+            # A programme without days on a later morning: only for those who begin that day.
+            begins = meeting.day_date(int(str(message.params["day"])))
+            what = catalog.plain(
+                "check.morning_from_day", what=what, day=day_month(catalog, begins)
+            )
         # Marked past the way the speakers' own reminders are (own_deadline_lines): at its time
         # or before, it is not still to come.
         key = "check.reminder_item_past" if message.due_at <= now else "check.reminder_item"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -70,6 +70,8 @@ class Recipient:
     substitute_name: str | None
     # The substitute checked in at the desk in her place, when one is (not undone).
     stood_in_by: str | None = None
+    # «Tham dự» for these meeting days only (``rsvps.days``); None: every day.
+    days: tuple[date, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -171,8 +173,14 @@ class Audiences(Protocol):
         day: int | None = None,
     ) -> list[Addressee]:
         """The people of ``audience``, each with their accounts on ``channels``; ``day``: the
-        meeting day (1 = the first) a message to those who come is for — at a meeting of
-        several days, only those expected that day."""
+        meeting day (1 = the first) a morning programme is for — at a meeting of several days,
+        only those it is for (expected that day, or beginning that day)."""
+        ...
+
+    def comes_on(self, recipient: Recipient, day: int) -> bool:
+        """Whether ``recipient`` comes on meeting day ``day`` (1 = the first) by her answer as
+        it is now: asked as a copy of that day's morning programme, queued before she changed
+        her days, is claimed."""
         ...
 
     async def anyone(self, session: AsyncSession, audience: str) -> bool:

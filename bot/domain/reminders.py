@@ -148,35 +148,25 @@ def planned_messages(
 
 
 def _morning_messages(config: Config, spec: TimeSpec, office: str) -> list[PlannedMessage]:
-    """The morning programme: once, before the meeting's start; for a programme written day by
-    day (:meth:`Config.agenda_by_day`), each day's that has items instead, at the same hour
-    that day, with that day's items (its ``day`` for the composer), each good until its day
-    ends (the next day's programme replaces it) — a first day without items has none (a
-    heading over nothing; ``check`` warns)."""
+    """The morning programme: once, before the meeting's start; at a meeting of several days,
+    each day at the same hour too (its ``day`` for the outbox and the composer) — for a
+    programme written day by day (:meth:`Config.agenda_by_day`) each day's that has items,
+    with that day's items, each good until its day ends (the next day's programme replaces
+    it; a first day without items has none: a heading over nothing, ``check`` warns); for one
+    without days, the whole programme each day to those who begin coming that day
+    (:func:`bot.domain.rsvp.morning_programme_on`), each good until the meeting ends."""
     meeting = config.meeting
     first = meeting.local(meeting.resolve(spec))
     anchor = _day_of(meeting.starts_at, meeting.zone)
     slot = f"{meeting.code}:{MessageKind.MORNING_AGENDA}"
-    if not config.agenda_by_day():
-        # The agenda is pointless once the meeting is over.
-        return [
-            PlannedMessage(
-                kind=MessageKind.MORNING_AGENDA,
-                slot=slot,
-                audience=Audience.PRESENT,
-                due_at=first.astimezone(UTC),
-                expires_at=meeting.ends_at,
-                report_to=office,
-                anchor=anchor,
-            )
-        ]
-    days = [day for day, _ in config.agenda_days()]
+    by_day = config.agenda_by_day()
+    days = [day for day, _ in config.agenda_days()] if by_day else range(1, meeting.days + 1)
     planned = []
     for day in days:
-        if day < meeting.days:
+        if by_day and day < meeting.days:
             ends = datetime.combine(meeting.day_date(day + 1), time(0), tzinfo=meeting.zone)
         else:
-            ends = meeting.ends_at
+            ends = meeting.ends_at  # the agenda is pointless once the meeting is over
         planned.append(
             PlannedMessage(
                 kind=MessageKind.MORNING_AGENDA,

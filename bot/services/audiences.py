@@ -18,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain.channels import parse_place
 from bot.domain.drafts import DraftStatus
 from bot.domain.outbound import OFFICE_PLACE, Audience, audience_deadline
-from bot.domain.ports import Account, Addressee
+from bot.domain.ports import Account, Addressee, Recipient
+from bot.domain.rsvp import expected_on
 from bot.services import roster
 from bot.services.access import BOOTSTRAP_CHANNEL, Role
 from bot.services.context import ServiceContext
@@ -80,14 +81,25 @@ class AudienceService:
         day: int | None = None,
     ) -> list[Addressee]:
         """The people of ``audience``, each with their accounts on ``channels``; ``day``: the
-        meeting day (1 = the first) a message is for — at a meeting of several days, of those
-        who come (:attr:`Audience.PRESENT`) only the ones expected that day
-        (:func:`roster.expected`): the morning
-        programme of day one is not sent to one who answered «tham dự» for day two only («Kính
-        mong đồng chí có mặt đúng giờ» — today, not her day)."""
+        meeting day (1 = the first) a morning programme is for — at a meeting of several days,
+        of those who come (:attr:`Audience.PRESENT`) only the ones it is for
+        (:func:`roster.morning_programme`): the morning programme of day one is not sent to
+        one who answered «tham dự» for day two only («Kính mong đồng chí có mặt đúng giờ» —
+        today, not her day), and a programme without days goes to her on day two instead."""
         ids = await self._people_ids(session, audience, day)
         accounts = await self._accounts(session, ids)
         return [Addressee(pid, best_first(accounts.get(pid, ()), channels)) for pid in ids]
+
+    def comes_on(self, recipient: Recipient, day: int) -> bool:
+        """Whether ``recipient`` comes on meeting day ``day`` now
+        (:func:`bot.domain.rsvp.expected_on`; always at a meeting of one day, where a decline
+        is the outbox's own check). Not :func:`bot.domain.rsvp.morning_programme_on`: a
+        programme without days queued on her first day still goes if she has since named an
+        earlier one too — that morning has passed, and she would have it on none."""
+        meeting = self._ctx.config.meeting
+        if not meeting.several_days:
+            return True
+        return expected_on(recipient.rsvp, recipient.days, meeting.day_date(day))
 
     async def accounts_of(
         self, session: AsyncSession, delegate_id: int, channels: Collection[str]
@@ -180,7 +192,10 @@ class AudienceService:
             and meeting.several_days
             and audience == Audience.PRESENT
         ):
-            query = query.where(roster.expected(meeting.day_date(day)))
+            by_day = self._ctx.config.agenda_by_day()
+            query = query.where(
+                roster.morning_programme(meeting.day_date(day), meeting.dates, by_day=by_day)
+            )
         return [] if query is None else _unique(await session.scalars(query))
 
     def _people_query(self, audience: str) -> Select[Any] | None:

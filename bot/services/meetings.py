@@ -24,7 +24,7 @@ from bot.domain.drafts import OWN_DEADLINE
 from bot.domain.ics import CalendarEvent, build_ics
 from bot.domain.outbound import DeliveryStatus
 from bot.domain.reminders import DATED_KINDS
-from bot.domain.rsvp import read_days
+from bot.domain.rsvp import days_readable, read_days
 from bot.services import roster
 from bot.texts import Catalog, load_catalog
 from storage import queries
@@ -77,6 +77,9 @@ class StoredMeeting:
     # The answers «tham dự» for some days only (``rsvps.days`` as stored) with how many gave
     # each: the plan's days may since have moved away from them (:func:`answered_days_gone`).
     answered_days: tuple[tuple[str, int], ...] = ()
+    # The ids of the ``rsvps`` rows whose days do not read (edited by hand): read as every day
+    # (:func:`bot.domain.rsvp.read_days`), named to whoever can mend them.
+    unreadable_days: tuple[int, ...] = ()
 
     def held(self, config: Config) -> bool:
         """Whether the stored meeting has taken place: someone checked in, or its end (its
@@ -215,6 +218,10 @@ async def stored_meeting(
             .where(roster.delegates_of(row.id), Rsvp.days.is_not(None))
             .group_by(Rsvp.days)
         )
+        answered = tuple((days or "", number) for days, number in connection.execute(answered_days))
+        unreadable = [days for days, _ in answered if not days_readable(days)]
+        rows = select(Rsvp.id).join(Delegate, Delegate.id == Rsvp.delegate_id)
+        rows = rows.where(roster.delegates_of(row.id), Rsvp.days.in_(unreadable))
         return StoredMeeting(
             code,
             row.title,
@@ -224,7 +231,8 @@ async def stored_meeting(
             tuple(speakers),
             connection.execute(_checked_in(row.id)).scalar_one(),
             now,
-            tuple((days or "", number) for days, number in connection.execute(answered_days)),
+            answered,
+            tuple(connection.scalars(rows.order_by(Rsvp.id))) if unreadable else (),
         )
 
     return await reading(sessions, read)
@@ -281,6 +289,17 @@ def answered_days_gone(stored: StoredMeeting | None, config: Config) -> list[Con
     if not gone:
         return []
     return [ConfigProblem("meeting.starts_at", "answered_days_gone", {"count": gone})]
+
+
+def answered_days_unreadable(stored: StoredMeeting | None) -> list[ConfigProblem]:
+    """The answers whose stored days do not read (``rsvps.days`` edited by hand), by their
+    rows' ids (no one's name or words: this goes to the log too): the bot reads them as every
+    day, and whoever edited them should know."""
+    if stored is None or not stored.unreadable_days:
+        return []
+    rows = ", ".join(str(row) for row in stored.unreadable_days)
+    params = {"count": len(stored.unreadable_days), "rows": rows}
+    return [ConfigProblem("rsvps.days", "answered_days_unreadable", params)]
 
 
 def own_deadlines_after_start(stored: StoredMeeting | None, config: Config) -> list[ConfigProblem]:

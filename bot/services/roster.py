@@ -20,7 +20,7 @@ from bot.config import Group
 from bot.domain.contact import Contact
 from bot.domain.order import LAST
 from bot.domain.outbound import RAN_OUT, Audience, DeliveryStatus
-from bot.domain.rsvp import RsvpStatus
+from bot.domain.rsvp import DAYS_LENGTH, DAYS_PATTERN, RsvpStatus
 from storage import queries
 from storage.models import ChannelIdentity, Checkin, Delegate, Delivery, Invitation, Rsvp
 
@@ -149,13 +149,28 @@ def expected(day: date | None = None) -> ColumnElement[bool]:
     """The invitee answered she comes or sends a substitute: who the desk expects; on meeting
     day ``day`` (None: any day) only if her «tham dự» names no days or names that one
     (:func:`bot.domain.rsvp.expected_on`, ``rsvps.days`` as stored by
-    :func:`bot.domain.rsvp.stored_days`)."""
+    :func:`bot.domain.rsvp.stored_days`; a value edited by hand into no list of dates is every
+    day, as :func:`bot.domain.rsvp.read_days` reads it)."""
     if day is None:
         return Rsvp.status.in_(PRESENT_STATUSES)
+    step, rest = DAYS_LENGTH
+    shaped = and_(Rsvp.days.regexp_match(DAYS_PATTERN), func.length(Rsvp.days) % step == rest)
     return and_(
         Rsvp.status.in_(PRESENT_STATUSES),
-        or_(Rsvp.days.is_(None), Rsvp.days.contains(day.isoformat(), autoescape=True)),
+        or_(
+            Rsvp.days.is_(None),
+            Rsvp.days.contains(day.isoformat(), autoescape=True),
+            ~shaped,
+        ),
     )
+
+
+def morning_programme(day: date, dates: Sequence[date], *, by_day: bool) -> ColumnElement[bool]:
+    """The morning programme of meeting day ``day`` (of the meeting's ``dates``) goes to her
+    (:func:`bot.domain.rsvp.morning_programme_on`): expected that day; for a programme without
+    days (not ``by_day``), on none of the meeting's days before it either."""
+    earlier = [] if by_day else [on for on in dates if on < day]
+    return and_(expected(day), *(~expected(on) for on in earlier))
 
 
 def awaited(day: date | None = None) -> ColumnElement[bool]:

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Meeting
+from bot.config import Config
 from bot.domain.channels import ChatAccount
 from bot.domain.outbound import Audience, DeliveryStatus, MessageKind, MessageStatus
 from bot.domain.phones import normalize_phone
@@ -35,7 +35,7 @@ from bot.domain.rsvp import (
     RsvpStatus,
     a_name_alone,
     answers_open,
-    expected_on,
+    morning_programme_on,
     only_days,
     read_days,
     stored_days,
@@ -96,6 +96,9 @@ class RsvpStep(StrEnum):
     TOO_LONG = "too_long"
     EMPTY = "empty"
     NOTHING_PENDING = "nothing_pending"
+    # A day's button on a message older than her last answer (she declined since, say):
+    # nothing recorded, her answer said (a tap that would change nothing is UNCHANGED).
+    OUTDATED = "outdated"
     # The office withdrew the person's invitation: no answer is taken (nothing changed).
     WITHDRAWN = "withdrawn"
 
@@ -352,7 +355,9 @@ class RsvpService:
         audits: list[dict[str, Any]],
     ) -> RsvpResult:
         """«Chỉ ngày 18/12» (or «Thêm ngày 19/12»): «tham dự» on that day only (or on it as
-        well as the days her answer names); a day the meeting no longer has is a stale button."""
+        well as the days her answer names); a day the meeting no longer has is a stale button,
+        and one shown under another answer than hers now (``choice.shown``) an outdated one:
+        a tap scrolled up to after she declined must not make her come again."""
         dates = self._ctx.config.meeting.dates
         numbers = (choice.number, *choice.also)
         if len(dates) < 2 or not all(0 < number <= len(dates) for number in numbers):
@@ -362,6 +367,11 @@ class RsvpService:
         if choice.add and current.status is RsvpStatus.ATTENDING:
             chosen |= set(current.days or dates)
         answer = RsvpAnswer(RsvpStatus.ATTENDING, days=only_days(chosen, dates))
+        if choice.shown is not None and choice.shown != current.mark():
+            if current.status is RsvpStatus.ATTENDING and current.days == answer.days:
+                # The same button tapped twice (or its update delivered again): it holds.
+                return RsvpResult(RsvpStep.UNCHANGED, current)
+            return RsvpResult(RsvpStep.OUTDATED, current)
         return self._record(ident, account, answer, now, audits)
 
     async def submit_text(
@@ -502,7 +512,7 @@ class RsvpService:
             caught_up = 0
             if _comes_now(change):
                 caught_up = await _catch_up(
-                    session, self._ctx.config.meeting, self._ctx.meeting_id, delegate_id, now
+                    session, self._ctx.config, self._ctx.meeting_id, delegate_id, now
                 )
         if caught_up:
             self._ctx.due_now()  # committed: the outbox sends her copy now, not at its next tick
@@ -628,7 +638,7 @@ class RsvpService:
         try:
             async with unit_of_work(self._ctx.sessions) as session:
                 caught_up = await _catch_up(
-                    session, self._ctx.config.meeting, self._ctx.meeting_id, result.came, now
+                    session, self._ctx.config, self._ctx.meeting_id, result.came, now
                 )
         except SQLAlchemyError as exc:  # her answer stands, recorded: she is told so
             log.warning("a catch-up copy could not be queued: %s", type(exc).__name__)
@@ -754,15 +764,17 @@ def _comes_now(change: RsvpChange) -> bool:
 
 # What the plan sends those who come (the pack: time, hall, map, calendar file).
 async def _catch_up(
-    session: AsyncSession, meeting: Meeting, meeting_id: int, delegate_id: int, now: datetime
+    session: AsyncSession, config: Config, meeting_id: int, delegate_id: int, now: datetime
 ) -> int:
     """Queue her own copy of each pack already sent to those who come, still worth sending (its
     window open), that she has had no copy of: the office recorded by phone that she (or her
     substitute) comes after all, past the moment the plan's message was sent. A pack she was
     sent, or is being sent, is not sent again; one skipped for her (she had declined
-    meanwhile) is. A morning programme of a day her «tham dự» does not name is not hers (as
-    the outbox sends it: :meth:`bot.services.audiences.AudienceService.people`). Returns how
-    many were queued."""
+    meanwhile) is. A morning programme of a day not hers is not sent her (a day her «tham dự»
+    does not name; for a programme without days, any day but the first she comes: as the
+    outbox sends it, :func:`bot.domain.rsvp.morning_programme_on`). Returns how many were
+    queued."""
+    meeting = config.meeting
     days = read_days(await session.scalar(select(Rsvp.days).where(Rsvp.delegate_id == delegate_id)))
     packs = await session.scalars(
         select(OutboundMessage).where(
@@ -777,7 +789,10 @@ async def _catch_up(
     for pack in packs:
         if pack.kind == MessageKind.MORNING_AGENDA and meeting.several_days:
             day = meeting.day_date(int((pack.params or {}).get("day") or 1))
-            if not expected_on(RsvpStatus.ATTENDING, days, day):
+            by_day = config.agenda_by_day()
+            if not morning_programme_on(
+                RsvpStatus.ATTENDING, days, day, meeting.dates, by_day=by_day
+            ):
                 continue
         had = await session.scalar(
             select(Delivery.id)

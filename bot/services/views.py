@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from bot.domain.rsvp import RsvpStatus, read_days
+from bot.domain.rsvp import RsvpStatus, answer_mark, read_days
 from storage.models import Delegate, Rsvp
 from storage.queries import AnsweringRow
 
@@ -66,6 +66,11 @@ class RsvpView:
     # «Tham dự» at a meeting of several days for these days only (migration 0030); None:
     # every day.
     days: tuple[date, ...] | None = None
+
+    def mark(self) -> str:
+        """This answer's mark on the day buttons shown under it
+        (:func:`bot.domain.rsvp.answer_mark`)."""
+        return answer_mark(self.status, self.days, self.reason, self.substitute_name)
 
     @classmethod
     def of(cls, rsvp: Rsvp | AnsweringRow) -> RsvpView:

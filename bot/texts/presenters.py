@@ -631,13 +631,14 @@ def rsvp_buttons(
 
 
 def day_buttons(
-    catalog: Catalog, config: Config, meeting: int | None = None
+    catalog: Catalog, config: Config, meeting: int | None = None, shown: str | None = None
 ) -> tuple[tuple[Button, ...], ...]:
     """Under «Đồng chí tham dự ngày nào?»: «Chỉ dự ngày 17/12», one a day, then «Dự tất cả
-    các ngày» (plain «tham dự»); each names ``meeting``, as :func:`rsvp_buttons` do."""
+    các ngày» (plain «tham dự»); each names ``meeting``, as :func:`rsvp_buttons` do, and a
+    day's the answer it is shown under (``shown``: :func:`bot.domain.rsvp.answer_mark`)."""
     days = tuple(
         (Button(catalog.plain("buttons.only_day", day=day_month(catalog, day)),
-                day_action(DayChoice(number), meeting)),)
+                day_action(DayChoice(number, shown=shown), meeting)),)
         for number, day in enumerate(config.meeting.dates, start=1)
     )  # fmt: skip
     every = Button(catalog.plain("buttons.attend_all"), rsvp_action(RsvpChoice.ATTEND, meeting))
@@ -645,17 +646,21 @@ def day_buttons(
 
 
 def add_day_buttons(
-    catalog: Catalog, config: Config, days: Sequence[date] | None, meeting: int | None = None
+    catalog: Catalog,
+    config: Config,
+    days: Sequence[date] | None,
+    meeting: int | None = None,
+    shown: str | None = None,
 ) -> tuple[tuple[Button, ...], ...]:
     """After «tham dự» for some days of a meeting of three days or more: «Dự thêm ngày 19/12»
     for each day her answer leaves out (none at a meeting of two days, where the other day
-    is «Tham dự» itself, nor when the answer is every day)."""
+    is «Tham dự» itself, nor when the answer is every day); ``shown``: as :func:`day_buttons`."""
     dates = config.meeting.dates
     if not days or len(dates) < 3:
         return ()
     return tuple(
         (Button(catalog.plain("buttons.add_day", day=day_month(catalog, day)),
-                day_action(DayChoice(number, add=True), meeting)),)
+                day_action(DayChoice(number, add=True, shown=shown), meeting)),)
         for number, day in enumerate(dates, start=1)
         if day not in days
     )  # fmt: skip
