@@ -19,6 +19,7 @@ from bot.domain.tokens import TOKEN_BYTES, looks_like_token, new_token
 from bot.domain.typed import bare_name
 from bot.services import Services
 from bot.services.invitations import LinkOutcome
+from bot.services.invitees import Invitee, invited_as
 from bot.services.meetings import CalendarRevision, sync_meeting
 from bot.services.rsvp import RsvpChoice, RsvpStep
 from handlers.telegram.links import deep_link
@@ -157,6 +158,52 @@ def test_a_substitute_s_name_is_a_name_alone_not_her_position_or_phone_with_it(
     typed: str, alone: bool
 ) -> None:
     assert a_name_alone(typed) is alone
+
+
+# Two invitees of one name (DB030 and DB031 here): who is meant is not guessed (s36 F3).
+_INVITEES = (
+    Invitee("DB023", "Trương Thị Bích Ngọc", "+84855023370"),
+    Invitee("DB030", "Nguyễn Thị Lan", "+84912000030"),
+    Invitee("DB031", "Nguyễn Thị Lan", "+84912000031"),
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "phone", "found"),
+    [
+        ("Trương Thị Bích Ngọc", None, "DB023"),
+        ("truong thi bich ngoc", None, "DB023"),  # typed as a phone types it
+        ("Trương Thị Bích Ngọc", "+84912345678", None),  # another phone: another person
+        ("Bích Ngọc", "+84855023370", "DB023"),  # her phone, whatever name was typed
+        ("Trương Thị Bích Ngộc", None, None),  # a mark apart: another name
+        ("Nguyễn Thị Lan", None, None),  # two invitees so named: not guessed
+        ("Nguyễn Thị Lan", "+84912000031", "DB031"),
+    ],
+)
+def test_a_substitute_is_an_invitee_by_her_phone_or_without_one_by_her_name_if_only_one_bears_it(
+    name: str, phone: str | None, found: str | None
+) -> None:
+    invitee = invited_as(_INVITEES, name, phone)
+    assert (invitee.code if invitee is not None else None) == found
+
+
+async def test_an_invitee_whose_invitation_was_withdrawn_may_be_recorded_as_a_substitute(
+    imported: Services,
+) -> None:
+    """Only a standing invitation makes her come on her own: once the office withdrew DB023's,
+    her chair may send her (and the office record it), as any other substitute."""
+    office = imported.access.local_operator()
+    chair = await imported.dashboard.card("DB022")
+    assert chair is not None
+    deputy = RsvpAnswer(
+        RsvpStatus.SUBSTITUTE, substitute_name="Trương Thị Bích Ngọc",
+        substitute_position="Phó Chủ tịch",
+    )  # fmt: skip
+    refused = await imported.rsvp.record_by_phone(office, chair.person.id, deputy)
+    assert (refused.step, refused.invitee_code) == (RsvpStep.SUBSTITUTE_IS_INVITED, "DB023")
+    await imported.withdrawals.withdraw(office, "DB023")
+    taken = await imported.rsvp.record_by_phone(office, chair.person.id, deputy)
+    assert taken.step is RsvpStep.RECORDED
 
 
 async def test_unlinked_account_cannot_answer(imported: Services) -> None:
