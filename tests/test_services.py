@@ -20,8 +20,14 @@ from bot.domain.typed import bare_name
 from bot.services import Services
 from bot.services.invitations import LinkOutcome
 from bot.services.invitees import Invitee, invited_as
-from bot.services.meetings import CalendarRevision, sync_meeting
+from bot.services.meetings import (
+    CalendarRevision,
+    invited_substitutes,
+    stored_meeting,
+    sync_meeting,
+)
 from bot.services.rsvp import RsvpChoice, RsvpStep
+from bot.texts import load_catalog
 from handlers.telegram.links import deep_link
 from storage.models import AuditEntry, Delegate, Invitation, Meeting, OutboundMessage, Rsvp
 from tests.conftest import local
@@ -204,6 +210,45 @@ async def test_an_invitee_whose_invitation_was_withdrawn_may_be_recorded_as_a_su
     await imported.withdrawals.withdraw(office, "DB023")
     taken = await imported.rsvp.record_by_phone(office, chair.person.id, deputy)
     assert taken.step is RsvpStep.RECORDED
+
+
+async def test_check_names_the_substitutes_recorded_before_who_have_their_own_invitation(
+    imported: Services,
+) -> None:
+    """Answers recorded before the refusal (s36 F3): DB022's deputy by her name (DB023), DB040's
+    substitute by DB022's phone; DB010's substitute, invited by no one, is not named. Codes
+    only: this goes to the log too."""
+    stored_as = {
+        "DB022": ("Trương Thị Bích Ngọc", None),
+        "DB040": ("Nguyễn Thị Hải", "+84773022519"),
+        "DB010": ("Lê Văn B", "+84912345678"),
+    }
+    async with imported.ctx.sessions() as session, session.begin():
+        for code, (name, phone) in stored_as.items():
+            person = await session.scalar(
+                select(Delegate).where(
+                    Delegate.meeting_id == imported.ctx.meeting_id, Delegate.code == code
+                )
+            )
+            assert person is not None
+            await session.execute(
+                update(Rsvp)
+                .where(Rsvp.delegate_id == person.id)
+                .values(status="substitute", substitute_name=name, substitute_phone=phone)
+            )
+    stored = await stored_meeting(imported.ctx.sessions, imported.ctx.config.meeting.code)
+    problems = invited_substitutes(stored)
+    assert [(p.key, p.code, p.params) for p in problems] == [
+        (
+            "rsvps.substitute_name", "invited_substitutes",
+            {"count": 2, "pairs": "DB022 → DB023, DB040 → DB022"},
+        )
+    ]  # fmt: skip
+    said = load_catalog().plain("config_warnings.invited_substitutes", **problems[0].params)
+    assert said.startswith(
+        "2 câu trả lời «Cử người dự thay» ghi người dự thay là một đại biểu khác cũng được mời "
+        "(mã đại biểu → mã người được cử: DB022 → DB023, DB040 → DB022)."
+    )
 
 
 async def test_unlinked_account_cannot_answer(imported: Services) -> None:
