@@ -19,8 +19,15 @@ from bot.domain.tokens import TOKEN_BYTES, looks_like_token, new_token
 from bot.domain.typed import bare_name
 from bot.services import Services
 from bot.services.invitations import LinkOutcome
-from bot.services.meetings import CalendarRevision, sync_meeting
+from bot.services.invitees import Invitee, invited_as
+from bot.services.meetings import (
+    CalendarRevision,
+    invited_substitutes,
+    stored_meeting,
+    sync_meeting,
+)
 from bot.services.rsvp import RsvpChoice, RsvpStep
+from bot.texts import load_catalog
 from handlers.telegram.links import deep_link
 from storage.models import AuditEntry, Delegate, Invitation, Meeting, OutboundMessage, Rsvp
 from tests.conftest import local
@@ -157,6 +164,91 @@ def test_a_substitute_s_name_is_a_name_alone_not_her_position_or_phone_with_it(
     typed: str, alone: bool
 ) -> None:
     assert a_name_alone(typed) is alone
+
+
+# Two invitees of one name (DB030 and DB031 here): who is meant is not guessed (s36 F3).
+_INVITEES = (
+    Invitee("DB023", "Trương Thị Bích Ngọc", "+84855023370"),
+    Invitee("DB030", "Nguyễn Thị Lan", "+84912000030"),
+    Invitee("DB031", "Nguyễn Thị Lan", "+84912000031"),
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "phone", "found"),
+    [
+        ("Trương Thị Bích Ngọc", None, "DB023"),
+        ("truong thi bich ngoc", None, "DB023"),  # typed as a phone types it
+        ("Trương Thị Bích Ngọc", "+84912345678", None),  # another phone: another person
+        ("Bích Ngọc", "+84855023370", "DB023"),  # her phone, whatever name was typed
+        ("Trương Thị Bích Ngộc", None, None),  # a mark apart: another name
+        ("Nguyễn Thị Lan", None, None),  # two invitees so named: not guessed
+        ("Nguyễn Thị Lan", "+84912000031", "DB031"),
+    ],
+)
+def test_a_substitute_is_an_invitee_by_her_phone_or_without_one_by_her_name_if_only_one_bears_it(
+    name: str, phone: str | None, found: str | None
+) -> None:
+    invitee = invited_as(_INVITEES, name, phone)
+    assert (invitee.code if invitee is not None else None) == found
+
+
+async def test_an_invitee_whose_invitation_was_withdrawn_may_be_recorded_as_a_substitute(
+    imported: Services,
+) -> None:
+    """Only a standing invitation makes her come on her own: once the office withdrew DB023's,
+    her chair may send her (and the office record it), as any other substitute."""
+    office = imported.access.local_operator()
+    chair = await imported.dashboard.card("DB022")
+    assert chair is not None
+    deputy = RsvpAnswer(
+        RsvpStatus.SUBSTITUTE, substitute_name="Trương Thị Bích Ngọc",
+        substitute_position="Phó Chủ tịch",
+    )  # fmt: skip
+    refused = await imported.rsvp.record_by_phone(office, chair.person.id, deputy)
+    assert (refused.step, refused.invitee_code) == (RsvpStep.SUBSTITUTE_IS_INVITED, "DB023")
+    await imported.withdrawals.withdraw(office, "DB023")
+    taken = await imported.rsvp.record_by_phone(office, chair.person.id, deputy)
+    assert taken.step is RsvpStep.RECORDED
+
+
+async def test_check_names_the_substitutes_recorded_before_who_have_their_own_invitation(
+    imported: Services,
+) -> None:
+    """Answers recorded before the refusal (s36 F3): DB022's deputy by her name (DB023), DB040's
+    substitute by DB022's phone; DB010's substitute, invited by no one, is not named. Codes
+    only: this goes to the log too."""
+    stored_as = {
+        "DB022": ("Trương Thị Bích Ngọc", None),
+        "DB040": ("Nguyễn Thị Hải", "+84773022519"),
+        "DB010": ("Lê Văn B", "+84912345678"),
+    }
+    async with imported.ctx.sessions() as session, session.begin():
+        for code, (name, phone) in stored_as.items():
+            person = await session.scalar(
+                select(Delegate).where(
+                    Delegate.meeting_id == imported.ctx.meeting_id, Delegate.code == code
+                )
+            )
+            assert person is not None
+            await session.execute(
+                update(Rsvp)
+                .where(Rsvp.delegate_id == person.id)
+                .values(status="substitute", substitute_name=name, substitute_phone=phone)
+            )
+    stored = await stored_meeting(imported.ctx.sessions, imported.ctx.config.meeting.code)
+    problems = invited_substitutes(stored)
+    assert [(p.key, p.code, p.params) for p in problems] == [
+        (
+            "rsvps.substitute_name", "invited_substitutes",
+            {"count": 2, "pairs": "DB022 → DB023, DB040 → DB022"},
+        )
+    ]  # fmt: skip
+    said = load_catalog().plain("config_warnings.invited_substitutes", **problems[0].params)
+    assert said.startswith(
+        "2 câu trả lời «Cử người dự thay» ghi người dự thay là một đại biểu khác cũng được mời "
+        "(mã đại biểu → mã người được cử: DB022 → DB023, DB040 → DB022)."
+    )
 
 
 async def test_unlinked_account_cannot_answer(imported: Services) -> None:

@@ -315,6 +315,30 @@ async def test_a_delegate_naming_herself_as_her_substitute_is_refused_and_pointe
     assert (await status_of(harness, "DB040")).status == RsvpStatus.ATTENDING
 
 
+async def test_a_substitute_who_has_her_own_invitation_is_not_recorded_and_the_choices_come_back(
+    harness: BotHarness,
+) -> None:
+    """DB022 sends her deputy, DB023 on the same list (s36 F3): taken, she was counted twice
+    and awaited twice at the desk. Without a phone, her name finds her: nothing is recorded,
+    the chair is told she comes on her own invitation, the three choices under it."""
+    user = await harness.open_invitation("DB022")  # Nguyễn Thị Minh Nguyệt
+    await harness.send(user.tap("👤 Cử người dự thay"))
+    await harness.send(user.text("Đ/c Trương Thị Bích Ngọc"))
+    await harness.send(user.text("Phó Chủ tịch Hội LHPN thành phố"))
+    await harness.send(user.tap("Cùng đơn vị: Hội LHPN thành phố Hà Nội"))
+    await harness.send(user.tap("Bỏ qua"))
+    assert user.last_text() == (
+        "Đồng chí Trương Thị Bích Ngọc đã có giấy mời riêng (mã DB023) và dự hội nghị theo giấy "
+        "mời đó, nên không cần cử làm người dự thay; chưa ghi nhận gì. Nếu đồng chí không thể "
+        "đến dự, xin chọn «Không tham dự» (có thể nêu lý do); nếu cử người khác dự thay, xin "
+        "chọn lại «Cử người dự thay»."
+    )
+    assert buttons(user.last_message) == ["✅ Tham dự", "❌ Không tham dự", "👤 Cử người dự thay"]
+    assert (await status_of(harness, "DB022")).status == RsvpStatus.NO_ANSWER
+    await harness.send(user.text("0855 023 370"))  # the question ended: not taken as a phone
+    assert (await status_of(harness, "DB022")).status == RsvpStatus.NO_ANSWER
+
+
 async def test_a_substitute_s_name_typed_with_her_position_and_phone_is_asked_again_alone(
     harness: BotHarness,
 ) -> None:

@@ -729,6 +729,26 @@ async def test_the_phone_form_refuses_the_delegate_named_as_her_own_substitute(
     assert card is not None and card.rsvp.status == RsvpStatus.NO_ANSWER
 
 
+async def test_the_phone_form_refuses_a_substitute_who_has_her_own_invitation(
+    desk: Desk, imported: Services
+) -> None:
+    """The chair phones that her deputy comes; the deputy is DB023, invited herself (s36 F3):
+    found by her phone, nothing recorded, the office told so, the form as typed."""
+    typed = {"choice": "substitute", "name": "Bích Ngọc", "position": "Phó Chủ tịch",
+             "unit": "", "phone": "+84 855 023 370"}  # fmt: skip
+    refused = await desk.post("delegates/DB022/phone", "form-phone", typed, page="delegates/DB022")
+    assert refused.status_code == 422
+    assert text_of(refused.text, "flash") == (
+        "Đồng chí Trương Thị Bích Ngọc đã có giấy mời riêng (mã DB023) và dự hội nghị theo giấy "
+        "mời đó, nên không ghi làm người dự thay cho đồng chí Nguyễn Thị Minh Nguyệt. Nếu đại "
+        "biểu không đến dự, đề nghị chọn «Không tham dự» (ghi lý do nếu có), hoặc ghi người dự "
+        "thay khác. Chưa ghi nhận gì."
+    )
+    assert 'value="Bích Ngọc"' in refused.text  # the form as typed
+    card = await imported.dashboard.card("DB022")
+    assert card is not None and card.rsvp.status == RsvpStatus.NO_ANSWER
+
+
 async def test_a_substitute_recorded_by_phone_with_the_unit_left_empty_is_of_the_delegate_s_unit(
     desk: Desk, imported: Services
 ) -> None:

@@ -289,6 +289,27 @@ async def test_naming_herself_as_her_substitute_refused_fills_the_form_again_as_
     )  # fmt: skip
 
 
+async def test_a_substitute_who_has_her_own_invitation_is_refused_on_the_page_and_kept_as_typed(
+    web: Web, imported: Services
+) -> None:
+    """DB022 names DB023 (her deputy, invited herself) without a phone (s36 F3): nothing
+    recorded, the page says she comes on her own invitation, the form as typed."""
+    typed = {"name": "truong thi bich ngoc", "position": "Phó Chủ tịch Hội LHPN thành phố",
+             "unit": "", "phone": ""}  # fmt: skip
+    page = await send_substitute(web, "DB022", **typed)
+    assert flash(page.text) == (
+        "Đồng chí Trương Thị Bích Ngọc đã có giấy mời riêng (mã DB023) và dự hội nghị theo giấy "
+        "mời đó, nên không cần cử làm người dự thay; chưa ghi nhận gì. Nếu đồng chí không thể "
+        "đến dự, xin chọn «Tôi không tham dự» (có thể ghi lý do), hoặc ghi tên người khác dự "
+        "thay."
+    )
+    assert 'class="text flash error"' in page.text
+    for field in ("name", "position"):
+        shown = re.search(rf'<input id="substitute-{field}" [^>]*value="([^"]*)"', page.text)
+        assert shown is not None and shown.group(1) == typed[field], field
+    assert await _substitute_row(imported, "DB022") == ("no_answer", None, None, None, None)
+
+
 async def test_a_substitute_s_name_box_holding_her_phone_too_is_refused_and_kept_as_typed(
     web: Web, imported: Services
 ) -> None:

@@ -254,6 +254,44 @@ async def test_a_delegate_naming_herself_as_her_substitute_on_zalo_is_refused(
     assert (rsvp.status, rsvp.substitute_name) == (RsvpStatus.ATTENDING, None)
 
 
+async def test_a_substitute_whose_phone_is_another_invitee_s_is_not_recorded_on_zalo(
+    world: ZaloWorld,
+) -> None:
+    """The phone given finds the invitee whatever name was typed (a short name here: DB023's
+    phone, «84 855 023 370» on the list): she comes on her own invitation (s36 F3)."""
+    user = await world.linked("DB022", "Chị Nguyệt")
+    await world.type(user, "3")
+    await world.type(user, "Bích Ngọc")
+    await world.type(user, "Phó Chủ tịch")
+    await world.type(user, "1")  # Cùng đơn vị
+    said = await world.type(user, "0855.023.370")
+    assert said[-1].startswith(
+        "Đồng chí Trương Thị Bích Ngọc đã có giấy mời riêng (mã DB023) và dự hội nghị theo giấy "
+        "mời đó, nên không cần cử làm người dự thay; chưa ghi nhận gì."
+    )
+    assert said[-1].endswith(
+        "Trả lời 1 – ✅ Tham dự · 2 – ❌ Không tham dự · 3 – 👤 Cử người dự thay"
+    )
+    assert (await rsvp_of(world.services, "DB022")).status == RsvpStatus.NO_ANSWER
+    await world.type(user, "2")  # she cannot come herself: «Không tham dự»
+    assert (await rsvp_of(world.services, "DB022")).status == RsvpStatus.DECLINED
+
+
+async def test_a_namesake_of_an_invitee_with_another_phone_is_recorded_as_substitute_on_zalo(
+    world: ZaloWorld,
+) -> None:
+    """With a phone given, the phone decides: another number is another person, though her name
+    is an invitee's."""
+    user = await world.linked("DB022", "Chị Nguyệt")
+    await world.type(user, "3")
+    await world.type(user, "Trương Thị Bích Ngọc")
+    await world.type(user, "Phó Chủ tịch")
+    await world.type(user, "1")
+    await world.type(user, "0912 345 678")
+    rsvp = await rsvp_of(world.services, "DB022")
+    assert (rsvp.status, rsvp.substitute_name) == (RsvpStatus.SUBSTITUTE, "Trương Thị Bích Ngọc")
+
+
 async def test_a_substitute_s_name_position_and_phone_in_one_zalo_message_asks_the_name_again(
     world: ZaloWorld,
 ) -> None:

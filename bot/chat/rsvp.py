@@ -130,6 +130,12 @@ def reply(turn: Turn, result: RsvpResult) -> Answer:
         return turn.say(
             "rsvp.substitute_is_delegate", rsvp_buttons(catalog, config, meeting=meeting)
         )
+    if step is RsvpStep.SUBSTITUTE_IS_INVITED:
+        # The question ended: the three choices under it, «Không tham dự» if she cannot come.
+        return turn.say(
+            "rsvp.substitute_is_invited", rsvp_buttons(catalog, config, meeting=meeting),
+            name=result.substitute_name or "", code=result.invitee_code or "",
+        )  # fmt: skip
     if step is RsvpStep.NOT_A_NAME:  # still asked: only «Hủy» under it
         return turn.say(
             "rsvp.not_a_name", cancel_buttons(catalog, meeting), typed=result.typed or ""

@@ -39,6 +39,7 @@ from bot.services.meetings import (
     answered_days_gone,
     answered_days_unreadable,
     date_moved,
+    invited_substitutes,
     own_deadlines_after_start,
 )
 from bot.texts import DEFAULT_LOCALE, Catalog, load_catalog
@@ -236,6 +237,7 @@ def warnings_of(
     problems = plan_warnings(loaded.config, SystemClock().now())
     own = own_deadlines_after_start(stored, loaded.config)
     gone = answered_days_gone(stored, loaded.config) + answered_days_unreadable(stored)
+    gone += invited_substitutes(stored)
     for warning in problems + date_moved(stored, loaded.config) + gone + own:
         params = {
             name: moment(catalog, meeting.local(value)) if isinstance(value, datetime) else value

@@ -24,8 +24,9 @@ from bot.domain.drafts import OWN_DEADLINE
 from bot.domain.ics import CalendarEvent, build_ics
 from bot.domain.outbound import DeliveryStatus
 from bot.domain.reminders import DATED_KINDS
-from bot.domain.rsvp import days_readable, read_days
+from bot.domain.rsvp import RsvpStatus, days_readable, read_days
 from bot.services import roster
+from bot.services.invitees import invited_as, invitees_on
 from bot.texts import Catalog, load_catalog
 from storage import queries
 from storage.models import (
@@ -80,6 +81,10 @@ class StoredMeeting:
     # The ids of the ``rsvps`` rows whose days do not read (edited by hand): read as every day
     # (:func:`bot.domain.rsvp.read_days`), named to whoever can mend them.
     unreadable_days: tuple[int, ...] = ()
+    # The answers «cử người dự thay» whose substitute is another invitee of the meeting (she
+    # comes on her own invitation: counted twice, awaited twice at the desk), as (the
+    # delegate's code, the invitee's code): recorded before the answer refused it.
+    invited_substitutes: tuple[tuple[str, str], ...] = ()
 
     def held(self, config: Config) -> bool:
         """Whether the stored meeting has taken place: someone checked in, or its end (its
@@ -168,6 +173,42 @@ def another_meeting(stored: StoredMeeting | None, config: Config) -> StoredMeeti
     return None
 
 
+def _invited_substitutes(connection: Connection, meeting_id: int) -> tuple[tuple[str, str], ...]:
+    """The substitutes standing (invitation in force) who are another invitee of the meeting,
+    by :func:`bot.services.rsvp.invited_as` (her phone, or her name without one): a few
+    substitutes in a meeting, each compared with the few invitees of her name or phone."""
+    substitutes = connection.execute(
+        select(Delegate.id, Delegate.code, Rsvp.substitute_name, Rsvp.substitute_phone)
+        .join(Rsvp, Rsvp.delegate_id == Delegate.id)
+        .where(
+            roster.listed_of(meeting_id),
+            roster.invited(),
+            Rsvp.status == RsvpStatus.SUBSTITUTE.value,
+            Rsvp.substitute_name.is_not(None),
+        )
+        .order_by(Delegate.code)
+    ).all()
+    found = []
+    for delegate_id, code, named, phone in substitutes:
+        name = named or ""  # not None: the query says so
+        others = invitees_on(connection, meeting_id, delegate_id, name, phone)
+        invitee = invited_as(others, name, phone)
+        if invitee is not None:
+            found.append((code, invitee.code))
+    return tuple(found)
+
+
+def invited_substitutes(stored: StoredMeeting | None) -> list[ConfigProblem]:
+    """The answers recorded before a substitute who is herself invited was refused
+    (:data:`bot.services.rsvp.RsvpStep.SUBSTITUTE_IS_INVITED`), by codes (no one's name: this
+    goes to the log too): the office phones the delegate and records her answer again."""
+    if stored is None or not stored.invited_substitutes:
+        return []
+    pairs = ", ".join(f"{code} → {invitee}" for code, invitee in stored.invited_substitutes)
+    params = {"count": len(stored.invited_substitutes), "pairs": pairs}
+    return [ConfigProblem("rsvps.substitute_name", "invited_substitutes", params)]
+
+
 def _checked_in(meeting_id: int) -> Select[int]:
     """How many check-ins in force the meeting has (a meeting with any has taken place)."""
     return select(func.count(Checkin.id)).where(
@@ -233,6 +274,7 @@ async def stored_meeting(
             now,
             answered,
             tuple(connection.scalars(rows.order_by(Rsvp.id))) if unreadable else (),
+            _invited_substitutes(connection, row.id),
         )
 
     return await reading(sessions, read)

@@ -8,7 +8,6 @@ what the bot is waiting for is stored on the chat account, so a restart loses no
 from __future__ import annotations
 
 import logging
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -44,6 +43,7 @@ from bot.domain.rsvp import (
 from bot.domain.typed import bare_name, fold, one_line
 from bot.services.access import OfficeActor
 from bot.services.context import ServiceContext
+from bot.services.invitees import Invitee, invited_as, invitees_on, is_herself
 from bot.services.queueing import queue_to_person
 from bot.services.views import DelegateView, RsvpView
 from storage import queries
@@ -88,6 +88,10 @@ class RsvpStep(StrEnum):
     # The substitute named is the delegate herself (her name, folded): not taken, the
     # question ended; coming herself is «Tham dự».
     SUBSTITUTE_IS_DELEGATE = "substitute_is_delegate"
+    # The substitute named is another invitee of the meeting (her phone, or her name when no
+    # phone is given: :func:`invited_as`): she comes on her own invitation, so nothing is
+    # recorded (one person counted twice, awaited twice at the desk); the question ended.
+    SUBSTITUTE_IS_INVITED = "substitute_is_invited"
     # «Chỉ dự một số ngày»: the meeting's days offered one by one (nothing recorded yet).
     ASK_DAYS = "ask_days"
     CANCELLED = "cancelled"
@@ -126,6 +130,9 @@ class RsvpResult:
     # The delegate whose answer this turned from not coming to coming (herself or her
     # substitute): she may be owed what those who come were sent (:func:`_catch_up`).
     came: int | None = None
+    # SUBSTITUTE_IS_INVITED: the code of the invitee named (her name, as listed, in
+    # ``substitute_name``).
+    invitee_code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -196,6 +203,9 @@ class Answering:
     withdrawn: bool = False  # the office withdrew the invitation: nothing is taken
     own_unit: str = ""  # the delegate's unit, offered for her substitute's
     own_name: str = ""  # the delegate's name: no substitute of hers is named so
+    # The meeting's other invitees the substitute being recorded may be (by her name or her
+    # phone), read before the last step decides (:func:`invited_as`).
+    others: tuple[Invitee, ...] = ()
 
     @classmethod
     def of(cls, ident: ChannelIdentity, rsvp: Rsvp, own_unit: str, own_name: str = "") -> Answering:
@@ -253,6 +263,10 @@ class RsvpService:
         accounts = [_key(account) for account, _ in taps]
         rows = queries.answering_rows_on(connection, accounts, meeting_id)
         linked = {(row.channel, row.external_id): _answering(row) for row in rows}
+        for key, (_, choice) in zip(accounts, taps, strict=True):
+            answering = linked.get(key)
+            if choice is RsvpChoice.SKIP_PHONE and answering is not None:
+                answering.others = _others_on(connection, meeting_id, answering, None)
         now, audits = self._ctx.clock.now(), list[dict[str, Any]]()
         results = [
             _with_unit(self._decide(linked.get(key), account, choice, now, audits), linked.get(key))
@@ -405,6 +419,12 @@ class RsvpService:
             ):
                 result = self._unit_given(answering, answering.own_unit)
             else:
+                if awaiting is Awaiting.SUBSTITUTE_PHONE:  # the last step: who she may be
+                    phone = normalize_phone(one_line(text))
+                    connection = await session.connection()
+                    answering.others = await connection.run_sync(
+                        _others_on, self._ctx.meeting_id, answering, phone
+                    )
                 result = self._typed(answering, awaiting, account, text, now, audits)
             result = _with_unit(result, answering)
             # The ORM flushes only what it changed on her account (recent_events) at commit.
@@ -487,6 +507,14 @@ class RsvpService:
                     return RsvpResult(
                         RsvpStep.SUBSTITUTE_IS_DELEGATE, before, own_unit=delegate.organization
                     )
+                connection = await session.connection()
+                others = await connection.run_sync(
+                    invitees_on, self._ctx.meeting_id, delegate_id, named,
+                    answer.substitute_phone,
+                )  # fmt: skip
+                invitee = invited_as(others, named, answer.substitute_phone)
+                if invitee is not None:
+                    return _is_invited(invitee, before, own_unit=delegate.organization)
             change = apply_rsvp(
                 before, answer, delegate_id=delegate_id, actor=office.actor, now=now
             )
@@ -600,6 +628,10 @@ class RsvpService:
         if not name or not position:  # lost (an old row): ask again rather than guess
             _await(ident, Awaiting.SUBSTITUTE_NAME)
             return RsvpResult(RsvpStep.ASK_SUBSTITUTE_NAME, ident.answer)
+        invitee = invited_as(ident.others, name, phone)
+        if invitee is not None:  # she comes on her own invitation: the three choices again
+            _clear(ident)
+            return _is_invited(invitee, ident.answer)
         answer = RsvpAnswer(
             RsvpStatus.SUBSTITUTE, substitute_name=name, substitute_position=position,
             substitute_unit=unit, substitute_phone=phone,
@@ -658,31 +690,22 @@ class RsvpService:
         return min(times, default=datetime.max.replace(tzinfo=UTC))
 
 
-def is_herself(substitute_name: str, own_name: str) -> bool:
-    """Whether the substitute named is the delegate herself: her name whatever its case and
-    honorific, and typed without diacritics (:func:`fold`) as a phone may type it. A name
-    typed with its diacritics is compared with them: «Cấn Thị Thanh Hòa», her deputy, is not
-    «Cấn Thị Thanh Hoa», nor «Trần Văn Hưng» «Trần Văn Hùng» — Vietnamese names that differ by
-    a mark alone are different people."""
-    if not own_name:
-        return False
-    named = bare_name(substitute_name)
-    if fold(named) != fold(own_name):
-        return False
-    if _has_marks(named):
-        return _marked(named) == _marked(own_name)
-    return True
+def _is_invited(invitee: Invitee, answer: RsvpView, *, own_unit: str | None = None) -> RsvpResult:
+    return RsvpResult(
+        RsvpStep.SUBSTITUTE_IS_INVITED, answer, substitute_name=invitee.full_name,
+        invitee_code=invitee.code, own_unit=own_unit,
+    )  # fmt: skip
 
 
-def _has_marks(text: str) -> bool:
-    """Whether ``text`` was typed with any Vietnamese mark (a tone, a hat, a horn, «đ»)."""
-    decomposed = unicodedata.normalize("NFD", text)
-    return any(unicodedata.category(c) == "Mn" for c in decomposed) or "đ" in text.casefold()
-
-
-def _marked(text: str) -> str:
-    """``text`` compared with its marks kept: one composition, no case, single spaces."""
-    return " ".join(unicodedata.normalize("NFC", text).casefold().split())
+def _others_on(
+    connection: Connection, meeting_id: int, ident: Answering, phone: str | None
+) -> tuple[Invitee, ...]:
+    """The invitees the substitute ``ident`` is naming may be, by the name she gave (kept with
+    the question) or ``phone``; none when the name was lost (the question is asked again)."""
+    name = str((ident.pending_data or {}).get("name", ""))
+    if not name:
+        return ()
+    return invitees_on(connection, meeting_id, ident.delegate_id, name, phone)
 
 
 def _key(account: ChatAccount) -> tuple[str, str]:

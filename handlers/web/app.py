@@ -887,8 +887,8 @@ class Site:
         ):
             # A step the chat would ask a question after, left half-way: nothing waits here.
             await rsvp.choose(account, RsvpChoice.CANCEL)
-        # Refused (her own name given as the substitute's, more than a name in its box): the
-        # form again as she typed it.
+        # Refused (her own name given as the substitute's, or another invitee's, more than a
+        # name in its box): the form again as she typed it.
         return await self._rsvp_echoed(
             visit, result, typed=typed if choice == "substitute" else None
         )
@@ -928,6 +928,11 @@ class Site:
             text = withdrawn_notice(catalog, config)
         elif step is RsvpStep.SUBSTITUTE_IS_DELEGATE:
             text = catalog.html("web.rsvp.substitute_is_delegate")
+        elif step is RsvpStep.SUBSTITUTE_IS_INVITED:  # she comes on her own invitation
+            text = catalog.html(
+                "web.rsvp.substitute_is_invited",
+                name=result.substitute_name or "", code=result.invitee_code or "",
+            )  # fmt: skip
         elif step is RsvpStep.NOT_A_NAME:  # her position or phone in the name's box
             text = catalog.html("web.rsvp.not_a_name")
         elif step is RsvpStep.TOO_LONG:

@@ -874,6 +874,16 @@ class Office:
             key = "dash.phone.substitute_is_delegate"
             refused = Flash(0, catalog.html(key, name=card.person.full_name), ok=False)
             return await self._delegate_page(visit, actor, card, refused, typed=values)
+        if result.step is RsvpStep.SUBSTITUTE_IS_INVITED:  # she comes on her own invitation
+            refused = Flash(
+                0,
+                catalog.html(
+                    "dash.phone.substitute_is_invited", name=card.person.full_name,
+                    substitute=result.substitute_name or "", code=result.invitee_code or "",
+                ),
+                ok=False,
+            )  # fmt: skip
+            return await self._delegate_page(visit, actor, card, refused, typed=values)
         if result.step is RsvpStep.WITHDRAWN:
             text = catalog.html("dash.withdraw.no_answer", name=card.person.full_name)
             return self._done(visit, path, text, ok=False)
