@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.domain.outbound import MessageKind, MessageStatus
 from bot.domain.tasks import MAX_TASK_FILES, TaskStatus
+from bot.domain.timespec import TimeSpec
 from bot.services import Services
 from bot.services.access import Role
 from bot.services.invitations import page_account
@@ -453,6 +454,57 @@ async def test_a_late_start_sends_each_task_one_reminder_the_newest_due(
     count = len(chair.messages)
     await harness.tick()
     assert len(chair.messages) == count + 1
+
+
+async def test_a_reminder_caught_up_in_the_night_waits_for_the_morning(
+    harness: BotHarness,
+) -> None:
+    """The bot is down from 13/5 and back at 02:00 on 16/5, after VI.2's reminder of 14/5 08:00
+    (deadline 17/5 17:00, still ahead): no chair's phone rings at 02:00; the reminder goes when
+    the day begins, at 07:00, with the office's report of it."""
+    harness.clock.set(local(2024, 5, 13, 20, 0))
+    await with_contacts(harness)
+    chair = await harness.open_invitation("DB032")
+    count = len(chair.messages)
+    for hour, minute in ((2, 0), (6, 59)):
+        harness.clock.set(local(2024, 5, 16, hour, minute))
+        await harness.tick()
+        await harness.tick()
+        assert len(chair.messages) == count
+        assert not [
+            t for t in texts(harness, OFFICE_CHAT) if "Chưa kết nối kênh nhắn tin (29)" in t
+        ]
+    harness.clock.set(local(2024, 5, 16, 7, 0))
+    await harness.tick()
+    await harness.tick()
+    [reminder] = [m["text"] for m in chair.messages[count:]]
+    assert "Văn phòng trân trọng nhắc đồng chí về nhiệm vụ VI.2" in reminder
+    [report] = [t for t in texts(harness, OFFICE_CHAT) if "Chưa kết nối kênh nhắn tin (29)" in t]
+    assert report.startswith("📨 Báo cáo gửi nhắc nhiệm vụ")
+
+
+async def test_a_reminder_the_plan_times_in_the_night_goes_at_its_time(
+    harness: BotHarness,
+) -> None:
+    """Only a late reminder waits for the morning: one the office planned at 05:00 (VI.1.1's
+    «-2d@05:00») goes at 05:00, late by a minute too, as the plan says."""
+    config = harness.services.config
+    tasks = [
+        t.model_copy(update={"reminders": [TimeSpec.parse("-2d@05:00")]})
+        if t.key == "VI.1.1"
+        else t
+        for t in config.tasks
+    ]
+    object.__setattr__(harness.services.ctx, "config", config.model_copy(update={"tasks": tasks}))
+    harness.clock.set(local(2024, 5, 4, 20, 0))
+    await with_contacts(harness)
+    owner = await harness.open_invitation("NV03")
+    count = len(owner.messages)
+    harness.clock.set(local(2024, 5, 5, 5, 3))  # -2d@05:00 before 7/5, a tick 3 minutes late
+    await harness.tick()
+    await harness.tick()
+    [reminder] = [m["text"] for m in owner.messages[count:]]
+    assert "Văn phòng trân trọng nhắc đồng chí về nhiệm vụ VI.1.1" in reminder
 
 
 async def test_an_overdue_report_with_nothing_overdue_is_skipped_not_sent(
