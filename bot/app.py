@@ -590,6 +590,7 @@ def build_outbox(
         # On PostgreSQL several `hoinghi run` may drain this outbox: claims are leases.
         shared=shares_outbox(services.ctx.sessions),
         lease=timedelta(seconds=settings.lease_seconds),
+        zone=services.config.meeting.zone,
     )
 
 

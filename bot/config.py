@@ -999,7 +999,8 @@ def base_url_is_local(url: str) -> bool:
 
 def _deadlines_past(config: Config, now: datetime) -> list[ConfigProblem]:
     """Deadlines of a meeting still to come that are already past: the RSVP deadline (the
-    personal pages then offer no answers) and the speech drafts' (no reminder goes)."""
+    personal pages then offer no answers), the speech drafts' and the tasks' (no reminder
+    goes: a date typed a year off is first heard of in the next morning's overdue report)."""
     meeting = config.meeting
     warnings = []
     if meeting.rsvp_deadline_at <= now:
@@ -1008,6 +1009,10 @@ def _deadlines_past(config: Config, now: datetime) -> list[ConfigProblem]:
     for key, spec in _draft_deadlines(config).items():
         if (deadline := meeting.resolve(spec)) <= now:
             warnings.append(ConfigProblem(key, "drafts_deadline_past", {"deadline": deadline}))
+    for number, task in enumerate(config.tasks, start=1):
+        if (deadline := meeting.resolve(task.deadline)) <= now:
+            key = f"tasks[{number}] ({task.key}).deadline"
+            warnings.append(ConfigProblem(key, "task_deadline_past", {"deadline": deadline}))
     return warnings
 
 
@@ -1056,9 +1061,14 @@ def _reminders_never_sent(config: Config) -> list[ConfigProblem]:
     deadline, a draft reminder after the draft's deadline): the outbox would skip them."""
     from bot.domain.reminders import planned_messages  # the plan's messages, from a valid plan
 
+    # A task's reminders are written on the task: named by its number and key, as its deadline.
+    tasks = {
+        f"task:{task.key}": f"tasks[{number}] ({task.key}).reminders"
+        for number, task in enumerate(config.tasks, start=1)
+    }
     return [
         ConfigProblem(
-            _REMINDER_KEYS.get(message.kind, "reminders"),
+            tasks.get(message.audience) or _REMINDER_KEYS.get(message.kind, "reminders"),
             "reminder_after_window",
             {"when": message.due_at, "until": message.expires_at},
         )

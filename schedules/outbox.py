@@ -63,6 +63,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     ColumnElement,
@@ -111,7 +112,7 @@ from bot.domain.ports import (
     Problem,
     Recipient,
 )
-from bot.domain.reminders import TO_THOSE_WHO_COME, reminder_series
+from bot.domain.reminders import TO_THOSE_WHO_COME, reminder_series, waits_for_morning
 from bot.domain.rsvp import RsvpStatus, read_days
 from bot.domain.tasks import TaskStatus
 from schedules.ratelimit import Pacer
@@ -225,8 +226,11 @@ class Outbox:
         max_attempts: int = 10,
         shared: bool = False,
         lease: timedelta = LEASE,
+        zone: ZoneInfo | None = None,
     ) -> None:
         self._sessions = sessions
+        # The meeting's zone, whose night a reminder caught up late waits out (None: none does).
+        self._zone = zone
         # Whether other processes drain the same outbox (PostgreSQL): recovery then takes back
         # only expired leases, and leases are renewed while a batch is sent.
         self.shared = shared
@@ -456,6 +460,8 @@ class Outbox:
                             message.params = params
                             waiting += 1
                         continue
+                if late_by > LATE_AFTER and self._sleeps_until_morning(message, now):
+                    continue  # still scheduled: the first tick of the morning takes it
                 instead = newest.get(message.id)
                 if instead is not None:
                     # Caught up after a stop: the same reminder twice in a row, and a late
@@ -828,6 +834,17 @@ class Outbox:
             ),
             earlier.message_id.in_(self._messages()),
         )
+
+    def _sleeps_until_morning(self, message: OutboundMessage, now: datetime) -> bool:
+        """Whether ``message``, a reminder late because the bot was stopped over its time,
+        waits for the morning rather than reach people in the night."""
+        assert message.due_at is not None
+        if self._zone is None or not waits_for_morning(
+            message.kind, message.due_at, now, self._zone
+        ):
+            return False
+        log.debug("%s message %d waits for the morning", message.kind, message.id)
+        return True
 
     async def _skip_expired(self, session: AsyncSession, now: datetime) -> None:
         expired = select(OutboundMessage.id).where(

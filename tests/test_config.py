@@ -129,6 +129,9 @@ def test_a_past_deadline_is_named_where_it_is_written_until_the_meeting_is_under
     week_before = local(2024, 5, 20, 9, 0)  # before the RSVP deadline (21/5), after 1.2's (8/5)
     assert [(w.key, w.code, w.params) for w in plan_warnings(config, week_before)] == [
         ("themes[2] (1.2).deadline", "drafts_deadline_past", {"deadline": local(2024, 5, 8, 17)}),
+        ("tasks[1] (VI.1.1).deadline", "task_deadline_past", {"deadline": local(2024, 5, 7, 17)}),
+        ("tasks[2] (VI.1.2).deadline", "task_deadline_past", {"deadline": local(2024, 5, 14, 17)}),
+        ("tasks[5] (VI.2).deadline", "task_deadline_past", {"deadline": local(2024, 5, 17, 17)}),
         ("web.base_url", "base_url_local", {"url": "http://127.0.0.1:8080"}),
         ("office.admin_ids", "example_admin_ids", {"ids": "100000001, 100000002"}),
         ("office.chat_id", "example_chat_id", {"chat": -1001000000001}),
@@ -452,6 +455,45 @@ def test_a_task_without_contacts_is_warned_with_its_key(tmp_path: Path) -> None:
         if w.code == "task_without_contacts"
     ]
     assert warned == [("tasks[3] (VI.1.3).contacts", "task_without_contacts")]
+
+
+def test_a_task_deadline_already_past_is_named_where_it_is_written(tmp_path: Path) -> None:
+    """VI.1.3's deadline typed a year off (2023): none of its reminders would go, and the first
+    the office would hear is the overdue report the next morning."""
+    path = edited(
+        tmp_path,
+        (
+            'deadline = "-7d@17:00"\ncontacts = ["NV04"]',
+            'deadline = "2023-05-21T17:00"\ncontacts = ["NV04"]',
+        ),
+    )
+    config = load_config(path).config
+    weeks_before = local(2024, 5, 1, 9, 0)  # before every other deadline of the plan
+    warned = [
+        (w.key, w.code, w.params)
+        for w in plan_warnings(config, weeks_before)
+        if w.code == "task_deadline_past"
+    ]
+    assert warned == [
+        ("tasks[3] (VI.1.3).deadline", "task_deadline_past", {"deadline": local(2023, 5, 21, 17)})
+    ]
+
+
+def test_a_task_reminder_after_its_deadline_is_warned_under_the_tasks_key(
+    tmp_path: Path,
+) -> None:
+    """Not under «reminders» (the RSVP chasing's section): the office would look there."""
+    path = edited(
+        tmp_path,
+        ('contacts = ["NV04"]\n', 'contacts = ["NV04"]\nreminders = ["-1d@08:00", "+1d@08:00"]\n'),
+    )
+    config = load_config(path).config
+    warned = [
+        w.key
+        for w in plan_warnings(config, local(2024, 5, 1, 9, 0))
+        if w.code == "reminder_after_window"
+    ]
+    assert warned == ["tasks[3] (VI.1.3).reminders"]
 
 
 @pytest.mark.parametrize(

@@ -367,4 +367,8 @@ def test_a_list_that_gives_a_few_codes_another_person_imports_as_before(
     assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
     capsys.readouterr()
     assert main(["delegates", "import", str(another_meetings_list(office, replaced))]) == 0
-    assert f"cập nhật {replaced}," in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"cập nhật {replaced}," in out
+    # Said, with what still reaches the people before: the links they were given.
+    assert f"Danh sách thay người ở {replaced} mã (cả họ tên lẫn số điện thoại đều đổi): " in out
+    assert "bấm «Cấp lại đường liên kết…» rồi gửi đường liên kết mới cho người mới." in out

@@ -281,6 +281,22 @@ async def test_catch_up_after_downtime_sends_once_and_says_it_was_late(
     )
 
 
+async def test_an_rsvp_reminder_caught_up_late_in_the_evening_waits_for_the_morning(
+    harness: BotHarness,
+) -> None:
+    """The chase of 20/5 08:00 found by a bot back at 22:30 (the deadline is 21/5 17:00): the
+    silent delegate is chased at 07:00 the next morning, not in the night."""
+    await linked_answers(harness)
+    await harness.plan(*MEETING_KINDS)
+    chased = harness.user_for("DB005").id
+    harness.clock.set(local(2024, 5, 20, 22, 30))
+    await harness.tick()
+    assert not [t for t in texts(harness, chased) if "chưa xác nhận" in t]
+    harness.clock.set(local(2024, 5, 21, 7, 0))
+    await harness.tick()
+    assert len([t for t in texts(harness, chased) if "chưa xác nhận" in t]) == 1
+
+
 async def test_before_any_list_the_messages_that_fell_due_to_nobody_are_one_line_not_warnings(
     services: Services, clock: ManualClock, caplog: pytest.LogCaptureFixture
 ) -> None:

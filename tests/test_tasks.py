@@ -6,6 +6,7 @@ import asyncio
 import io
 from collections import Counter
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -14,8 +15,11 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from bot.delegate_file import Group as FileGroup
+from bot.delegate_file import parse_delegate_file
 from bot.domain.outbound import MessageKind, MessageStatus
 from bot.domain.tasks import MAX_TASK_FILES, TaskStatus
+from bot.domain.timespec import TimeSpec
 from bot.services import Services
 from bot.services.access import Role
 from bot.services.invitations import page_account
@@ -33,6 +37,7 @@ from storage.uow import unit_of_work
 from tests.conftest import local, until_waiting
 from tests.fakes.telegram_api import FakeUser
 from tests.harness import OFFICE_CHAT, BotHarness
+from tests.plan_support import EXAMPLE_CONTACTS
 from tests.samples import DOCX, MACRO_MAIN_TYPE, docx, office_file, zip_bytes
 from tests.storage_support import people_written_as_objects
 from tests.tasks_support import (
@@ -453,6 +458,90 @@ async def test_a_late_start_sends_each_task_one_reminder_the_newest_due(
     count = len(chair.messages)
     await harness.tick()
     assert len(chair.messages) == count + 1
+
+
+async def test_a_reminder_caught_up_in_the_night_waits_for_the_morning(
+    harness: BotHarness,
+) -> None:
+    """The bot is down from 13/5 and back at 02:00 on 16/5, after VI.2's reminder of 14/5 08:00
+    (deadline 17/5 17:00, still ahead): no chair's phone rings at 02:00; the reminder goes when
+    the day begins, at 07:00, with the office's report of it."""
+    harness.clock.set(local(2024, 5, 13, 20, 0))
+    await with_contacts(harness)
+    chair = await harness.open_invitation("DB032")
+    count = len(chair.messages)
+    for hour, minute in ((2, 0), (6, 59)):
+        harness.clock.set(local(2024, 5, 16, hour, minute))
+        await harness.tick()
+        await harness.tick()
+        assert len(chair.messages) == count
+        assert not [
+            t for t in texts(harness, OFFICE_CHAT) if "Chưa kết nối kênh nhắn tin (29)" in t
+        ]
+    harness.clock.set(local(2024, 5, 16, 7, 0))
+    await harness.tick()
+    await harness.tick()
+    [reminder] = [m["text"] for m in chair.messages[count:]]
+    assert "Văn phòng trân trọng nhắc đồng chí về nhiệm vụ VI.2" in reminder
+    [report] = [t for t in texts(harness, OFFICE_CHAT) if "Chưa kết nối kênh nhắn tin (29)" in t]
+    assert report.startswith("📨 Báo cáo gửi nhắc nhiệm vụ")
+
+
+async def test_a_reminder_the_plan_times_in_the_night_goes_at_its_time(
+    harness: BotHarness,
+) -> None:
+    """Only a late reminder waits for the morning: one the office planned at 05:00 (VI.1.1's
+    «-2d@05:00») goes at 05:00, late by a minute too, as the plan says."""
+    config = harness.services.config
+    tasks = [
+        t.model_copy(update={"reminders": [TimeSpec.parse("-2d@05:00")]})
+        if t.key == "VI.1.1"
+        else t
+        for t in config.tasks
+    ]
+    object.__setattr__(harness.services.ctx, "config", config.model_copy(update={"tasks": tasks}))
+    harness.clock.set(local(2024, 5, 4, 20, 0))
+    await with_contacts(harness)
+    owner = await harness.open_invitation("NV03")
+    count = len(owner.messages)
+    harness.clock.set(local(2024, 5, 5, 5, 3))  # -2d@05:00 before 7/5, a tick 3 minutes late
+    await harness.tick()
+    await harness.tick()
+    [reminder] = [m["text"] for m in owner.messages[count:]]
+    assert "Văn phòng trân trọng nhắc đồng chí về nhiệm vụ VI.1.1" in reminder
+
+
+async def test_a_contact_replaced_by_a_new_list_is_said_with_the_chat_account_still_hers(
+    harness: BotHarness, tmp_path: Path
+) -> None:
+    """Ban Tuyên giáo sends someone else: the contacts' list gives NV04 a new name and phone.
+    Phạm Thị Hồng Đào's Telegram stays linked to NV04 (the bot cannot know whose it is), so the
+    import says so, and how to hand the code over: her phone got «Kính gửi đồng chí Lương Thị
+    Minh Thu» and VI.1.3's reminders, and the office heard only «cập nhật 1»."""
+    from bot.services.import_notes import replaced_notes
+    from bot.texts import load_catalog
+
+    await with_contacts(harness)
+    await harness.open_invitation("NV04")
+    text = EXAMPLE_CONTACTS.read_text(encoding="utf-8").replace(
+        "NV04,Phạm Thị Hồng Đào,Phó Trưởng ban,Ban Tuyên giáo Hội LHPN thành phố,,0947 362 404",
+        "NV04,Lương Thị Minh Thu,Chuyên viên,Ban Tuyên giáo Hội LHPN thành phố,,0912 000 111",
+    )
+    path = tmp_path / "dau-moi.csv"
+    path.write_text(text, encoding="utf-8")
+    groups = [FileGroup(g.key, g.label) for g in harness.services.config.groups]
+    parsed = parse_delegate_file(path, groups)
+    summary = await harness.services.delegates.import_rows(parsed.rows, actor="test")
+    assert summary.replaced_linked == ["NV04"]
+    assert replaced_notes(load_catalog("vi").plain, summary) == [
+        "Danh sách thay người ở 1 mã (cả họ tên lẫn số điện thoại đều đổi): NV04: Phạm Thị Hồng "
+        "Đào → Lương Thị Minh Thu. Đường liên kết và mã cá nhân đã trao cho người trước vẫn mở "
+        "trang của mã đó; nếu đúng là người khác, đề nghị mở trang của người đó trên trang điều "
+        "hành, bấm «Cấp lại đường liên kết…» rồi gửi đường liên kết mới cho người mới.",
+        "Tài khoản trò chuyện người trước đã liên kết vẫn gắn với mã NV04: tin nhắn của bot "
+        "(nhắc nhiệm vụ, thông báo…) gửi cho người mới sẽ tới người trước. Đề nghị gỡ tài khoản "
+        "đó bằng «Gỡ liên kết…» trên trang của người đó.",
+    ]
 
 
 async def test_an_overdue_report_with_nothing_overdue_is_skipped_not_sent(

@@ -189,6 +189,29 @@ async def test_an_unknown_task_is_a_polite_not_found_page(desk: Desk) -> None:
         )
 
 
+async def test_a_tasks_page_names_the_plans_codes_on_nobodys_list(
+    desk: Desk, harness: BotHarness
+) -> None:
+    """The plan edited after the list came in gives VI.1.3 to NV04 and «NV99» (a typo, or a
+    contact not imported): the page listed NV04 alone, and nobody learned that NV99 is
+    reminded of nothing (`run` logs it at INFO; the import's note was before the edit)."""
+    config = harness.services.config
+    tasks = [
+        t.model_copy(update={"contacts": ["NV04", "NV99"]}) if t.key == "VI.1.3" else t
+        for t in config.tasks
+    ]
+    object.__setattr__(harness.services.ctx, "config", config.model_copy(update={"tasks": tasks}))
+    await harness.services.tasks.sync()
+    page = await desk.client.get(f"/office/tasks/{await task_id(harness, 'VI.1.3')}")
+    assert text_of(page.text, "unknown-contacts") == (
+        "Kế hoạch giao nhiệm vụ này cho mã chưa có trong danh sách đã nhập: NV99. Không ai được "
+        "nhắc hạn dưới mã đó; đề nghị sửa mã trong tệp kế hoạch (contacts của nhiệm vụ) hoặc "
+        "nhập người đó vào danh sách đầu mối."
+    )
+    other = await desk.client.get(f"/office/tasks/{await task_id(harness, 'VI.1.1')}")
+    assert 'id="unknown-contacts"' not in other.text
+
+
 async def test_close_with_a_note_then_reopen_with_a_reason_audited_as_the_staff_member(
     desk: Desk, harness: BotHarness
 ) -> None:

@@ -29,6 +29,7 @@ from bot.services.import_notes import (
     absent_notes,
     kept_notes,
     replaced_lines,
+    replaced_notes,
 )
 from bot.services.invitations import bulk_sent_lines
 from bot.services.meetings import meeting_titles
@@ -95,6 +96,8 @@ def cmd_delegates_import(args: argparse.Namespace) -> int:
         for line in absent_notes(catalog, config, summary, args.absent, hoinghi=hoinghi):
             out(line)
         for line in kept_notes(catalog.plain, summary):
+            out(line)
+        for line in replaced_notes(catalog.plain, summary):
             out(line)
         if summary.role_kept:
             codes = ", ".join(summary.role_kept)

@@ -36,6 +36,26 @@ DATED_KINDS = frozenset(
 TO_THOSE_WHO_COME = frozenset({MessageKind.DAY_BEFORE, MessageKind.MORNING_AGENDA})
 
 
+# The hours of the day, in the meeting's zone, a reminder caught up late may go at: one due at
+# 08:00 that a bot stopped overnight finds at 02:00 waits for the morning rather than wake
+# anyone (:func:`waits_for_morning`). A reminder the plan itself times outside them goes then.
+WAKING_HOURS = (time(7, 0), time(21, 0))
+
+
+def at_night(moment: datetime, zone: ZoneInfo) -> bool:
+    """Whether ``moment`` falls outside :data:`WAKING_HOURS` in ``zone``."""
+    wakes, sleeps = WAKING_HOURS
+    return not wakes <= moment.astimezone(zone).time() < sleeps
+
+
+def waits_for_morning(kind: str, due_at: datetime, now: datetime, zone: ZoneInfo) -> bool:
+    """Whether a reminder of a series (:data:`REMINDER_SERIES`) due at ``due_at`` and found
+    late at ``now`` waits for the waking hours: it is night now and was not at its planned
+    time, so only the bot's stop put it in the night. Its window decides the rest: still open
+    in the morning, it goes then; closed before, it is skipped like any reminder past it."""
+    return kind in REMINDER_SERIES and at_night(now, zone) and not at_night(due_at, zone)
+
+
 def reminder_series(kind: str, audience: str) -> tuple[str, str] | None:
     """The series a message of ``kind`` to ``audience`` belongs to (the same reminder before the
     same deadline: RSVP chasing, one task's reminders, one draft deadline's), or None when it

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -94,6 +94,9 @@ class ImportSummary:
     # meeting had before the import (:func:`replaces_many`).
     replaced: dict[str, tuple[str, str]] = field(default_factory=dict)
     people_before: int = 0
+    # Of ``replaced``, the codes with a chat account linked before the import: the person
+    # before's, which the bot keeps writing to under the code until the office unlinks it.
+    replaced_linked: list[str] = field(default_factory=list)
 
 
 # A list that gives many codes another person (the name and the phone both changed) is most
@@ -120,6 +123,22 @@ def _replaced(before: dict[str, Any], after: dict[str, Any]) -> bool:
     if names[0].casefold().split() == names[1].casefold().split():
         return False
     return bool(before["phone"]) and bool(after["phone"]) and before["phone"] != after["phone"]
+
+
+async def _linked_codes(session: AsyncSession, people: Mapping[int, str]) -> list[str]:
+    """The codes of ``people`` (by id) with a chat account linked (a personal page is none),
+    in code order."""
+    if not people:
+        return []
+    linked = await session.scalars(
+        select(ChannelIdentity.delegate_id)
+        .where(
+            ChannelIdentity.delegate_id.in_(list(people)),
+            ChannelIdentity.linked_via != queries.PAGE_LINK,
+        )
+        .distinct()
+    )
+    return sorted(people[person] for person in linked)
 
 
 class ManyReplaced(Exception):
@@ -224,6 +243,7 @@ class DelegateService:
         changed: dict[str, list[str]] = {}
         changes: dict[str, list[tuple[str, Any, Any]]] = {}
         replaced: dict[str, tuple[str, str]] = {}
+        replaced_ids: dict[int, str] = {}
         kept_values: Counter[str] = Counter()
         meeting_id = self._ctx.meeting_id
         async with unit_of_work(self._ctx.sessions) as session:
@@ -323,6 +343,7 @@ class DelegateService:
                 )
                 if _replaced(before, after):
                     replaced[delegate.code] = (before["full_name"], after["full_name"])
+                    replaced_ids[delegate.id] = delegate.code
                 if not restyled:
                     changed[delegate.code] = fields
                     changes[delegate.code] = [(name, before[name], after[name]) for name in fields]
@@ -346,6 +367,8 @@ class DelegateService:
             if invitations:
                 await connection.execute(insert(INVITATION_TABLE), invitations)
                 await connection.execute(insert(RSVP_TABLE), answers)
+            # Read before any account is carried: one carried now is the new person's own.
+            replaced_linked = await _linked_codes(session, replaced_ids)
             carried = await self._carry_accounts(session, now, actor, audit)
             await queries.insert_audit(session, audit)
             summary = _summary(existing, rows, created, updated, unchanged, role_kept)
@@ -358,6 +381,7 @@ class DelegateService:
                 kept={name: kept_values[name] for name in _FIELDS if kept_values[name]},
                 replaced=replaced,
                 people_before=len(existing),
+                replaced_linked=replaced_linked,
             )
             if not _apply:
                 raise _Preview(summary)

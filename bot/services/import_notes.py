@@ -128,3 +128,20 @@ def _write_listing(catalog: Catalog, config: Config, summary: ImportSummary, pat
     except OSError as exc:
         return catalog.plain("output.unwritable", path=path, reason=exc.strerror or exc)
     return catalog.plain("import.absent_written", count=len(rows), path=path)
+
+
+def replaced_notes(say: Callable[..., T], summary: ImportSummary) -> list[T]:
+    """When the list gave codes another person (the name and the phone both changed: a unit
+    sent someone else): who, and what still reaches the person before under the code — the
+    link and code she was given, the chat account she linked — with the dashboard's way to
+    hand the code over; written by ``say``. No lines otherwise."""
+    if not summary.replaced:
+        return []
+    people = "; ".join(
+        str(say("import.replaced_example", code=code, old=old, new=new))
+        for code, (old, new) in summary.replaced.items()
+    )
+    lines = [say("import.replaced_people", count=len(summary.replaced), people=people)]
+    if summary.replaced_linked:
+        lines.append(say("import.replaced_linked", codes=", ".join(summary.replaced_linked)))
+    return lines

@@ -150,6 +150,9 @@ class TaskPage:
     reported: int  # of them, reported at all
     start: int
     next_start: int | None  # where the next page starts (None: this is the last)
+    # The codes the plan gives the task to that are on nobody's list (a typo, a contact not
+    # imported): nobody is reminded under them, and only the import's note said so.
+    unknown: tuple[str, ...] = ()
 
     @property
     def all_done(self) -> bool:
@@ -731,14 +734,40 @@ class TaskService:
             lines = await self._lines(
                 session, {task_id}, window=(start, limit + 1), done={task_id: 0 < done == total}
             )
-        if not lines:
-            return None
+            if not lines:
+                return None
+            unknown = await self._unlisted(session, lines[0].key)
         line = lines[0]
         more = len(line.assignments) > limit
         line = replace(line, assignments=line.assignments[:limit])
         return TaskPage(
-            line, int(total), int(done), int(reported), start, start + limit if more else None
+            line,
+            int(total),
+            int(done),
+            int(reported),
+            start,
+            start + limit if more else None,
+            unknown,
         )
+
+    async def _unlisted(self, session: AsyncSession, key: str) -> tuple[str, ...]:
+        """The codes the plan names on task ``key`` (as written) that nobody on the list has:
+        looked up by the folded codes the plan names, not by reading the whole list."""
+        planned = next((t for t in self._ctx.config.tasks if t.key == key), None)
+        if planned is None:
+            return ()
+        share = Share.of(planned)
+        if not share.codes:
+            return ()
+        found = set(
+            await session.scalars(
+                select(Delegate.folded_code).where(
+                    Delegate.meeting_id == self._ctx.meeting_id,
+                    Delegate.folded_code.in_(share.folded),
+                )
+            )
+        )
+        return tuple(code for code in share.codes if queries.fold_code(code) not in found)
 
     async def close(self, office: OfficeActor, task_id: int, note: str = "") -> TaskResult:
         """The office closes a task (done another way, or dropped): no reminders, no escalation.

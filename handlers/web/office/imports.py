@@ -26,7 +26,7 @@ from bot.delegate_file import ParsedDelegates, parse_delegate_file
 from bot.domain.phones import display_phone
 from bot.services.access import OfficeActor
 from bot.services.delegates import ImportSummary
-from bot.services.import_notes import kept_notes, replaced_lines
+from bot.services.import_notes import kept_notes, replaced_lines, replaced_notes
 from bot.services.signin import StaffVisit
 from bot.texts.formatting import short_moment
 from bot.texts.presenters import problem_line
@@ -297,6 +297,7 @@ class Imports:
         if summary.absent:
             lines.append(catalog.html("dash.import.absent_kept", count=number(len(summary.absent))))
         lines += kept_notes(catalog.html, summary)
+        lines += replaced_notes(catalog.html, summary)
         if summary.role_kept:
             kept = summary.role_kept
             lines.append(catalog.html("import.role_kept", count=len(kept), codes=", ".join(kept)))
