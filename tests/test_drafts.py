@@ -575,6 +575,32 @@ async def test_a_document_from_someone_without_a_theme_is_not_taken(harness: Bot
     assert await versions(harness) == []
 
 
+async def test_a_photo_of_the_printed_speech_is_told_it_is_not_taken_and_how_to_send_it(
+    harness: BotHarness,
+) -> None:
+    """A chair photographed her printed speech and sent the photo: Telegram's answer was the
+    invitation's hint («trả lời giấy mời … /nhiemvu»), not a word of her speech; Zalo's tells a
+    speaker where her speech goes. She is told the photo is not taken, and how to send it."""
+    user = await speaker(harness)
+    await harness.send(user.photo())
+    contact = harness.services.config.office.contact
+    assert user.last_text() == (
+        "Bot không nhận ảnh, nhãn dán hay tin nhắn thoại làm bài tham luận. Để gửi tham luận chủ"
+        " đề 1.1, đồng chí gửi bài vào cuộc trò chuyện này dưới dạng tệp (.docx, .doc, .pdf,"
+        " .odt, .rtf hoặc .txt, tối đa 20 MB; bài in trên giấy xin chụp hoặc quét thành một tệp"
+        " .pdf), hoặc chọn «✍️ Soạn tham luận … bằng tin nhắn» dưới đây để gõ bài ngay tại đây."
+        f" Cần hỗ trợ, xin gọi {contact}."
+    )
+    assert buttons(user.last_message) == ["✍️ Soạn tham luận 1.1 bằng tin nhắn"]
+    assert await versions(harness) == []
+    # Once her speech is approved, a photo is answered as anyone's.
+    await upload(harness, user, "bai.docx", docx("v1"))
+    await harness.tick()
+    await harness.send(harness.admin().tap("✅ Chốt bản 1", message=office_posts(harness)[-1]))
+    await harness.send(user.photo())
+    assert user.last_text().startswith("Đề nghị đồng chí trả lời giấy mời bằng các lựa chọn")
+
+
 async def test_a_speaker_of_two_themes_picks_the_theme_of_a_file(harness: BotHarness) -> None:
     user = await speaker(harness)
     await harness.send(harness.admin().command("/phancong DB031 2.3"))
