@@ -949,6 +949,37 @@ async def test_reminders_reach_speakers_without_a_draft_and_the_office_gets_the_
     )
 
 
+async def test_a_reminder_to_a_speaker_who_typed_her_speech_and_never_finished_offers_to_send_it(
+    harness: BotHarness,
+) -> None:
+    """She typed her speech as two messages and never chose «Xong»: the reminder read as if
+    nothing was done, with no word of what she typed. It says the office has not received it
+    and offers «Xong» to send it as one version."""
+    harness.clock.set(local(2024, 5, 17, 9, 0))
+    await harness.plan(MessageKind.DRAFT_REMINDER, MessageKind.DRAFT_MISSING)
+    user = await speaker(harness)
+    await harness.send(user.command("/thamluan"))
+    await harness.send(user.tap("✍️ Soạn tham luận 1.1 bằng tin nhắn"))
+    await harness.send(user.text("Kính thưa Đoàn Chủ tịch hội nghị,"))
+    await harness.send(user.text("Phần một: kết quả tuyên truyền."))
+
+    harness.clock.set(local(2024, 5, 18, 8, 0))  # -3d@08:00
+    await harness.tick()
+    assert (
+        "Hạn gửi bài: 17:00, Thứ Ba, ngày 21/5/2024.\n\n✍️ Đồng chí đã gõ 2 đoạn (64 ký tự) của"
+        " bài này bằng tin nhắn nhưng chưa chọn «✅ Xong, gửi bản này», nên Văn phòng chưa nhận"
+        " được bài. Để gửi phần đã gõ thành một bản, đồng chí chọn «✅ Xong, gửi bản này» dưới"
+        " đây.\n\n"
+    ) in user.last_text()
+    assert buttons(user.last_message) == [
+        "✅ Xong, gửi bản này",
+        "✍️ Soạn tham luận 1.1 bằng tin nhắn",
+    ]
+    await harness.send(press(user, "✅ Xong, gửi bản này"))
+    assert user.last_text().startswith("✅ Đã nhận bản 1 lúc 08:00, 18/5")
+    assert [v.kind for v in await versions(harness)] == ["text"]
+
+
 async def test_a_speaker_whose_invitation_was_withdrawn_is_not_counted_as_owing_a_speech(
     harness: BotHarness,
 ) -> None:
