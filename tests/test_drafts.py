@@ -894,6 +894,33 @@ async def test_the_office_marks_revision_then_final_and_the_speaker_is_told(
     ]
 
 
+async def test_a_version_sent_after_approval_says_it_replaces_the_approved_one_to_both_sides(
+    harness: BotHarness,
+) -> None:
+    """A new version reopens an approved speech (the verdict is on the newest; the approved zip
+    leaves it out until it is approved again), but neither side was told: her receipt read as
+    any other, and the office's post did not say the speech it had approved needs approving
+    again."""
+    user, post = await draft_posted(harness)
+    await harness.send(harness.admin().tap("✅ Chốt bản 1", message=post))
+    await harness.tick()
+    answer = await upload(harness, user, "bai sửa.docx", docx("v2"))
+    assert answer == (
+        "✅ Đã nhận bản 2 lúc 09:00, 18/5 (2 KB) — tham luận chủ đề 1.1. Văn phòng sẽ xem và gửi"
+        " góp ý tới đồng chí.\nLưu ý: Văn phòng đã chốt bản 1 của bài này; bản 2 vừa gửi thay"
+        " cho bản đã chốt, nên Văn phòng sẽ xem và chốt lại."
+    )
+    await harness.tick()
+    caption = office_posts(harness)[-1]["caption"]
+    assert "Nhận lúc 09:00, 18/5 · 2 KB · ⚠️ gửi sau khi bản 1 đã chốt: cần chốt lại\n" in caption
+    assert await status_of(harness, "DB031") is DraftStatus.SUBMITTED
+    # A version sent before any approval says nothing of it.
+    await upload(harness, user, "bai sửa lần nữa.docx", docx("v3"))
+    assert "Lưu ý" not in user.last_text()
+    await harness.tick()
+    assert "đã chốt" not in office_posts(harness)[-1]["caption"]
+
+
 async def test_verdict_buttons_are_refused_to_a_delegate(harness: BotHarness) -> None:
     user = await speaker(harness)
     await upload(harness, user, "bai.docx", docx("v1"))

@@ -427,6 +427,11 @@ class MessageComposer:
             time=short_moment(catalog, meeting.local(version.created_at)),
             size=file_size(catalog, version.size),
             late=Html(catalog.html("draft_post.late") if late else ""),
+            reopened=Html(
+                catalog.html("draft_post.reopened", approved=message.params["reopened"])
+                if message.params.get("reopened")
+                else ""
+            ),
             how=catalog.html(
                 "draft_post.how_reply"
                 if channel.capabilities.reply_threads
