@@ -575,6 +575,32 @@ async def test_a_document_from_someone_without_a_theme_is_not_taken(harness: Bot
     assert await versions(harness) == []
 
 
+async def test_a_photo_of_the_printed_speech_is_told_it_is_not_taken_and_how_to_send_it(
+    harness: BotHarness,
+) -> None:
+    """A chair photographed her printed speech and sent the photo: Telegram's answer was the
+    invitation's hint («trả lời giấy mời … /nhiemvu»), not a word of her speech; Zalo's tells a
+    speaker where her speech goes. She is told the photo is not taken, and how to send it."""
+    user = await speaker(harness)
+    await harness.send(user.photo())
+    contact = harness.services.config.office.contact
+    assert user.last_text() == (
+        "Bot không nhận ảnh, nhãn dán hay tin nhắn thoại làm bài tham luận. Để gửi tham luận chủ"
+        " đề 1.1, đồng chí gửi bài vào cuộc trò chuyện này dưới dạng tệp (.docx, .doc, .pdf,"
+        " .odt, .rtf hoặc .txt, tối đa 20 MB; bài in trên giấy xin chụp hoặc quét thành một tệp"
+        " .pdf), hoặc chọn «✍️ Soạn tham luận … bằng tin nhắn» dưới đây để gõ bài ngay tại đây."
+        f" Cần hỗ trợ, xin gọi {contact}."
+    )
+    assert buttons(user.last_message) == ["✍️ Soạn tham luận 1.1 bằng tin nhắn"]
+    assert await versions(harness) == []
+    # Once her speech is approved, a photo is answered as anyone's.
+    await upload(harness, user, "bai.docx", docx("v1"))
+    await harness.tick()
+    await harness.send(harness.admin().tap("✅ Chốt bản 1", message=office_posts(harness)[-1]))
+    await harness.send(user.photo())
+    assert user.last_text().startswith("Đề nghị đồng chí trả lời giấy mời bằng các lựa chọn")
+
+
 async def test_a_speaker_of_two_themes_picks_the_theme_of_a_file(harness: BotHarness) -> None:
     user = await speaker(harness)
     await harness.send(harness.admin().command("/phancong DB031 2.3"))
@@ -868,6 +894,33 @@ async def test_the_office_marks_revision_then_final_and_the_speaker_is_told(
     ]
 
 
+async def test_a_version_sent_after_approval_says_it_replaces_the_approved_one_to_both_sides(
+    harness: BotHarness,
+) -> None:
+    """A new version reopens an approved speech (the verdict is on the newest; the approved zip
+    leaves it out until it is approved again), but neither side was told: her receipt read as
+    any other, and the office's post did not say the speech it had approved needs approving
+    again."""
+    user, post = await draft_posted(harness)
+    await harness.send(harness.admin().tap("✅ Chốt bản 1", message=post))
+    await harness.tick()
+    answer = await upload(harness, user, "bai sửa.docx", docx("v2"))
+    assert answer == (
+        "✅ Đã nhận bản 2 lúc 09:00, 18/5 (2 KB) — tham luận chủ đề 1.1. Văn phòng sẽ xem và gửi"
+        " góp ý tới đồng chí.\nLưu ý: Văn phòng đã chốt bản 1 của bài này; bản 2 vừa gửi thay"
+        " cho bản đã chốt, nên Văn phòng sẽ xem và chốt lại."
+    )
+    await harness.tick()
+    caption = office_posts(harness)[-1]["caption"]
+    assert "Nhận lúc 09:00, 18/5 · 2 KB · ⚠️ gửi sau khi bản 1 đã chốt: cần chốt lại\n" in caption
+    assert await status_of(harness, "DB031") is DraftStatus.SUBMITTED
+    # A version sent before any approval says nothing of it.
+    await upload(harness, user, "bai sửa lần nữa.docx", docx("v3"))
+    assert "Lưu ý" not in user.last_text()
+    await harness.tick()
+    assert "đã chốt" not in office_posts(harness)[-1]["caption"]
+
+
 async def test_verdict_buttons_are_refused_to_a_delegate(harness: BotHarness) -> None:
     user = await speaker(harness)
     await upload(harness, user, "bai.docx", docx("v1"))
@@ -921,6 +974,37 @@ async def test_reminders_reach_speakers_without_a_draft_and_the_office_gets_the_
         "⏰ Đến hạn gửi tham luận (17:00, Thứ Ba, ngày 21/5/2024): đã nhận 1/10 bài.\n\n"
         "Chưa gửi (9):"
     )
+
+
+async def test_a_reminder_to_a_speaker_who_typed_her_speech_and_never_finished_offers_to_send_it(
+    harness: BotHarness,
+) -> None:
+    """She typed her speech as two messages and never chose «Xong»: the reminder read as if
+    nothing was done, with no word of what she typed. It says the office has not received it
+    and offers «Xong» to send it as one version."""
+    harness.clock.set(local(2024, 5, 17, 9, 0))
+    await harness.plan(MessageKind.DRAFT_REMINDER, MessageKind.DRAFT_MISSING)
+    user = await speaker(harness)
+    await harness.send(user.command("/thamluan"))
+    await harness.send(user.tap("✍️ Soạn tham luận 1.1 bằng tin nhắn"))
+    await harness.send(user.text("Kính thưa Đoàn Chủ tịch hội nghị,"))
+    await harness.send(user.text("Phần một: kết quả tuyên truyền."))
+
+    harness.clock.set(local(2024, 5, 18, 8, 0))  # -3d@08:00
+    await harness.tick()
+    assert (
+        "Hạn gửi bài: 17:00, Thứ Ba, ngày 21/5/2024.\n\n✍️ Đồng chí đã gõ 2 đoạn (64 ký tự) của"
+        " bài này bằng tin nhắn nhưng chưa chọn «✅ Xong, gửi bản này», nên Văn phòng chưa nhận"
+        " được bài. Để gửi phần đã gõ thành một bản, đồng chí chọn «✅ Xong, gửi bản này» dưới"
+        " đây.\n\n"
+    ) in user.last_text()
+    assert buttons(user.last_message) == [
+        "✅ Xong, gửi bản này",
+        "✍️ Soạn tham luận 1.1 bằng tin nhắn",
+    ]
+    await harness.send(press(user, "✅ Xong, gửi bản này"))
+    assert user.last_text().startswith("✅ Đã nhận bản 1 lúc 08:00, 18/5")
+    assert [v.kind for v in await versions(harness)] == ["text"]
 
 
 async def test_a_speaker_whose_invitation_was_withdrawn_is_not_counted_as_owing_a_speech(

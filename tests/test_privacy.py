@@ -19,7 +19,15 @@ from bot.cli import main
 from bot.domain.channels import ChatAccount
 from bot.domain.rsvp import RsvpAnswer, RsvpChoice, RsvpStatus
 from bot.services.privacy import ERASED, PurgeStep
-from storage.models import AuditEntry, ChannelIdentity, Delegate, Delivery, DraftVersion, Rsvp
+from storage.models import (
+    AuditEntry,
+    ChannelIdentity,
+    Delegate,
+    Delivery,
+    DraftVersion,
+    Rsvp,
+    SpeechAssignment,
+)
 from tests.conftest import EXAMPLE_DELEGATES, EXAMPLE_MEETING
 from tests.harness import BotHarness
 from tests.test_drafts import DOCX, _submit_drafts, docx
@@ -210,6 +218,24 @@ async def test_purge_removes_personal_data_and_keeps_the_answers_and_counts(
     stranger = harness.new_user()
     await harness.send(stranger.command(f"/start {harness.tokens['DB031']}"))
     assert stranger.last_text().startswith("Đường liên kết này không đúng hoặc đã hết hiệu lực")
+
+
+async def test_purge_with_drafts_leaves_no_text_of_a_speech_typed_and_never_finished(
+    harness: BotHarness,
+) -> None:
+    """A speech typed as messages and never finished («Xong, gửi bản này» not chosen) stays on
+    her assignment as its pieces: `purge --drafts` removed the versions and the thread and left
+    that text in the database. Without --drafts it is kept, as the drafts are."""
+    speaker = await harness.open_invitation("DB031")
+    await harness.send(speaker.command("/thamluan"))
+    await harness.send(speaker.tap("✍️ Soạn tham luận 1.1 bằng tin nhắn"))
+    await harness.send(speaker.text("Kính thưa Đoàn Chủ tịch, phần một của bài"))
+    harness.clock.set(harness.services.config.meeting.ends_at)
+
+    await harness.services.privacy.purge(drafts=False)
+    assert [row.text_buffer for row in await _all(harness, SpeechAssignment) if row.text_buffer]
+    await harness.services.privacy.purge(drafts=True)
+    assert [row.text_buffer for row in await _all(harness, SpeechAssignment)] == [None] * 10
 
 
 async def test_purge_says_it_keeps_the_names_the_desk_wrote_for_guests_and_substitutes(

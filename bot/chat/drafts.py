@@ -555,6 +555,11 @@ def result_params(catalog: Catalog, config: Config, result: DraftResult) -> dict
             time=short_moment(catalog, config.meeting.local(result.version.created_at)),
             size=file_size(catalog, result.version.size),
         )
+    params["reopened"] = Html(
+        catalog.html("draft.received_reopened", approved=result.reopened, number=params["number"])
+        if result.reopened is not None and result.version is not None
+        else ""
+    )
     return params
 
 

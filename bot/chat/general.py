@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.chat.replies import may_still_come, still_welcome
 from bot.chat.turn import Turn
-from bot.domain.drafts import DraftStatus
+from bot.domain.drafts import DraftLine, DraftStatus
 from bot.domain.ics import ics_filename
 from bot.domain.outbound import Answer, FilePart, Outbound
 from bot.domain.rsvp import RsvpStatus
@@ -86,12 +86,8 @@ async def unreadable(turn: Turn) -> Answer:
     caller = await turn.caller()
     contact = turn.config.office.contact
     page = await invitations.page_link(caller.person.id) if caller.person is not None else None
-    lines = [
-        line
-        for line in await turn.services.drafts.mine(turn.account) or ()
-        if not line.withdrawn and line.status is not DraftStatus.FINAL
-    ]
-    if lines and caller.person is not None and not caller.person.withdrawn:
+    lines = await _speeches_to_come(turn)
+    if lines:
         keys = ", ".join(line.theme_key for line in lines)
         buttons = tuple(row for line in lines for row in compose_buttons(turn.catalog, line))
         if page is None:
@@ -100,6 +96,34 @@ async def unreadable(turn: Turn) -> Answer:
     if page is None:
         return turn.say("hint.unreadable_no_page", contact=contact)
     return turn.say("hint.unreadable", url=page, contact=contact)
+
+
+async def unsupported(turn: Turn) -> Answer:
+    """A photo, a sticker or a voice note in private on a channel that takes files: a speaker
+    whose speech is still to come is told it is not taken as her speech and how to send it (a
+    photo of the printed page is what she most likely sent), with the choice to type it;
+    anyone else gets :func:`hint`."""
+    lines = await _speeches_to_come(turn)
+    if not lines:
+        return await hint(turn)
+    keys = ", ".join(line.theme_key for line in lines)
+    buttons = tuple(row for line in lines for row in compose_buttons(turn.catalog, line))
+    return turn.say(
+        "hint.unsupported_speaker", buttons, keys=keys, contact=turn.config.office.contact
+    )
+
+
+async def _speeches_to_come(turn: Turn) -> list[DraftLine]:
+    """The caller's speeches the office still waits for (neither withdrawn nor approved); none
+    once her invitation is withdrawn."""
+    caller = await turn.caller()
+    if caller.person is None or caller.person.withdrawn:
+        return []
+    return [
+        line
+        for line in await turn.services.drafts.mine(turn.account) or ()
+        if not line.withdrawn and line.status is not DraftStatus.FINAL
+    ]
 
 
 def stale(turn: Turn) -> Answer:

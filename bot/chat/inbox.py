@@ -191,7 +191,7 @@ class Inbox:
                     return await drafts.on_group_reply(turn, event)
                 if not turn.channel.capabilities.files_in:  # it cannot be read here at all
                     return await general.unreadable(turn)
-                return await general.hint(turn)
+                return await general.unsupported(turn)
         raise TypeError(f"not an event: {event!r}")
 
     async def _command(self, turn: Turn, command: Command) -> Answer:

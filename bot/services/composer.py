@@ -51,6 +51,7 @@ from bot.texts.presenters import (
     compose_buttons,
     deadline_text,
     draft_away,
+    finish_buttons,
     how_to_send_draft,
     invitation_opening,
     meeting_details,
@@ -305,9 +306,10 @@ class MessageComposer:
                             theme=line.theme_title,
                             deadline=moment(catalog, meeting.local(line.deadline_at)),
                             away=self._speaker_away(line),
+                            typed=self._typed_unsent(line),
                             how=how,
                         ),
-                        compose_buttons(catalog, line),
+                        (*finish_buttons(catalog, line), *compose_buttons(catalog, line)),
                     )
                     for line in missing
                 )
@@ -425,6 +427,11 @@ class MessageComposer:
             time=short_moment(catalog, meeting.local(version.created_at)),
             size=file_size(catalog, version.size),
             late=Html(catalog.html("draft_post.late") if late else ""),
+            reopened=Html(
+                catalog.html("draft_post.reopened", approved=message.params["reopened"])
+                if message.params.get("reopened")
+                else ""
+            ),
             how=catalog.html(
                 "draft_post.how_reply"
                 if channel.capabilities.reply_threads
@@ -499,6 +506,18 @@ class MessageComposer:
         if not people:
             return []
         return [self._catalog.html(key, count=len(people)), *map(line, people)]
+
+    def _typed_unsent(self, line: DraftLine) -> Html:
+        """For a reminder to a speaker who typed her speech as messages and never chose «Xong»:
+        that the office has not received it, and how to send it; empty otherwise. She believes
+        she sent it, and the reminder would read as if nothing was done."""
+        if not line.buffered_chunks:
+            return Html("")
+        return self._catalog.html(
+            "draft_reminder.typed",
+            chunks=self._catalog.number(line.buffered_chunks),
+            chars=self._catalog.number(line.buffered_chars),
+        )
 
     def _speaker_away(self, line: DraftLine) -> Html:
         """For a reminder to a speaker who declined or sent a substitute: that the office still

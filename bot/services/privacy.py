@@ -4,9 +4,10 @@ while keeping what the office must keep: the list of delegates, their answers an
 Removed: phone numbers, the chat accounts linked to delegates (Telegram, Zalo, personal pages),
 the chat addresses of past deliveries, wrong-link records, pending questions; account ids in
 the audit log are replaced (whatever their shape: Telegram's numbers, Zalo's hex ids);
-invitation links stop working. With ``drafts``: the uploaded speech drafts (files and versions)
-and the comment threads. The ids of handled updates go too: they name no one, but after the
-meeting nothing needs them and emptying the table costs nothing.
+invitation links stop working. With ``drafts``: the uploaded speech drafts (files and versions),
+the pieces of a speech typed in chat and never finished, and the comment threads. The ids of
+handled updates go too: they name no one, but after the meeting nothing needs them and emptying
+the table costs nothing.
 
 Kept, and said so: the names, positions and units written at the reception desk for guests and
 substitutes (the record of who was at the meeting), as the substitutes named in the answers are.
@@ -153,6 +154,12 @@ class PrivacyService:
                 )
                 await session.execute(
                     delete(DraftVersion).where(DraftVersion.assignment_id.in_(self._assignments()))
+                )
+                # A speech typed as messages and never finished is speech text too.
+                await session.execute(
+                    update(SpeechAssignment)
+                    .where(SpeechAssignment.meeting_id == meeting_id)
+                    .values(text_buffer=None)
                 )
                 # A deliverable uploaded on a page may be the same bytes as a draft: its blob
                 # stays while a task's evidence still names it (another meeting's drafts and

@@ -531,6 +531,14 @@ def compose_buttons(catalog: Catalog, line: DraftLine) -> tuple[tuple[Button, ..
     return ((Button(label, draft_action(DraftAction.COMPOSE, line.id)),),)
 
 
+def finish_buttons(catalog: Catalog, line: DraftLine) -> tuple[tuple[Button, ...], ...]:
+    """«Xong, gửi bản này» for a speech typed as messages and not sent yet; none otherwise."""
+    if not line.buffered_chunks:
+        return ()
+    label = catalog.plain("buttons.draft_finish")
+    return ((Button(label, draft_action(DraftAction.FINISH, line.id)),),)
+
+
 def verdict_buttons(
     catalog: Catalog, version_id: int, number: int, *, comment: bool = False
 ) -> tuple[tuple[Button, ...], ...]:

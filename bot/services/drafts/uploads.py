@@ -190,6 +190,13 @@ class Uploads(DraftUseCase):
                     return DraftResult(
                         DraftStep.TOO_MANY_VERSIONS, draft=await self._line(session, row.id)
                     )
+                # An approval is of the newest version: this one reopens it, and both the
+                # speaker and the office are told (the approved bundle leaves it out meanwhile).
+                reopened = (
+                    newest.number
+                    if newest is not None and row.status == DraftStatus.FINAL
+                    else None
+                )
                 version = DraftVersion(
                     assignment_id=row.id,
                     number=number,
@@ -221,17 +228,17 @@ class Uploads(DraftUseCase):
                     },
                 )
                 row.status, row.updated_at = DraftStatus.SUBMITTED, now
-                await self._post_to_office(
-                    session,
-                    MessageKind.DRAFT_VERSION,
-                    {"assignment_id": row.id, "version_id": version.id},
-                )
+                posted: dict[str, Any] = {"assignment_id": row.id, "version_id": version.id}
+                if reopened is not None:
+                    posted["reopened"] = reopened
+                await self._post_to_office(session, MessageKind.DRAFT_VERSION, posted)
                 # In place now that a row names it (a rename: quick under the write lock).
                 await self._files.publish_in(session, staged)
                 return DraftResult(
                     DraftStep.RECEIVED,
                     draft=await self._line(session, row.id),
                     version=version_line(version),
+                    reopened=reopened,
                 )
 
 

@@ -60,6 +60,8 @@ class DraftResult:
     chars: int = 0
     choices: tuple[DraftLine, ...] = ()
     newer: int | None = None  # the newer version a stale verdict button was overtaken by
+    # The version the office had approved when this one came: the new one reopens the speech.
+    reopened: int | None = None
 
 
 @dataclass(frozen=True)
