@@ -435,7 +435,7 @@ async def test_a_late_start_sends_each_task_one_reminder_the_newest_due(
     assert "Văn phòng trân trọng nhắc đồng chí về nhiệm vụ VI.2" in reminders[0]
     reports = [t for t in texts(harness, OFFICE_CHAT) if "Chưa kết nối kênh nhắn tin (29)" in t]
     assert len(reports) == 1
-    assert reports[0].startswith("📨 Báo cáo gửi nhắc nhiệm vụ")
+    assert reports[0].startswith("📨 Báo cáo gửi nhắc nhiệm vụ VI.2\n")
     assert "⚠️ Gửi muộn 1 ngày 23 giờ so với dự kiến do bot không hoạt động đúng giờ." in reports[0]
 
     vi_2 = [
@@ -749,8 +749,14 @@ async def test_a_reports_list_to_phone_gives_each_persons_phone_number(
         await session.commit()
     harness.clock.set(local(2024, 5, 7, 8, 0))  # VI.1.2's -7d@08:00
     await harness.tick()
+    # VI.1.1's deadline-day reminder goes at that hour too: each report names its task.
     reports = [t for t in texts(harness, OFFICE_CHAT) if t.startswith("📨")]
-    assert reports[-1].endswith(
+    assert sorted(r.partition("\n")[0] for r in reports) == [
+        "📨 Báo cáo gửi nhắc nhiệm vụ VI.1.1",
+        "📨 Báo cáo gửi nhắc nhiệm vụ VI.1.2",
+    ]
+    (report,) = [r for r in reports if r.startswith("📨 Báo cáo gửi nhắc nhiệm vụ VI.1.2\n")]
+    assert report.endswith(
         "\nChưa kết nối kênh nhắn tin (2), đề nghị gọi điện:"
         "\n• NV01 — Nguyễn Thị Phương Trinh: 0967 218 401"
         "\n• NV02 — Trần Thị Mỹ Duyên: chưa có số điện thoại"

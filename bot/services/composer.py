@@ -661,7 +661,12 @@ class MessageComposer:
         """A short name for a message in reports."""
         # Only a notice is called by a number (every notice has one: the office's confirmation,
         # or the outbox as it queues a notice put in it some other way, gave it).
-        return self._catalog.plain(f"kind.{message.kind.value}", number=message.number)
+        label = self._catalog.plain(f"kind.{message.kind.value}", number=message.number)
+        if message.kind is MessageKind.TASK_REMINDER:
+            # Several tasks' reminders go at one hour (each task's -7d@08:00): the report says
+            # whose, or the office reads two «nhắc nhiệm vụ» reports alike.
+            return f"{label} {message.audience.partition(':')[2]}"
+        return label
 
     async def completion_report(self, report: DeliveryReport) -> TextPart | None:
         """Sent, blocked, failed with reasons, and who never opened their link."""
