@@ -997,10 +997,16 @@ def base_url_is_local(url: str) -> bool:
     return address.is_loopback or address.is_unspecified
 
 
+# How long before the meeting a task's deadline may be and still be meant (issue of s36's
+# review: a past deadline within it is the preparation going as planned, not a typo).
+TASK_DEADLINE_FAR = timedelta(days=60)
+
+
 def _deadlines_past(config: Config, now: datetime) -> list[ConfigProblem]:
     """Deadlines of a meeting still to come that are already past: the RSVP deadline (the
-    personal pages then offer no answers), the speech drafts' and the tasks' (no reminder
-    goes: a date typed a year off is first heard of in the next morning's overdue report)."""
+    personal pages then offer no answers), the speech drafts', and a task's more than
+    :data:`TASK_DEADLINE_FAR` before the meeting (no reminder goes: a date typed a year off is
+    otherwise first heard of in the next morning's overdue report)."""
     meeting = config.meeting
     warnings = []
     if meeting.rsvp_deadline_at <= now:
@@ -1010,7 +1016,11 @@ def _deadlines_past(config: Config, now: datetime) -> list[ConfigProblem]:
         if (deadline := meeting.resolve(spec)) <= now:
             warnings.append(ConfigProblem(key, "drafts_deadline_past", {"deadline": deadline}))
     for number, task in enumerate(config.tasks, start=1):
-        if (deadline := meeting.resolve(task.deadline)) <= now:
+        deadline = meeting.resolve(task.deadline)
+        # A task due some weeks before the meeting is past in the normal course of preparation:
+        # only one far earlier (a year or a month typed wrong) is warned, or every `check`
+        # names every task done and the warnings that matter drown.
+        if deadline <= now and deadline < meeting.starts_at - TASK_DEADLINE_FAR:
             key = f"tasks[{number}] ({task.key}).deadline"
             warnings.append(ConfigProblem(key, "task_deadline_past", {"deadline": deadline}))
     return warnings
