@@ -158,6 +158,11 @@ def test_a_name_typed_with_its_honorific_is_kept_without_it(typed: str, kept: st
         ("Lê Thị Hương; PCT", False),
         ("Đồng chí", False),
         ("đ/c", False),
+        ("Y-Blim Niê", True),  # a hyphen within a name
+        ("Lê Thị Hương - Phó Chủ tịch UBND huyện", False),
+        ("Lê Thị Hương (Phó Chủ tịch)", False),
+        ("Lê Thị Hương – Phó Chủ tịch", False),
+        ("Lê Thị Hương/ Phó chủ tịch", False),
     ],
 )
 def test_a_substitute_s_name_is_a_name_alone_not_her_position_or_phone_with_it(
@@ -166,31 +171,57 @@ def test_a_substitute_s_name_is_a_name_alone_not_her_position_or_phone_with_it(
     assert a_name_alone(typed) is alone
 
 
-# Two invitees of one name (DB030 and DB031 here): who is meant is not guessed (s36 F3).
+# Two invitees of one name and unit (DB030 and DB031 here): who is meant is not guessed (s36
+# F3); a namesake in another unit (DB044) is another person.
+CITY, BA_DINH = "Hội LHPN thành phố Hà Nội", "Hội LHPN quận Ba Đình"
 _INVITEES = (
-    Invitee("DB023", "Trương Thị Bích Ngọc", "+84855023370"),
-    Invitee("DB030", "Nguyễn Thị Lan", "+84912000030"),
-    Invitee("DB031", "Nguyễn Thị Lan", "+84912000031"),
+    Invitee("DB023", "Trương Thị Bích Ngọc", "+84855023370", CITY),
+    Invitee("DB030", "Nguyễn Thị Lan", "+84912000030", CITY),
+    Invitee("DB031", "Nguyễn Thị Lan", "+84912000031", CITY),
+    Invitee("DB044", "Nguyễn Thị Hoa", "+84912000044", BA_DINH),
 )
 
 
 @pytest.mark.parametrize(
-    ("name", "phone", "found"),
+    ("name", "phone", "unit", "found"),
     [
-        ("Trương Thị Bích Ngọc", None, "DB023"),
-        ("truong thi bich ngoc", None, "DB023"),  # typed as a phone types it
-        ("Trương Thị Bích Ngọc", "+84912345678", None),  # another phone: another person
-        ("Bích Ngọc", "+84855023370", "DB023"),  # her phone, whatever name was typed
-        ("Trương Thị Bích Ngộc", None, None),  # a mark apart: another name
-        ("Nguyễn Thị Lan", None, None),  # two invitees so named: not guessed
-        ("Nguyễn Thị Lan", "+84912000031", "DB031"),
+        ("Trương Thị Bích Ngọc", None, CITY, "DB023"),
+        ("truong thi bich ngoc", None, "hoi lhpn thanh pho ha noi", "DB023"),  # as a phone types
+        ("Trương Thị Bích Ngọc", "+84912345678", CITY, None),  # another phone: another person
+        ("Bích Ngọc", "+84855023370", BA_DINH, "DB023"),  # her phone, whatever name and unit
+        ("Trương Thị Bích Ngộc", None, CITY, None),  # a mark apart: another name
+        ("Nguyễn Thị Lan", None, CITY, None),  # two invitees so named: not guessed
+        ("Nguyễn Thị Lan", "+84912000031", CITY, "DB031"),
+        ("Nguyễn Thị Hoa", None, BA_DINH, "DB044"),
+        ("Nguyễn Thị Hoa", None, "Hội LHPN huyện Sóc Sơn", None),  # her namesake elsewhere
     ],
 )
-def test_a_substitute_is_an_invitee_by_her_phone_or_without_one_by_her_name_if_only_one_bears_it(
-    name: str, phone: str | None, found: str | None
+def test_a_substitute_is_an_invitee_by_her_phone_or_without_one_by_her_name_and_unit(
+    name: str, phone: str | None, unit: str, found: str | None
 ) -> None:
-    invitee = invited_as(_INVITEES, name, phone)
+    invitee = invited_as(_INVITEES, name, phone, unit)
     assert (invitee.code if invitee is not None else None) == found
+
+
+async def test_an_invitee_who_declined_or_sent_her_own_substitute_may_come_in_another_s_place(
+    imported: Services,
+) -> None:
+    """She is no one's double when she is not coming on her own invitation: DB022's deputy
+    DB023 declined, so DB022 may send her (and the office record it)."""
+    office = imported.access.local_operator()
+    chair = await imported.dashboard.card("DB022")
+    deputy_card = await imported.dashboard.card("DB023")
+    assert chair is not None and deputy_card is not None
+    deputy = RsvpAnswer(
+        RsvpStatus.SUBSTITUTE, substitute_name="Trương Thị Bích Ngọc",
+        substitute_position="Phó Chủ tịch",
+    )  # fmt: skip
+    refused = await imported.rsvp.record_by_phone(office, chair.person.id, deputy)
+    assert (refused.step, refused.invitee_code) == (RsvpStep.SUBSTITUTE_IS_INVITED, "DB023")
+    declined = RsvpAnswer(RsvpStatus.DECLINED, reason="Bận công tác")
+    await imported.rsvp.record_by_phone(office, deputy_card.person.id, declined)
+    taken = await imported.rsvp.record_by_phone(office, chair.person.id, deputy)
+    assert taken.step is RsvpStep.RECORDED
 
 
 async def test_an_invitee_whose_invitation_was_withdrawn_may_be_recorded_as_a_substitute(
@@ -215,12 +246,14 @@ async def test_an_invitee_whose_invitation_was_withdrawn_may_be_recorded_as_a_su
 async def test_check_names_the_substitutes_recorded_before_who_have_their_own_invitation(
     imported: Services,
 ) -> None:
-    """Answers recorded before the refusal (s36 F3): DB022's deputy by her name (DB023), DB040's
-    substitute by DB022's phone; DB010's substitute, invited by no one, is not named. Codes
-    only: this goes to the log too."""
+    """Answers recorded before the refusal (s36 F3): DB022's deputy by her name and unit
+    (DB023), DB040's substitute by DB024's phone; DB010's substitute, invited by no one, is not
+    named, nor one who is the phone of DB022, who is not coming herself. Codes only: this goes
+    to the log too."""
     stored_as = {
         "DB022": ("Trương Thị Bích Ngọc", None),
-        "DB040": ("Nguyễn Thị Hải", "+84773022519"),
+        "DB040": ("Hà Thị Thủy", "+84912345024"),
+        "DB041": ("Nguyễn Thị Hải", "+84773022519"),
         "DB010": ("Lê Văn B", "+84912345678"),
     }
     async with imported.ctx.sessions() as session, session.begin():
@@ -241,13 +274,13 @@ async def test_check_names_the_substitutes_recorded_before_who_have_their_own_in
     assert [(p.key, p.code, p.params) for p in problems] == [
         (
             "rsvps.substitute_name", "invited_substitutes",
-            {"count": 2, "pairs": "DB022 → DB023, DB040 → DB022"},
+            {"count": 2, "pairs": "DB022 → DB023, DB040 → DB024"},
         )
     ]  # fmt: skip
     said = load_catalog().plain("config_warnings.invited_substitutes", **problems[0].params)
     assert said.startswith(
         "2 câu trả lời «Cử người dự thay» ghi người dự thay là một đại biểu khác cũng được mời "
-        "(mã đại biểu → mã người được cử: DB022 → DB023, DB040 → DB022)."
+        "(mã đại biểu → mã người được cử: DB022 → DB023, DB040 → DB024)."
     )
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 
-from bot.domain.typed import honorific_only
+from bot.domain.typed import bare_name, honorific_only
 
 log = logging.getLogger(__name__)
 
@@ -181,15 +181,22 @@ def answers_open(now: datetime, deadline: datetime) -> bool:
     return now <= deadline
 
 
+# What parts a name from what follows it in one message («Lê Thị Hương - Phó Chủ tịch», «… (PCT)»,
+# «…/ Phó Chủ tịch»): a hyphen only with a space beside it (a name may hold one, «Y-Blim»).
+_NOT_IN_A_NAME = (",", ";", "\n", "\r", "(", ")", "/", "–", "—", " -", "- ")
+
+
 def a_name_alone(typed: str) -> bool:
     """Whether what was typed for the substitute's name is a name and only that: no digit (her
-    phone), comma, semicolon or line break (her position or phone typed with it in one message,
-    as people write in chat), and more than an honorific. A Vietnamese name holds none of
-    these, and whatever is taken as the name is printed on the sign sheet and her name card."""
+    phone), comma, semicolon, line break, bracket, slash or dash between words (her position or
+    phone typed with it in one message, as people write in chat), and more than an honorific.
+    A Vietnamese name holds none of these, and whatever is taken as the name is printed on the
+    sign sheet and her name card. The honorific before it («Đ/c») is no part of the name."""
     text = typed.strip().rstrip(",;").strip()  # «Lê Thị Hương,» is her name all the same
-    if any(mark in text for mark in ",;\n\r") or any(c.isdigit() for c in text):
+    if honorific_only(text):
         return False
-    return not honorific_only(text)
+    name = bare_name(text)
+    return not any(mark in name for mark in _NOT_IN_A_NAME) and not any(c.isdigit() for c in name)
 
 
 def unit_typed_once(typed: str, own_unit: str) -> str:

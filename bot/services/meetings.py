@@ -175,10 +175,17 @@ def another_meeting(stored: StoredMeeting | None, config: Config) -> StoredMeeti
 
 def _invited_substitutes(connection: Connection, meeting_id: int) -> tuple[tuple[str, str], ...]:
     """The substitutes standing (invitation in force) who are another invitee of the meeting,
-    by :func:`bot.services.rsvp.invited_as` (her phone, or her name without one): a few
+    by :func:`bot.services.invitees.invited_as` (her phone, or her name and unit without one): a few
     substitutes in a meeting, each compared with the few invitees of her name or phone."""
     substitutes = connection.execute(
-        select(Delegate.id, Delegate.code, Rsvp.substitute_name, Rsvp.substitute_phone)
+        select(
+            Delegate.id,
+            Delegate.code,
+            Delegate.organization,
+            Rsvp.substitute_name,
+            Rsvp.substitute_phone,
+            Rsvp.substitute_unit,
+        )
         .join(Rsvp, Rsvp.delegate_id == Delegate.id)
         .where(
             roster.listed_of(meeting_id),
@@ -189,10 +196,10 @@ def _invited_substitutes(connection: Connection, meeting_id: int) -> tuple[tuple
         .order_by(Delegate.code)
     ).all()
     found = []
-    for delegate_id, code, named, phone in substitutes:
+    for delegate_id, code, own_unit, named, phone, unit in substitutes:
         name = named or ""  # not None: the query says so
         others = invitees_on(connection, meeting_id, delegate_id, name, phone)
-        invitee = invited_as(others, name, phone)
+        invitee = invited_as(others, name, phone, unit or own_unit)
         if invitee is not None:
             found.append((code, invitee.code))
     return tuple(found)

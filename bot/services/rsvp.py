@@ -512,7 +512,10 @@ class RsvpService:
                     invitees_on, self._ctx.meeting_id, delegate_id, named,
                     answer.substitute_phone,
                 )  # fmt: skip
-                invitee = invited_as(others, named, answer.substitute_phone)
+                invitee = invited_as(
+                    others, named, answer.substitute_phone,
+                    answer.substitute_unit or delegate.organization,
+                )  # fmt: skip
                 if invitee is not None:
                     return _is_invited(invitee, before, own_unit=delegate.organization)
             change = apply_rsvp(
@@ -628,7 +631,7 @@ class RsvpService:
         if not name or not position:  # lost (an old row): ask again rather than guess
             _await(ident, Awaiting.SUBSTITUTE_NAME)
             return RsvpResult(RsvpStep.ASK_SUBSTITUTE_NAME, ident.answer)
-        invitee = invited_as(ident.others, name, phone)
+        invitee = invited_as(ident.others, name, phone, unit or ident.own_unit)
         if invitee is not None:  # she comes on her own invitation: the three choices again
             _clear(ident)
             return _is_invited(invitee, ident.answer)
