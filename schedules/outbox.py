@@ -112,7 +112,12 @@ from bot.domain.ports import (
     Problem,
     Recipient,
 )
-from bot.domain.reminders import TO_THOSE_WHO_COME, reminder_series, waits_for_morning
+from bot.domain.reminders import (
+    TO_THOSE_WHO_COME,
+    reminder_series,
+    waits_for_morning,
+    waking_day_end,
+)
 from bot.domain.rsvp import RsvpStatus, read_days
 from bot.domain.tasks import TaskStatus
 from schedules.ratelimit import Pacer
@@ -461,7 +466,21 @@ class Outbox:
                             waiting += 1
                         continue
                 if late_by > LATE_AFTER and self._sleeps_until_morning(message, now):
-                    continue  # still scheduled: the first tick of the morning takes it
+                    later = await self._next_of_series_by_evening(session, message, now)
+                    if later is not None:
+                        # Released at 07:00 it would come an hour before the next of its series
+                        # (08:00), each with a report: the later one says it all, as when both
+                        # fall due together.
+                        self._mark_skipped(message, SkipReason.OVERTAKEN, now)
+                        log.info(
+                            "skipped %s message %d due %s: message %d due %s goes in the morning",
+                            message.kind,
+                            message.id,
+                            message.due_at,
+                            later.id,
+                            later.due_at,
+                        )
+                    continue  # else still scheduled: the first tick of the morning takes it
                 instead = newest.get(message.id)
                 if instead is not None:
                     # Caught up after a stop: the same reminder twice in a row, and a late
@@ -834,6 +853,27 @@ class Outbox:
             ),
             earlier.message_id.in_(self._messages()),
         )
+
+    async def _next_of_series_by_evening(
+        self, session: AsyncSession, message: OutboundMessage, now: datetime
+    ) -> OutboundMessage | None:
+        """The next reminder of ``message``'s series (held for the night) due by the end of the
+        waking day it would go on, if any: the one that goes instead."""
+        assert self._zone is not None and message.due_at is not None  # a held reminder's
+        later: OutboundMessage | None = await session.scalar(
+            select(OutboundMessage)
+            .where(
+                OutboundMessage.meeting_id == self._meeting_id,
+                OutboundMessage.status == MessageStatus.SCHEDULED,
+                OutboundMessage.kind == message.kind,
+                OutboundMessage.audience == message.audience,
+                OutboundMessage.due_at > message.due_at,
+                OutboundMessage.due_at <= waking_day_end(now, self._zone),
+            )
+            .order_by(OutboundMessage.due_at, OutboundMessage.id)
+            .limit(1)
+        )
+        return later
 
     def _sleeps_until_morning(self, message: OutboundMessage, now: datetime) -> bool:
         """Whether ``message``, a reminder late because the bot was stopped over its time,

@@ -463,28 +463,52 @@ async def test_a_late_start_sends_each_task_one_reminder_the_newest_due(
 async def test_a_reminder_caught_up_in_the_night_waits_for_the_morning(
     harness: BotHarness,
 ) -> None:
-    """The bot is down from 13/5 and back at 02:00 on 16/5, after VI.2's reminder of 14/5 08:00
-    (deadline 17/5 17:00, still ahead): no chair's phone rings at 02:00; the reminder goes when
-    the day begins, at 07:00, with the office's report of it."""
+    """The bot is down from 13/5 and back at 02:00 on 15/5, after VI.2's reminder of 14/5 08:00
+    (deadline 17/5 17:00, still ahead; the next reminder 16/5 08:00): no chair's phone rings at
+    02:00; the reminder goes when the day begins, at 07:00, with the office's report of it."""
     harness.clock.set(local(2024, 5, 13, 20, 0))
     await with_contacts(harness)
     chair = await harness.open_invitation("DB032")
     count = len(chair.messages)
     for hour, minute in ((2, 0), (6, 59)):
-        harness.clock.set(local(2024, 5, 16, hour, minute))
+        harness.clock.set(local(2024, 5, 15, hour, minute))
         await harness.tick()
         await harness.tick()
         assert len(chair.messages) == count
         assert not [
             t for t in texts(harness, OFFICE_CHAT) if "Chưa kết nối kênh nhắn tin (29)" in t
         ]
-    harness.clock.set(local(2024, 5, 16, 7, 0))
+    harness.clock.set(local(2024, 5, 15, 7, 0))
     await harness.tick()
     await harness.tick()
     [reminder] = [m["text"] for m in chair.messages[count:]]
     assert "Văn phòng trân trọng nhắc đồng chí về nhiệm vụ VI.2" in reminder
     [report] = [t for t in texts(harness, OFFICE_CHAT) if "Chưa kết nối kênh nhắn tin (29)" in t]
     assert report.startswith("📨 Báo cáo gửi nhắc nhiệm vụ")
+
+
+async def test_a_reminder_held_for_the_night_gives_way_to_the_next_of_its_series_that_morning(
+    harness: BotHarness,
+) -> None:
+    """The bot is down from 13/5 and back at 22:00 on 16/5, after VI.2's reminder of 16/5 08:00;
+    the next, on the deadline's day, is due at 08:00 on 17/5. Held until 07:00 the late one would
+    come an hour before it, with a report each: only the 08:00 one goes (review of s36)."""
+    harness.clock.set(local(2024, 5, 13, 20, 0))
+    await with_contacts(harness)
+    chair = await harness.open_invitation("DB032")
+    count = len(chair.messages)
+    for day, hour in ((16, 22), (17, 7)):
+        harness.clock.set(local(2024, 5, day, hour, 0))
+        await harness.tick()
+        await harness.tick()
+        assert len(chair.messages) == count
+    harness.clock.set(local(2024, 5, 17, 8, 0))
+    await harness.tick()
+    await harness.tick()
+    [reminder] = [m["text"] for m in chair.messages[count:]]
+    assert "Văn phòng trân trọng nhắc đồng chí về nhiệm vụ VI.2" in reminder
+    reports = [t for t in texts(harness, OFFICE_CHAT) if "Chưa kết nối kênh nhắn tin (29)" in t]
+    assert len(reports) == 1
 
 
 async def test_a_reminder_the_plan_times_in_the_night_goes_at_its_time(

@@ -48,6 +48,15 @@ def at_night(moment: datetime, zone: ZoneInfo) -> bool:
     return not wakes <= moment.astimezone(zone).time() < sleeps
 
 
+def waking_day_end(moment: datetime, zone: ZoneInfo) -> datetime:
+    """When the waking hours end (:data:`WAKING_HOURS`) on the day a reminder held at
+    ``moment`` goes: today's evening, or tomorrow's once this evening's has begun."""
+    _, sleeps = WAKING_HOURS
+    local = moment.astimezone(zone)
+    day = local.date() if local.time() < sleeps else local.date() + timedelta(days=1)
+    return datetime.combine(day, sleeps, tzinfo=zone)
+
+
 def waits_for_morning(kind: str, due_at: datetime, now: datetime, zone: ZoneInfo) -> bool:
     """Whether a reminder of a series (:data:`REMINDER_SERIES`) due at ``due_at`` and found
     late at ``now`` waits for the waking hours: it is night now and was not at its planned
