@@ -160,7 +160,7 @@ def test_a_name_typed_with_its_honorific_is_kept_without_it(typed: str, kept: st
         ("đ/c", False),
         ("Y-Blim Niê", True),  # a hyphen within a name
         ("Lê Thị Hương - Phó Chủ tịch UBND huyện", False),
-        ("Lê Thị Hương (Phó Chủ tịch)", False),
+        ("Nguyễn Thị Dự Thay (mô phỏng)", True),  # a note kept with a name, as the rehearsal's
         ("Lê Thị Hương – Phó Chủ tịch", False),
         ("Lê Thị Hương/ Phó chủ tịch", False),
     ],

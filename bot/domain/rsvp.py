@@ -181,14 +181,15 @@ def answers_open(now: datetime, deadline: datetime) -> bool:
     return now <= deadline
 
 
-# What parts a name from what follows it in one message («Lê Thị Hương - Phó Chủ tịch», «… (PCT)»,
-# «…/ Phó Chủ tịch»): a hyphen only with a space beside it (a name may hold one, «Y-Blim»).
-_NOT_IN_A_NAME = (",", ";", "\n", "\r", "(", ")", "/", "–", "—", " -", "- ")
+# What parts a name from what follows it in one message («Lê Thị Hương - Phó Chủ tịch», «…/ Phó
+# Chủ tịch»): a hyphen only with a space beside it (a name may hold one, «Y-Blim»). Not a
+# bracket: a note kept with a name is written so («… (mô phỏng)», the rehearsal's people).
+_NOT_IN_A_NAME = (",", ";", "\n", "\r", "/", "–", "—", " -", "- ")
 
 
 def a_name_alone(typed: str) -> bool:
     """Whether what was typed for the substitute's name is a name and only that: no digit (her
-    phone), comma, semicolon, line break, bracket, slash or dash between words (her position or
+    phone), comma, semicolon, line break, slash or dash between words (her position or
     phone typed with it in one message, as people write in chat), and more than an honorific.
     A Vietnamese name holds none of these, and whatever is taken as the name is printed on the
     sign sheet and her name card. The honorific before it («Đ/c») is no part of the name."""
