@@ -723,12 +723,13 @@ async def test_names_with_html_are_escaped_everywhere(harness: BotHarness) -> No
         in user.last_text()
     )
     await harness.send(user.tap("👤 Cử người dự thay"))
-    await harness.send(user.text("<script>alert(x)</script>"))
+    # A name holds no slash (a position typed after it does): the tag is left open.
+    await harness.send(user.text("<script>alert(x)"))
     await harness.send(user.text("A & B <c>"))
     assert buttons(user.last_message) == ["Cùng đơn vị: Báo Pháp luật & Xã hội", "Hủy"]
     await harness.send(user.text("C & D <e>"))
     await harness.send(user.tap("Bỏ qua"))
-    assert "<script>alert(x)</script>, A & B <c>, C & D <e>" in user.last_text()
+    assert "<script>alert(x), A & B <c>, C & D <e>" in user.last_text()
     await harness.send(harness.admin().command("/chuatraloi"))
     harness.fake.assert_no_violations()
 
