@@ -466,35 +466,19 @@ class Outbox:
                             waiting += 1
                         continue
                 if late_by > LATE_AFTER and self._sleeps_until_morning(message, now):
+                    # Released at 07:00 it would come an hour before the next of its series
+                    # (08:00), each with a report: the later one says it all, as when both
+                    # fall due together.
                     later = await self._next_of_series_by_evening(session, message, now)
                     if later is not None:
-                        # Released at 07:00 it would come an hour before the next of its series
-                        # (08:00), each with a report: the later one says it all, as when both
-                        # fall due together.
-                        self._mark_skipped(message, SkipReason.OVERTAKEN, now)
-                        log.info(
-                            "skipped %s message %d due %s: message %d due %s goes in the morning",
-                            message.kind,
-                            message.id,
-                            message.due_at,
-                            later.id,
-                            later.due_at,
-                        )
+                        self._overtaken(message, later, now)
                     continue  # else still scheduled: the first tick of the morning takes it
                 instead = newest.get(message.id)
                 if instead is not None:
                     # Caught up after a stop: the same reminder twice in a row, and a late
                     # report for each, would only confuse; the newest says it all, and its
                     # report says how late it went. This one shows in the report file.
-                    self._mark_skipped(message, SkipReason.OVERTAKEN, now)
-                    log.info(
-                        "skipped %s message %d due %s: message %d due %s goes instead",
-                        message.kind,
-                        message.id,
-                        message.due_at,
-                        instead.id,
-                        instead.due_at,
-                    )
+                    self._overtaken(message, instead, now)
                     continue
                 if late_by > LATE_AFTER:
                     self.stats.late_messages += 1
@@ -852,6 +836,18 @@ class Outbox:
                 and_(earlier.status == DeliveryStatus.SENDING, earlier.lease_until > now),
             ),
             earlier.message_id.in_(self._messages()),
+        )
+
+    def _overtaken(self, message: OutboundMessage, instead: OutboundMessage, now: datetime) -> None:
+        """Skip ``message``, a reminder whose series' later ``instead`` goes in its place."""
+        self._mark_skipped(message, SkipReason.OVERTAKEN, now)
+        log.info(
+            "skipped %s message %d due %s: message %d due %s goes instead",
+            message.kind,
+            message.id,
+            message.due_at,
+            instead.id,
+            instead.due_at,
         )
 
     async def _next_of_series_by_evening(
